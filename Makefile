@@ -1,0 +1,54 @@
+# The two set-up commands of README's quick start: `make demo` and `make test`. `make bench` is apart.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+# dom0 runs Python 2.4 (OVM 3.2) or 2.6 (OVM 3.3/3.4); the closest real interpreter here is 2.7.
+PY27 ?= $(shell if PYENV_VERSION=2.7.18 python -c 'import sys; assert sys.version_info[:2]==(2,7)' >/dev/null 2>&1; then echo 'env PYENV_VERSION=2.7.18 python'; elif command -v python2.7 >/dev/null 2>&1; then echo python2.7; fi)
+DEB_PACKAGES := fuse3 libfuse2 openssh-server openssh-client
+HOST_SOURCES = $(shell git ls-files 'agent_module/*.py' 'fencing/*.py' 'hostlib/*.py' 'tools/host/*.py' 2>/dev/null || ls agent_module/*.py fencing/*.py hostlib/*.py)
+
+.PHONY: venv deb test lint gate test-py3 test-py27 demo bench clean
+
+$(VENV)/.installed: pyproject.toml setup.py
+	test -x $(VPY) || $(PY) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+	$(VPY) -m pip install -q -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+# Debian packages the tests need (FUSE for the hanging-mount tests, OpenSSH for the deploy tests).
+deb:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "missing Debian packages:$$missing (run make test as root, or install them)"; exit 1; fi; \
+	fi
+
+lint: venv
+	$(VPY) -m ruff check client tests tools/*.py setup.py
+
+# Host-side code must run on dom0's Python 2.4: vermin for library use, our own gate for the rest.
+gate: venv
+	$(VPY) -m vermin --no-tips --violations -t=2.4- -t=3- $(HOST_SOURCES)
+	$(VPY) tools/py24_gate.py $(HOST_SOURCES)
+
+test-py27:
+	@if [ -z "$(PY27)" ]; then echo "make test: no Python 2.7 interpreter found (need pyenv's 2.7.18 or python2.7): host-side code must be tested under Python 2"; exit 1; fi
+	$(PY27) -m unittest discover -s tests/host -t . -p 'test_*.py'
+
+test-py3: venv deb
+	$(VPY) -m pytest -q
+
+test: venv deb lint gate test-py27 test-py3
+
+demo: venv
+	$(VENV)/bin/ovm3 demo
+
+bench: venv deb
+	$(VPY) -m bench.run
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info client/*.egg-info .pytest_cache

@@ -1,0 +1,143 @@
+"""The ``ovm3`` command: one click group; each ``cmd_<name>.py`` beside this file adds one subcommand.
+
+Exit codes (one table for the whole project, see README "Exit codes"):
+0 ok or ALIVE, 1 error, 2 usage, 3 a negative answer (DEAD, breaking findings), 4 UNKNOWN.
+"""
+import importlib
+import logging
+import os
+import pkgutil
+import sys
+
+import click
+
+from ovm3 import errors
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NEGATIVE, EXIT_UNKNOWN = 0, 1, 2, 3, 4
+
+
+class Settings:
+    """Global options, carried on ``ctx.obj``. ``client()`` opens the agent connection on first use."""
+
+    def __init__(self, url=None, user="oracle", password_file=None, fingerprint=None, ca_bundle=None,
+                 legacy_tls=False, json_output=False, verbose=0, timeout=None):
+        self.url = url
+        self.user = user
+        self.password_file = password_file
+        self.fingerprint = fingerprint
+        self.ca_bundle = ca_bundle
+        self.legacy_tls = legacy_tls
+        self.json = json_output
+        self.verbose = verbose
+        self.timeout = timeout
+        self._client = None
+
+    def password(self, prompt=True):
+        """From --password-file, then OVM3_PASSWORD, then a prompt (never from argv)."""
+        if self.password_file:
+            from ovm3.client import read_password_file
+
+            return read_password_file(self.password_file)
+        if os.environ.get("OVM3_PASSWORD"):
+            return os.environ["OVM3_PASSWORD"]
+        if prompt and sys.stdin is not None and sys.stdin.isatty():
+            return click.prompt("agent password for %s" % self.user, hide_input=True)
+        raise errors.UsageError("no agent password: use --password-file or OVM3_PASSWORD")
+
+    def client(self):
+        if self._client is None:
+            from ovm3.client import AgentClient
+            from ovm3.transport import Timeouts
+
+            if not self.url:
+                raise errors.UsageError("no agent given: use --url (or --host) or OVM3_URL")
+            timeouts = Timeouts()
+            if self.timeout:
+                timeouts.short = timeouts.medium = timeouts.long = self.timeout
+            self._client = AgentClient(self.url, user=self.user, password=self.password(),
+                                       fingerprint=self.fingerprint, ca_bundle=self.ca_bundle,
+                                       legacy_tls=self.legacy_tls, timeouts=timeouts)
+        return self._client
+
+
+pass_settings = click.make_pass_decorator(Settings)
+
+
+class CommandGroup(click.Group):
+    """Loads subcommands from the ``cmd_*.py`` modules of this package, each exporting ``command``."""
+
+    def _names(self):
+        here = os.path.dirname(__file__)
+        return sorted(m.name[4:].replace("_", "-") for m in pkgutil.iter_modules([here])
+                      if m.name.startswith("cmd_"))
+
+    def list_commands(self, ctx):
+        return sorted(set(self._names()) | set(self.commands))
+
+    def get_command(self, ctx, name):
+        if name in self.commands:
+            return self.commands[name]
+        if name not in self._names():
+            return None
+        mod = importlib.import_module("ovm3.cli.cmd_" + name.replace("-", "_"))
+        return mod.command
+
+
+def _build_url(url, host, port, tls):
+    if url:
+        return url
+    if host:
+        return "%s://%s:%d" % ("https" if tls else "http", host, port)
+    return os.environ.get("OVM3_URL")
+
+
+@click.group(cls=CommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--url", help="Agent URL, e.g. https://ovm-1:8899 (http:// only when written explicitly).")
+@click.option("--host", help="Agent host name or address (instead of --url).")
+@click.option("--port", default=8899, show_default=True, help="Agent port with --host.")
+@click.option("--tls/--no-tls", default=True, show_default=True, help="https or http with --host.")
+@click.option("--user", default="oracle", show_default=True, envvar="OVM3_USER", help="Agent user.")
+@click.option("--password-file", type=click.Path(dir_okay=False),
+              help="File whose first line is the agent password (else OVM3_PASSWORD, else a prompt).")
+@click.option("--fingerprint", help="Pin the agent certificate to this SHA-256 fingerprint.")
+@click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False),
+              help="Verify the agent certificate against this CA bundle instead of pinning.")
+@click.option("--legacy-tls", is_flag=True,
+              help="Allow TLS 1.0/1.1 and old ciphers (OVM 3.2/3.3 agents); pinned agents only.")
+@click.option("--timeout", type=float, help="Read timeout in seconds for every call class.")
+@click.option("--json", "json_output", is_flag=True, help="Machine-readable JSON output.")
+@click.option("-v", "--verbose", count=True, help="Log to stderr (-v info, -vv debug).")
+@click.version_option(package_name="ovm3")
+@click.pass_context
+def cli(ctx, url, host, port, tls, user, password_file, fingerprint, ca_bundle, legacy_tls, timeout,
+        json_output, verbose):
+    """Drive Oracle VM Server 3 hosts through ovs-agent."""
+    if verbose:
+        logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO,
+                            format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    ctx.obj = Settings(_build_url(url, host, port, tls), user, password_file, fingerprint, ca_bundle,
+                       legacy_tls, json_output, verbose, timeout)
+    ctx.call_on_close(lambda: ctx.obj._client and ctx.obj._client.close())
+
+
+def main(argv=None):
+    """Entry point: run the group, turning ovm3 errors into one-line messages and exit codes."""
+    try:
+        rv = cli.main(args=argv, prog_name="ovm3", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return EXIT_ERROR
+    except click.ClickException as e:
+        e.show()
+        return e.exit_code
+    except errors.OVM3Error as e:
+        click.echo("ovm3: error: %s" % e, err=True)
+        return e.exit_code
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return 130
+    return rv if isinstance(rv, int) else EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""The agent client: signature checks from the table, retries for read-only calls, typed area mirrors.
+
+Usage::
+
+    agent = AgentClient("https://ovm-1:8899", password="...")
+    agent.call("echo", "put")                # raw XML-RPC value
+    agent.linux.discover_server().hostname   # typed, through the Linux area mirror
+"""
+import logging
+import os
+import time
+
+from ovm3 import errors
+from ovm3.api import TABLE, normalise_version
+from ovm3.api.mirror import build_mirrors
+from ovm3.faults import fault_error
+from ovm3.redact import redact_args
+from ovm3.transport import DEFAULT_USER, Timeouts, TLSPolicy, Transport
+from ovm3.wire import Fault, dumps_request, loads_response
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RETRIES = 2
+DEFAULT_BACKOFF = 0.2
+MAX_BACKOFF = 2.0
+_RETRYABLE = (errors.AgentUnreachable, errors.AgentTimeout)
+
+
+def read_password_file(path):
+    """The first line of a password file (the file must not be readable by others)."""
+    path = os.path.expanduser(path)
+    try:
+        st = os.stat(path)
+        with open(path, encoding="utf-8") as f:
+            secret = f.readline().rstrip("\r\n")
+    except OSError as e:
+        raise errors.ConfigError("cannot read password file %s: %s" % (path, e.strerror)) from None
+    if st.st_mode & 0o077:
+        log.warning("password file %s is readable by group or others; chmod 600 it", path)
+    if not secret:
+        raise errors.ConfigError("password file %s is empty" % path)
+    return secret
+
+
+class AgentClient:
+    """A client to one ovs-agent.
+
+    :param url: ``https://host[:8899]`` (or ``http://`` explicitly for plain HTTP).
+    :param password: agent password; or ``password_file``. Never logged, never in repr.
+    :param agent_version: ``"3.2"``/``"3.3"``/``"3.4"`` (or an OVM version string). When None it is read
+        from ``discover_server`` the first time a version-dependent method is called.
+    :param retries: extra attempts for read-only calls after connection failures or timeouts.
+    """
+
+    def __init__(self, url, user=DEFAULT_USER, password=None, password_file=None, timeouts=None,
+                 fingerprint=None, ca_bundle=None, legacy_tls=False, pin_store=None, agent_version=None,
+                 retries=DEFAULT_RETRIES, backoff=DEFAULT_BACKOFF, max_reply_bytes=None, pool_size=4):
+        if password is None and password_file:
+            password = read_password_file(password_file)
+        kw = {}
+        if max_reply_bytes:
+            kw["max_reply_bytes"] = max_reply_bytes
+        self.transport = Transport(url, user=user, password=password, timeouts=timeouts or Timeouts(),
+                                   tls=TLSPolicy(fingerprint, ca_bundle, legacy_tls, pin_store),
+                                   pool_size=pool_size, **kw)
+        self.host = self.transport.label
+        self.retries = retries
+        self.backoff = backoff
+        self._version = normalise_version(agent_version) if agent_version else None
+        self._ovm_version = None
+        for name, mirror in build_mirrors(self).items():
+            setattr(self, name, mirror)
+
+    def __repr__(self):
+        return "<AgentClient %s version=%s>" % (self.transport.url, self._version or "?")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self.transport.close()
+
+    @property
+    def version(self):
+        """The agent's API generation (``3.2``, ``3.3`` or ``3.4``), discovered once if not given."""
+        if self._version is None:
+            info = self.linux.discover_server()
+            self._ovm_version = info.ovm_version
+            self._version = normalise_version(info.ovm_version)
+        return self._version
+
+    def call(self, wire, *args, timeout_class=None):
+        """Call one agent method by wire name with positional arguments; return the raw decoded value.
+
+        Arguments are checked against the table's signature for the agent version first (a mismatch
+        raises :class:`ovm3.errors.SignatureError` without touching the wire).
+        """
+        method = TABLE.get(wire)
+        version = self.version if method.signature_changes() else self._version
+        wire_args = method.bind(args, version, host=self.host)
+        return self._send(method, wire_args, version, timeout_class or method.timeout)
+
+    def _send(self, method, wire_args, version, timeout_class):
+        body = dumps_request(method.wire, wire_args)
+        shown = None
+        attempt = 0
+        while True:
+            started = time.monotonic()
+            try:
+                reply = self.transport.post(body, timeout_class, method=method.wire)
+                value = loads_response(reply)
+            except Fault as f:
+                shown = shown or redact_args(method, wire_args, version)
+                log.debug("%s %s fault after %.1f ms", self.host, method.wire, _ms(started))
+                raise fault_error(f.code, f.string, host=self.host, method=method.wire, args=shown) from None
+            except errors.OVM3Error as e:
+                shown = shown or redact_args(method, wire_args, version)
+                e.args_redacted = shown
+                e.method = method.wire
+                retry = (method.readonly and isinstance(e, _RETRYABLE) and attempt < self.retries)
+                log.debug("%s %s failed after %.1f ms: %s%s", self.host, method.wire, _ms(started),
+                          type(e).__name__, " (retrying)" if retry else "")
+                if not retry:
+                    raise
+                time.sleep(min(MAX_BACKOFF, self.backoff * (2 ** attempt)))
+                attempt += 1
+                continue
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%s %s(%s) %.1f ms", self.host, method.wire,
+                          ", ".join(repr(a) for a in redact_args(method, wire_args, version)), _ms(started))
+            return value
+
+
+def _ms(started):
+    return (time.monotonic() - started) * 1000.0

@@ -1,0 +1,257 @@
+"""HTTP(S) transport to one agent: one requests session, TLS policy, timeouts, size cap, error mapping.
+
+This is the one place where requests/urllib3/socket/ssl errors become ovm3 errors. It moves bytes; it
+knows nothing about retries (ovm3.client) or the API table.
+
+The request is prepared once and copied per call, then handed straight to the session's adapter:
+``Session.post`` would redo proxy look-ups and settings merges on every call (about 0.6 ms each).
+"""
+import base64
+import logging
+import ssl
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from ovm3 import errors
+from ovm3.pinning import PinStore, legacy_context, normalise_fingerprint
+from ovm3.redact import redact_text
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 8899
+DEFAULT_USER = "oracle"
+#: Replies larger than this are refused (a 500-VM list_vms is about 2 MiB).
+DEFAULT_MAX_REPLY_BYTES = 64 * 1024 * 1024
+_READ_CHUNK = 256 * 1024
+
+
+@dataclass
+class Timeouts:
+    """Seconds per call class. ``short``: echo/discover/list/get; ``medium``: VM and storage operations
+    that finish in minutes; ``long``: copies, imports, migrations."""
+
+    connect: float = 10.0
+    short: float = 60.0
+    medium: float = 600.0
+    long: float = 3600.0
+
+    def for_class(self, timeout_class):
+        """The ``(connect, read)`` pair handed to requests for one call class."""
+        try:
+            return (self.connect, getattr(self, timeout_class))
+        except AttributeError:
+            raise errors.UsageError("unknown timeout class %r" % timeout_class) from None
+
+
+@dataclass
+class TLSPolicy:
+    """How to authenticate an https agent: a pinned fingerprint, a CA bundle, or the system CAs."""
+
+    fingerprint: str = None
+    ca_bundle: str = None
+    legacy_tls: bool = False
+    pin_store: PinStore = None
+
+
+class _AgentAdapter(HTTPAdapter):
+    """HTTPAdapter whose pool checks a pinned certificate fingerprint and may allow legacy TLS."""
+
+    def __init__(self, fingerprint=None, ssl_context=None, **kw):
+        self._fingerprint = fingerprint
+        self._ssl_context = ssl_context
+        super().__init__(**kw)
+
+    def init_poolmanager(self, connections, maxsize, block=False, **pool_kwargs):
+        if self._fingerprint:
+            pool_kwargs["assert_fingerprint"] = self._fingerprint
+            pool_kwargs["assert_hostname"] = False
+        if self._ssl_context is not None:
+            pool_kwargs["ssl_context"] = self._ssl_context
+        super().init_poolmanager(connections, maxsize, block=block, **pool_kwargs)
+
+
+def parse_agent_url(url, default_port=DEFAULT_PORT):
+    """Normalise ``host``, ``host:port`` or ``http(s)://host[:port][/path]`` to ``(scheme, host, port, url)``.
+
+    A bare host means https: plain HTTP only when the URL says ``http://``.
+    """
+    text = str(url).strip()
+    if "://" not in text:
+        text = "https://" + text
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https"):
+        raise errors.UsageError("agent URL must be http:// or https://, got %r" % redact_text(url))
+    if parts.username or parts.password:
+        raise errors.UsageError("put credentials in --user/--password-file, not in the URL")
+    host = parts.hostname
+    if not host:
+        raise errors.UsageError("agent URL %r has no host" % url)
+    try:
+        port = parts.port or default_port
+    except ValueError:
+        raise errors.UsageError("agent URL %r has a bad port" % url) from None
+    netloc = "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
+    path = parts.path or "/"
+    return parts.scheme, host, port, urlunsplit((parts.scheme, netloc, path, "", ""))
+
+
+class Transport:
+    """POSTs XML-RPC bodies to one agent and returns reply bodies, or raises a typed error.
+
+    :param url: agent URL (``https://host:8899`` by default scheme and port).
+    :param user: HTTP Basic user, default ``oracle``.
+    :param password: the agent password. Kept only inside the prepared Authorization header.
+    """
+
+    def __init__(self, url, user=DEFAULT_USER, password=None, timeouts=None, tls=None,
+                 max_reply_bytes=DEFAULT_MAX_REPLY_BYTES, pool_size=4):
+        self.scheme, self.host, self.port, self.url = parse_agent_url(url)
+        self.user = user
+        self.timeouts = timeouts or Timeouts()
+        self.max_reply_bytes = max_reply_bytes
+        self.label = "%s:%d" % (self.host, self.port)
+        tls = tls or TLSPolicy()
+        self.fingerprint = None
+        self._verify = True
+        ssl_context = None
+        if self.scheme == "https":
+            fp = tls.fingerprint
+            if fp is None and tls.ca_bundle is None:
+                fp = (tls.pin_store or PinStore()).get(self.host, self.port)
+            if fp:
+                self.fingerprint = normalise_fingerprint(fp)
+                self._verify = False  # the fingerprint, checked by urllib3 after the handshake, authenticates
+                ssl_context = legacy_context() if tls.legacy_tls else None
+            else:
+                if tls.legacy_tls:
+                    raise errors.UsageError("--legacy-tls is only allowed for pinned agents (give --fingerprint "
+                                            "or pin with 'ovm3 host fingerprint --save')", host=self.label)
+                self._verify = tls.ca_bundle or True
+        self.legacy_tls = bool(tls.legacy_tls)
+        self.session = requests.Session()
+        self.session.trust_env = False
+        self._adapter = _AgentAdapter(fingerprint=self.fingerprint, ssl_context=ssl_context,
+                                      pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount(self.scheme + "://", self._adapter)
+        self._proxies = requests.utils.get_environ_proxies(self.url)
+        headers = {"Content-Type": "text/xml", "Accept": "text/xml", "User-Agent": "ovm3/0.1",
+                   "Accept-Encoding": "identity", "Connection": "keep-alive"}
+        if password is not None:
+            token = base64.b64encode(("%s:%s" % (user, password)).encode("utf-8")).decode("ascii")
+            headers["Authorization"] = "Basic " + token
+        self._template = requests.Request("POST", self.url, headers=headers, data=b"").prepare()
+
+    def __repr__(self):
+        return "<Transport %s://%s user=%s%s>" % (self.scheme, self.label, self.user,
+                                                   " pinned" if self.fingerprint else "")
+
+    def close(self):
+        self.session.close()
+
+    def post(self, body, timeout_class="short", method=None, args=None):
+        """Send one request body; return the reply body (bytes) of an HTTP 200 answer."""
+        req = self._template.copy()
+        req.body = body
+        req.headers["Content-Length"] = str(len(body))
+        ctx = {"host": self.label, "method": method, "args": args}
+        try:
+            resp = self._adapter.send(req, stream=True, timeout=self.timeouts.for_class(timeout_class),
+                                      verify=self._verify, cert=None, proxies=self._proxies)
+        except requests.exceptions.SSLError as e:
+            raise self._tls_error(e, ctx) from None
+        except requests.exceptions.ConnectTimeout:
+            raise errors.AgentTimeout("connect timed out after %ss" % self.timeouts.connect, **ctx) from None
+        except requests.exceptions.ReadTimeout:
+            raise errors.AgentTimeout("no reply within %ss (timeout class %s)" % (
+                self.timeouts.for_class(timeout_class)[1], timeout_class), **ctx) from None
+        except requests.exceptions.ConnectionError as e:
+            raise errors.AgentUnreachable("connection failed: %s" % _root_reason(e), **ctx) from None
+        except requests.exceptions.RequestException as e:
+            raise errors.TransportError("request failed: %s" % _root_reason(e), **ctx) from None
+        try:
+            data = self._read_capped(resp, ctx)
+        except requests.exceptions.RequestException as e:
+            resp.close()
+            raise errors.AgentUnreachable("reply cut off: %s" % _root_reason(e), **ctx) from None
+        except Exception as e:
+            resp.close()
+            if isinstance(e, errors.OVM3Error):
+                raise
+            raise errors.AgentUnreachable("reply cut off: %s" % _root_reason(e), **ctx) from None
+        if resp.status_code == 401:
+            raise errors.AuthenticationError("agent refused the credentials of user %r (HTTP 401)" % self.user,
+                                             **ctx)
+        if resp.status_code != 200:
+            raise errors.ProtocolError("HTTP %d %s: %s" % (resp.status_code, resp.reason,
+                                                           _snippet(data)), **ctx)
+        return data
+
+    def _read_capped(self, resp, ctx):
+        declared = resp.headers.get("Content-Length")
+        if declared and declared.isdigit() and int(declared) > self.max_reply_bytes:
+            resp.close()
+            raise errors.ProtocolError("reply of %s bytes exceeds the %d byte cap" % (
+                declared, self.max_reply_bytes), **ctx)
+        raw = resp.raw
+        if declared and declared.isdigit():
+            data = raw.read(int(declared), decode_content=False)
+            if len(data) != int(declared):
+                raise errors.ProtocolError("reply truncated: %d of %s bytes" % (len(data), declared), **ctx)
+            return data
+        chunks, size = [], 0
+        while True:
+            chunk = raw.read(_READ_CHUNK, decode_content=False)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > self.max_reply_bytes:
+                resp.close()
+                raise errors.ProtocolError("reply exceeds the %d byte cap" % self.max_reply_bytes, **ctx)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _tls_error(self, exc, ctx):
+        reason = _root_reason(exc)
+        if "ingerprint" in reason and "match" in reason:
+            return errors.FingerprintMismatch("agent certificate does not match the pinned fingerprint %s" % (
+                self.fingerprint,), **ctx)
+        low = reason.lower()
+        legacy_words = ("unsupported protocol", "no protocols available", "wrong version number",
+                        "version too low", "dh key too small", "handshake failure", "no ciphers",
+                        "unsafe legacy renegotiation", "tlsv1 alert protocol version")
+        if not self.legacy_tls and any(w in low for w in legacy_words):
+            return errors.TLSError("TLS handshake failed (%s); old OVM 3.2/3.3 agents speak only TLS 1.0/1.1: "
+                                   "retry with --legacy-tls (pinned agents only)" % reason, **ctx)
+        if "certificate verify failed" in low:
+            return errors.TLSError("cannot verify the agent certificate (%s); agents use self-signed "
+                                   "certificates: pin it with 'ovm3 host fingerprint --save' or give --ca-bundle"
+                                   % reason, **ctx)
+        return errors.TLSError("TLS failed: %s" % reason, **ctx)
+
+
+def _root_reason(exc):
+    seen = set()
+    e = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        nxt = e.__cause__ or e.__context__
+        if nxt is None and e.args and isinstance(e.args[0], BaseException):
+            nxt = e.args[0]
+        if nxt is None:
+            reason = getattr(e, "reason", None)
+            if isinstance(reason, BaseException):
+                nxt = reason
+        if nxt is None:
+            break
+        e = nxt
+    if isinstance(e, ssl.SSLError) and getattr(e, "reason", None):
+        return "%s (%s)" % (e.reason, e)
+    return redact_text(str(e)) or type(e).__name__
+
+
+def _snippet(data, limit=160):
+    text = data[:limit].decode("utf-8", "replace").replace("\n", " ").strip()
+    return redact_text(text) + ("..." if len(data) > limit else "")
