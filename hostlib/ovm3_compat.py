@@ -1,0 +1,330 @@
+"""What dom0's old Pythons lack, solved once for the agent module, the heartbeat and the dumper.
+
+One source for Python 2.4 (OVM 3.2), 2.6 (OVM 3.3/3.4), 2.7 and 3.x. Deployed as a flat file next to
+its users (``import ovm3_compat``). Notes for every host-side author:
+
+* ``except X, e`` and ``except X as e`` do not share a spelling: catch, then ``e = sys.exc_info()[1]``.
+* On 2.4 ``SystemExit`` and ``KeyboardInterrupt`` derive from ``Exception``: a bare
+  ``except Exception`` swallows Ctrl-C and ``sys.exit``. Re-raise them: ``if is_fatal(e): raise``.
+* Python 2's xmlrpclib refuses ints of 2**31 and more: pass replies through :func:`xmlrpc_safe`.
+* No ``time.monotonic`` before 3.3: :func:`monotonic` (``os.times()[4]``, ticks since boot).
+* No ``subprocess`` ``timeout=`` before 3.3: :func:`run` polls and kills.
+* No ``json`` before 2.6, no ``hashlib`` before 2.5: :func:`json_dumps`, :func:`md5_hex`.
+* ``inspect.getargspec`` is gone in 3.11: :func:`getargspec`.
+"""
+import errno
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+
+try:
+    from hashlib import md5 as _md5_new
+except ImportError:  # Python 2.4
+    from md5 import new as _md5_new
+
+PY3 = sys.version_info[0] >= 3
+
+if PY3:
+    string_types = (str,)
+    text_type = str
+    integer_types = (int,)
+else:  # pragma: no cover - exercised under Python 2.7
+    string_types = (basestring,)  # noqa: F821
+    text_type = unicode  # noqa: F821
+    integer_types = (int, long)  # noqa: F821
+
+#: The largest int Python 2's xmlrpclib will marshal (XML-RPC i4).
+XMLRPC_MAXINT = 2147483647
+XMLRPC_MININT = -2147483648
+
+#: Default cap on what :func:`run` keeps of each output stream.
+DEFAULT_OUTPUT_LIMIT = 4 * 1024 * 1024
+
+
+class CommandTimeout(Exception):
+    """A command outlived its deadline and was killed; ``out``/``err`` hold what it wrote."""
+
+    def __init__(self, argv, timeout, out, err):
+        Exception.__init__(self, "%s did not finish within %s s and was killed" % (argv[0], timeout))
+        self.argv = argv
+        self.timeout = timeout
+        self.out = out
+        self.err = err
+
+
+def is_fatal(exc):
+    """True for exceptions a handler must re-raise (``SystemExit``, ``KeyboardInterrupt``)."""
+    return isinstance(exc, (SystemExit, KeyboardInterrupt))
+
+
+def monotonic():
+    """Seconds on a clock that never steps back (elapsed real time since an arbitrary point)."""
+    return os.times()[4]
+
+
+def retry_eintr(func, *args):
+    """Call ``func(*args)``, retrying while it fails with EINTR (interrupted system call)."""
+    while True:
+        try:
+            return func(*args)
+        except (OSError, IOError, select.error):
+            e = sys.exc_info()[1]
+            if _errno_of(e) != errno.EINTR:
+                raise
+
+
+def _errno_of(exc):
+    code = getattr(exc, "errno", None)
+    if code is None and getattr(exc, "args", None):
+        code = exc.args[0]
+    return code
+
+
+def to_bytes(data):
+    """Text or bytes -> bytes (UTF-8); on Python 2 ``str`` is already bytes."""
+    if isinstance(data, text_type):
+        return data.encode("utf-8")
+    return data
+
+
+def to_text(data):
+    """Bytes -> native ``str`` (UTF-8 with replacement on Python 3; unchanged on Python 2)."""
+    if PY3 and isinstance(data, bytes):
+        return data.decode("utf-8", "replace")
+    return data
+
+
+def md5_hex(data):
+    """Hex MD5 of a string (text is UTF-8 encoded)."""
+    return _md5_new(to_bytes(data)).hexdigest()
+
+
+def md5_file(path):
+    """Hex MD5 of a file's content."""
+    digest = _md5_new()
+    f = open(path, "rb")
+    try:
+        while True:
+            chunk = f.read(65536)
+            if not chunk:
+                break
+            digest.update(chunk)
+    finally:
+        f.close()
+    return digest.hexdigest()
+
+
+def read_file(path, limit=1024 * 1024):
+    """A file's content as native ``str``, at most ``limit`` bytes."""
+    f = open(path, "rb")
+    try:
+        return to_text(f.read(limit))
+    finally:
+        f.close()
+
+
+def write_file_atomic(path, data, mode):
+    """Write ``data`` to ``path`` through a temp file in the same directory, fsync, chmod, rename.
+
+    Readers see the old file or the new one, never a half-written one; ``mode`` is applied
+    explicitly (the umask does not matter) before the rename makes the file visible.
+    """
+    directory = os.path.dirname(path) or "."
+    tmp = os.path.join(directory, ".%s.tmp-%d" % (os.path.basename(path), os.getpid()))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode & int("700", 8))
+    try:
+        try:
+            data = to_bytes(data)
+            while data:
+                written = retry_eintr(os.write, fd, data)
+                data = data[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.chmod(tmp, mode)
+        os.rename(tmp, path)
+    except Exception:
+        e = sys.exc_info()[1]
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise e
+
+
+def _kill(proc):
+    try:
+        os.kill(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def run(argv, timeout, stdin_data=None, env=None, cwd=None, limit=DEFAULT_OUTPUT_LIMIT):
+    """Run ``argv`` (a list, never a shell line) and return ``(rc, out, err)`` as native strings.
+
+    Output is read while the command runs (no pipe deadlock on large output) and each stream is
+    capped at ``limit`` bytes. File descriptors are closed in the child. When ``timeout`` seconds
+    pass the command is killed with SIGKILL and :class:`CommandTimeout` is raised. A missing
+    executable raises ``OSError`` as ``subprocess`` does.
+    """
+    if not isinstance(argv, (list, tuple)) or not argv:
+        raise ValueError("run() takes a non-empty argv list, not %r" % (argv,))
+    if stdin_data is None:
+        stdin = open(os.devnull, "rb")
+    else:
+        stdin = subprocess.PIPE
+    try:
+        proc = subprocess.Popen(list(argv), stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                close_fds=True, env=env, cwd=cwd)
+    finally:
+        if stdin_data is None:
+            stdin.close()
+    deadline = monotonic() + timeout
+    chunks = {proc.stdout.fileno(): [], proc.stderr.fileno(): []}
+    sizes = {proc.stdout.fileno(): 0, proc.stderr.fileno(): 0}
+    readers = [proc.stdout.fileno(), proc.stderr.fileno()]
+    writers = []
+    pending = None
+    if stdin_data is not None:
+        pending = to_bytes(stdin_data)
+        writers = [proc.stdin.fileno()]
+    timed_out = False
+    try:
+        while readers or writers:
+            remaining = deadline - monotonic()
+            if remaining <= 0:
+                timed_out = True
+                break
+            ready_r, ready_w, _ = retry_eintr(select.select, readers, writers, [], min(remaining, 1.0))
+            for fd in ready_w:
+                try:
+                    written = retry_eintr(os.write, fd, pending[:65536])
+                except OSError:  # the command closed its stdin early
+                    written = len(pending)
+                pending = pending[written:]
+                if not pending:
+                    proc.stdin.close()
+                    writers = []
+            for fd in ready_r:
+                data = retry_eintr(os.read, fd, 65536)
+                if not data:
+                    readers.remove(fd)
+                    continue
+                if sizes[fd] < limit:
+                    chunks[fd].append(data[:limit - sizes[fd]])
+                sizes[fd] += len(data)
+        while not timed_out:
+            rc = proc.poll()
+            if rc is not None:
+                break
+            if monotonic() >= deadline:
+                timed_out = True
+                break
+            time.sleep(0.01)
+    finally:
+        if timed_out or proc.poll() is None:
+            _kill(proc)
+            retry_eintr(proc.wait)
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            if stream is not None:
+                try:
+                    stream.close()
+                except (OSError, IOError):
+                    pass
+    out = to_text(_join(chunks[proc.stdout.fileno()]))
+    err = to_text(_join(chunks[proc.stderr.fileno()]))
+    if timed_out:
+        raise CommandTimeout(list(argv), timeout, out, err)
+    return proc.returncode, out, err
+
+
+def _join(parts):
+    if PY3:
+        return bytes().join(parts)
+    return "".join(parts)
+
+
+def getargspec(func):
+    """``(args, varargs, varkw, defaults)`` of a function on every Python (3.11 removed getargspec)."""
+    import inspect
+    full = getattr(inspect, "getfullargspec", None)
+    if full is not None:
+        spec = full(func)
+        return spec.args, spec.varargs, spec.varkw, spec.defaults
+    return tuple(getattr(inspect, "getargspec")(func))
+
+
+def xmlrpc_safe(value):
+    """``value`` with every int outside XML-RPC's i4 range turned into a decimal string (recursively)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, integer_types):
+        if value > XMLRPC_MAXINT or value < XMLRPC_MININT:
+            return str(value)
+        return int(value)
+    if isinstance(value, dict):
+        out = {}
+        for k in value:
+            out[k] = xmlrpc_safe(value[k])
+        return out
+    if isinstance(value, (list, tuple)):
+        return [xmlrpc_safe(v) for v in value]
+    return value
+
+
+_JSON_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b",
+                 "\f": "\\f"}
+
+
+def _json_string(s):
+    if not isinstance(s, text_type):
+        s = s.decode("utf-8", "replace")
+    out = []
+    for ch in s:
+        esc = _JSON_ESCAPES.get(ch)
+        if esc is not None:
+            out.append(esc)
+        elif ord(ch) < 0x20 or ord(ch) > 0x7e:
+            code = ord(ch)
+            if code > 0xffff:  # astral plane: a surrogate pair
+                code -= 0x10000
+                out.append("\\u%04x\\u%04x" % (0xd800 + (code >> 10), 0xdc00 + (code & 0x3ff)))
+            else:
+                out.append("\\u%04x" % code)
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def json_dumps(value):
+    """A small JSON writer (no ``json`` module on 2.4): ASCII output, sorted keys, no NaN/Infinity.
+
+    Takes None, bools, ints, floats, strings, lists/tuples and dicts with string keys.
+    """
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, integer_types):
+        return str(value)
+    if isinstance(value, float):
+        if value - value != 0:  # NaN or an infinity (float("inf") fails on some 2.4 builds)
+            raise ValueError("JSON cannot carry %r" % value)
+        return repr(value)
+    if isinstance(value, string_types) or (PY3 and isinstance(value, bytes)):
+        return str(_json_string(value))
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join([json_dumps(v) for v in value]) + "]"
+    if isinstance(value, dict):
+        keys = list(value.keys())
+        for k in keys:
+            if not isinstance(k, string_types):
+                raise TypeError("JSON object keys must be strings, not %r" % (k,))
+        keys.sort()
+        return "{" + ",".join([_json_string(k) + ":" + json_dumps(value[k]) for k in keys]) + "}"
+    raise TypeError("cannot write %s as JSON" % type(value).__name__)
