@@ -89,6 +89,23 @@ class FingerprintMismatch(TLSError):
             "fingerprint out of band and re-pin it; otherwise this may be an attack")
 
 
+class SSHError(TransportError):
+    """An SSH connection, login or remote command to a host failed (deployment)."""
+
+    hint = "check the host's sshd is reachable as root and the key or password source is right"
+
+
+class HostKeyError(SSHError):
+    """The host's SSH key is unknown (and trust on first use was not asked for) or has changed."""
+
+    hint = ("verify the host key fingerprint out of band, then add it to known_hosts or pass "
+            "--trust-new-host-key once; a changed key is never accepted automatically")
+
+
+class DeployError(OVM3Error):
+    """A deployment step on a host failed or the host cannot take our files (unsupported, bad checksum)."""
+
+
 class ProtocolError(TransportError):
     """The peer answered, but not with a well-formed XML-RPC reply within the size cap."""
 

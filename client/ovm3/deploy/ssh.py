@@ -1,0 +1,231 @@
+"""The paramiko connector: verified host key first, then root login, then commands with deadlines.
+
+Settings for old dom0 sshd (OVM 3.2 = Oracle Linux 5, OpenSSH 4.3; 3.3/3.4 = Oracle Linux 6, OpenSSH
+5.3): they offer only ``ssh-rsa`` host keys and SHA-1 key exchanges, which paramiko 3.4..4.x still
+negotiate (5.x removed them, hence ``paramiko<5`` in pyproject.toml). They also predate the
+``server-sig-algs`` extension (OpenSSH 7.2), so when a server does not announce it we sign public-key
+logins with plain ``ssh-rsa`` instead of paramiko's first choice ``rsa-sha2-512``, which they reject.
+
+Host keys are checked before any credential is sent: a key missing from known_hosts is refused unless
+``trust_new`` (trust on first use, which appends it), a different key for a known host is always refused.
+"""
+import base64
+import hashlib
+import logging
+import os
+import select
+import socket
+import threading
+import time
+
+import paramiko
+
+from ovm3.deploy.connector import DEFAULT_COMMAND_TIMEOUT, Connector
+from ovm3.errors import HostKeyError, SSHError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SSH_PORT = 22
+DEFAULT_CONNECT_TIMEOUT = 15.0
+DEFAULT_KEY_FILES = ("~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa")
+_SHA2_RSA = ["rsa-sha2-512", "rsa-sha2-256"]
+_known_hosts_lock = threading.Lock()
+
+
+def default_known_hosts():
+    """``$OVM3_KNOWN_HOSTS`` or ``~/.ssh/known_hosts``."""
+    return os.environ.get("OVM3_KNOWN_HOSTS") or os.path.expanduser("~/.ssh/known_hosts")
+
+
+def key_fingerprint(key):
+    """OpenSSH style ``SHA256:...`` fingerprint of a paramiko key."""
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
+
+
+def known_hosts_name(host, port):
+    """The name known_hosts uses: ``host`` on port 22, else ``[host]:port``."""
+    return host if int(port) == DEFAULT_SSH_PORT else "[%s]:%d" % (host, int(port))
+
+
+def check_host_key(path, host, port, key, trust_new=False):
+    """Accept ``key`` for ``host:port`` per known_hosts at ``path``; record it when ``trust_new``.
+
+    Returns ``"known"`` or ``"recorded"``; raises :class:`ovm3.errors.HostKeyError` otherwise.
+    """
+    name = known_hosts_name(host, port)
+    label = "%s:%s" % (host, port)
+    with _known_hosts_lock:
+        keys = paramiko.HostKeys()
+        if os.path.exists(path):
+            try:
+                keys.load(path)
+            except (OSError, paramiko.SSHException) as e:
+                raise HostKeyError("cannot read known_hosts %s: %s" % (path, e), host=label) from None
+        entry = keys.lookup(name)
+        if entry:
+            if entry.get(key.get_name()) == key:
+                return "known"
+            raise HostKeyError(
+                "HOST KEY CHANGED: %s now presents %s %s, which differs from the key recorded in %s; "
+                "refusing to connect" % (name, key.get_name(), key_fingerprint(key), path), host=label,
+                hint="if the host was reinstalled, verify the new key out of band and remove the old "
+                     "line (ssh-keygen -R '%s' -f %s); otherwise this may be an attack" % (name, path))
+        if not trust_new:
+            raise HostKeyError("unknown host key %s %s for %s (not in %s)"
+                               % (key.get_name(), key_fingerprint(key), name, path), host=label)
+        directory = os.path.dirname(path)
+        if directory:
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+        with open(path, "a", encoding="ascii") as f:
+            f.write("%s %s %s\n" % (name, key.get_name(), key.get_base64()))
+        log.warning("%s: recorded new host key %s %s in %s (trust on first use)",
+                    label, key.get_name(), key_fingerprint(key), path)
+        return "recorded"
+
+
+class SSHConnector(Connector):
+    """A logged-in SSH session to one host (root by default).
+
+    :param password: used only during login, never stored on the object.
+    :param key_files: private keys to offer; default the usual ``~/.ssh/id_*`` that exist.
+    :param trust_new: record an unknown host key instead of refusing (trust on first use).
+    """
+
+    def __init__(self, host, port=DEFAULT_SSH_PORT, user="root", key_files=None, password=None,
+                 known_hosts=None, trust_new=False, connect_timeout=DEFAULT_CONNECT_TIMEOUT):
+        self.host = host
+        self.port = int(port)
+        self.user = user
+        self.label = host if self.port == DEFAULT_SSH_PORT else "%s:%d" % (host, self.port)
+        self.known_hosts = known_hosts or default_known_hosts()
+        self.host_key_status = None
+        self._transport = None
+        self._connect(key_files, password, trust_new, connect_timeout)
+
+    def __repr__(self):
+        return "<SSHConnector %s@%s>" % (self.user, self.label)
+
+    # ---- login -----------------------------------------------------------------------------------
+    def _connect(self, key_files, password, trust_new, timeout):
+        try:
+            sock = socket.create_connection((self.host, self.port), timeout=timeout)
+        except socket.timeout:
+            raise SSHError("SSH connect timed out after %ss" % timeout, host=self.label,
+                           hint="check the host is up and port %d is reachable" % self.port) from None
+        except OSError as e:
+            raise SSHError("cannot connect to sshd: %s" % (e.strerror or e), host=self.label,
+                           hint="check the host is up and sshd listens on port %d" % self.port) from None
+        transport = paramiko.Transport(sock)
+        transport.banner_timeout = timeout
+        transport.handshake_timeout = timeout
+        self._transport = transport
+        try:
+            try:
+                transport.start_client(timeout=timeout)
+            except paramiko.SSHException as e:
+                raise SSHError("SSH handshake failed: %s" % e, host=self.label,
+                               hint="the server may offer only algorithms this client lacks; dom0 needs "
+                                    "ssh-rsa and SHA-1 key exchange, which paramiko>=5 removed") from None
+            key = transport.get_remote_server_key()
+            self.host_key_status = check_host_key(self.known_hosts, self.host, self.port, key, trust_new)
+            if "server-sig-algs" not in transport.server_extensions:
+                # Pre-7.2 OpenSSH (every OVM dom0) knows only ssh-rsa signatures for RSA logins.
+                disabled = dict(transport.disabled_algorithms or {})
+                disabled["pubkeys"] = list(disabled.get("pubkeys", [])) + _SHA2_RSA
+                transport.disabled_algorithms = disabled
+            self._login(key_files, password)
+        except BaseException:
+            self.close()
+            raise
+
+    def _login(self, key_files, password):
+        tried = []
+        for path in self._key_paths(key_files):
+            try:
+                pkey = paramiko.PKey.from_path(path)
+            except (OSError, paramiko.SSHException, ValueError) as e:
+                raise SSHError("cannot load SSH key %s: %s" % (path, e), host=self.label,
+                               hint="give an unencrypted key readable by this user") from None
+            try:
+                self._transport.auth_publickey(self.user, pkey)
+                return
+            except paramiko.BadAuthenticationType as e:
+                tried.append("publickey (server allows only %s)" % ", ".join(e.allowed_types))
+                break
+            except paramiko.AuthenticationException:
+                tried.append("key %s" % path)
+            except paramiko.SSHException as e:
+                raise SSHError("SSH login failed: %s" % e, host=self.label) from None
+        if password is not None:
+            try:
+                self._transport.auth_password(self.user, password)
+                return
+            except paramiko.AuthenticationException:
+                tried.append("password")
+            except paramiko.SSHException as e:
+                raise SSHError("SSH password login failed: %s" % e.__class__.__name__,
+                               host=self.label) from None
+        raise SSHError("%s login refused (tried %s)" % (self.user, ", ".join(tried) or "nothing"),
+                       host=self.label,
+                       hint="give --ssh-key, or a password via --ssh-password-file / OVM3_SSH_PASSWORD")
+
+    @staticmethod
+    def _key_paths(key_files):
+        if key_files:
+            return [os.path.expanduser(p) for p in key_files]
+        return [p for p in (os.path.expanduser(k) for k in DEFAULT_KEY_FILES) if os.path.exists(p)]
+
+    def close(self):
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+
+    # ---- commands --------------------------------------------------------------------------------
+    def run_line(self, line, stdin=None, timeout=DEFAULT_COMMAND_TIMEOUT):
+        """Run one command line; read stdout and stderr concurrently until exit, within ``timeout``."""
+        if self._transport is None or not self._transport.is_active():
+            raise SSHError("SSH session is closed", host=self.label)
+        deadline = time.monotonic() + timeout
+        try:
+            channel = self._transport.open_session(timeout=timeout)
+            channel.exec_command(line)
+        except paramiko.SSHException as e:
+            raise SSHError("cannot start remote command: %s" % e, host=self.label) from None
+        feeder = threading.Thread(target=_feed_stdin, args=(channel, stdin), daemon=True)
+        feeder.start()
+        out, err = [], []
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise SSHError("remote command did not finish within %ss: %s" % (timeout, line[:160]),
+                                   host=self.label, hint="the host may be overloaded or the command hung")
+                select.select([channel], [], [], min(remaining, 1.0))
+                _drain(channel, out, err)
+                if channel.exit_status_ready():
+                    _drain(channel, out, err)
+                    if channel.eof_received or channel.closed:
+                        break
+        finally:
+            channel.close()
+        feeder.join(timeout=1.0)
+        return channel.recv_exit_status(), b"".join(out), b"".join(err)
+
+
+def _drain(channel, out, err):
+    while channel.recv_ready():
+        out.append(channel.recv(65536))
+    while channel.recv_stderr_ready():
+        err.append(channel.recv_stderr(65536))
+
+
+def _feed_stdin(channel, data):
+    try:
+        if data:
+            view = memoryview(data)
+            for start in range(0, len(view), 32768):
+                channel.sendall(view[start:start + 32768])
+        channel.shutdown_write()
+    except (OSError, paramiko.SSHException, EOFError):
+        pass  # the command ended or the channel closed; run_line reports the outcome

@@ -1,0 +1,122 @@
+"""A real OpenSSH server on a 127.0.0.1 port for the deploy tests.
+
+``SSHServer(workdir, ...)`` writes its own host key, authorized_keys and config under ``workdir`` and runs
+``/usr/sbin/sshd -D -e -f config`` until ``stop()``. Root may log in with the test's key (CI runs as
+root); ``legacy=True`` restricts the server to what an Oracle Linux 6 OpenSSH 5.3 offers.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+SSHD = "/usr/sbin/sshd"
+SSH_KEYGEN = shutil.which("ssh-keygen") or "/usr/bin/ssh-keygen"
+
+#: The algorithms of an Oracle Linux 6 (OVM 3.3/3.4) sshd; OpenSSH 9 needs them enabled explicitly.
+OL6_ALGORITHMS = """\
+HostKeyAlgorithms ssh-rsa
+PubkeyAcceptedAlgorithms ssh-rsa
+KexAlgorithms diffie-hellman-group14-sha1,diffie-hellman-group-exchange-sha1
+Ciphers aes128-ctr,aes256-ctr
+MACs hmac-sha1
+"""
+
+
+def available():
+    """True when sshd and ssh-keygen exist and we run as root (sshd must switch to the root user)."""
+    return os.path.exists(SSHD) and os.path.exists(SSH_KEYGEN) and os.geteuid() == 0
+
+
+def keygen(path, kind="ed25519"):
+    """Create an unencrypted key pair at ``path`` (+ ``.pub``); return ``path``."""
+    cmd = [SSH_KEYGEN, "-q", "-t", kind, "-N", "", "-C", "ovm3-test", "-f", path]
+    if kind == "rsa":
+        cmd[4:4] = ["-b", "2048"]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return path
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SSHServer:
+    """One sshd. ``client_keys``: public key files allowed to log in as root."""
+
+    def __init__(self, workdir, client_keys, legacy=False, password_auth=False, host_key=None):
+        self.workdir = workdir
+        os.makedirs(workdir, exist_ok=True)
+        self.legacy = legacy
+        self.host_key = host_key or keygen(os.path.join(workdir, "host_key"), "rsa" if legacy else "ed25519")
+        self.authorized = os.path.join(workdir, "authorized_keys")
+        with open(self.authorized, "w") as out:
+            for pub in client_keys:
+                with open(pub) as f:
+                    out.write(f.read())
+        self.password_auth = password_auth
+        self.proc = None
+        self.port = None
+
+    def host_public_key(self):
+        """``(type, base64)`` of the server's host key."""
+        with open(self.host_key + ".pub") as f:
+            kind, b64 = f.read().split()[:2]
+        return kind, b64
+
+    def known_hosts_line(self):
+        kind, b64 = self.host_public_key()
+        return "[127.0.0.1]:%d %s %s\n" % (self.port, kind, b64)
+
+    def _config(self, port):
+        text = (
+            "Port %d\nListenAddress 127.0.0.1\nHostKey %s\nPidFile %s\nUsePAM no\nStrictModes no\n"
+            "AuthorizedKeysFile %s\nPermitRootLogin yes\nPasswordAuthentication %s\n"
+            "KbdInteractiveAuthentication no\nLogLevel ERROR\nSubsystem sftp internal-sftp\n"
+            % (port, self.host_key, os.path.join(self.workdir, "sshd.pid"), self.authorized,
+               "yes" if self.password_auth else "no"))
+        if self.legacy:
+            text += OL6_ALGORITHMS
+        path = os.path.join(self.workdir, "sshd_config")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def start(self, deadline=15.0):
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # privilege separation dir sshd insists on
+        for _ in range(5):
+            port = free_port()
+            config = self._config(port)
+            log = open(os.path.join(self.workdir, "sshd.log"), "ab")
+            self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", config], stdout=log, stderr=log)
+            log.close()
+            end = time.monotonic() + deadline
+            while time.monotonic() < end and self.proc.poll() is None:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+                        if s.recv(4).startswith(b"SSH-"):
+                            self.port = port
+                            return self
+                except OSError:
+                    time.sleep(0.05)
+            self.stop()
+        with open(os.path.join(self.workdir, "sshd.log"), "rb") as f:
+            raise RuntimeError("sshd did not start: %s" % f.read()[-2000:].decode("utf-8", "replace"))
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+            self.proc = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
