@@ -1,0 +1,1 @@
+# Marks this folder as a package for pip only; the dumper is uploaded to dom0 as flat files.
