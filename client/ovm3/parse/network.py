@@ -1,0 +1,109 @@
+"""``discover_network`` document (reference §6.4): bridges, physical interfaces, bonds, look-ups."""
+from dataclasses import dataclass, field
+from typing import Dict, Optional
+
+from ovm3.parse.xmldoc import child_map, parse_document
+
+BRIDGE, LOCAL, PHYSICAL, BOND = "Bridge", "Local", "Physical", "Bond"
+
+
+@dataclass
+class Interface:
+    """One network device. ``type`` is Bridge (has a physical port), Local (bridge without one, e.g.
+    control0), Physical or Bond; ``physical`` is a bridge's port (``bond0``)."""
+
+    name: str
+    type: str
+    mac: str = ""
+    address: str = ""
+    netmask: str = ""
+    broadcast: str = ""
+    physical: str = ""
+    boot_proto: str = ""
+    mtu: Optional[str] = None
+    metadata: str = ""
+
+
+@dataclass
+class NetworkInfo:
+    """Every bridge and physical interface of a host, by name, in document order."""
+
+    bridges: Dict[str, Interface] = field(default_factory=dict)
+    physical: Dict[str, Interface] = field(default_factory=dict)
+    bonds: Dict[str, Interface] = field(default_factory=dict)
+
+    def interfaces(self):
+        """Bridges then physical interfaces (bonds are not indexed, as in the reference)."""
+        return list(self.bridges.values()) + list(self.physical.values())
+
+    def bridge_by_name(self, name):
+        return self.bridges.get(name) if name else None
+
+    def bridge_by_ip(self, ip):
+        if not ip:
+            return None
+        for b in self.bridges.values():
+            if b.address == ip:
+                return b
+        return None
+
+    def interface_by_name(self, name):
+        if not name:
+            return None
+        return self.bridges.get(name) or self.physical.get(name)
+
+    def interface_by_ip(self, ip):
+        if not ip:
+            return None
+        for i in self.interfaces():
+            if i.address == ip:
+                return i
+        return None
+
+    def physical_by_bridge(self, bridge):
+        """The physical port of a bridge (``xenbr0`` -> ``bond0``), None for local or unknown bridges."""
+        b = self.bridge_by_name(bridge)
+        return b.physical or None if b is not None else None
+
+
+def parse_network(value):
+    """``discover_network`` reply -> :class:`NetworkInfo` (an empty result gives an empty one)."""
+    root = parse_document(value, "Discover_Network_Result", "discover_network")
+    info = NetworkInfo()
+    active = root.find("Network/Active")
+    if active is None:
+        return info
+    for dev in active.iterfind("Bridges/Device"):
+        name = dev.get("Name")
+        if not name:
+            continue
+        fam_el = dev.find("Family")
+        fam = child_map(fam_el) if fam_el is not None else {}
+        ifs_el = dev.find("Interfaces")
+        port = child_map(ifs_el).get("PhyInterface", "") if ifs_el is not None else ""
+        leaves = child_map(dev)
+        info.bridges[name] = Interface(
+            name, BRIDGE if port else LOCAL, mac=fam.get("MAC", ""), address=fam.get("Address", ""),
+            netmask=fam.get("Netmask", ""), broadcast=fam.get("Broadcast", ""), physical=port,
+            boot_proto=leaves.get("BootProto", ""), mtu=fam.get("mtu"))
+    for dev in active.iterfind("Network/Device"):
+        name = dev.get("Name")
+        if not name:
+            continue
+        leaves = child_map(dev)
+        sysfs_el = dev.find("SysFS")
+        sysfs = child_map(sysfs_el) if sysfs_el is not None else {}
+        info.physical[name] = Interface(name, PHYSICAL, mac=leaves.get("MAC", ""),
+                                        boot_proto=leaves.get("BootProto", ""), mtu=sysfs.get("mtu"),
+                                        metadata=leaves.get("MetaData", ""))
+    for dev in active.iterfind("Bonding/Device"):
+        name = dev.get("Name")
+        if not name:
+            continue
+        fam_el = dev.find("Family")
+        fam = child_map(fam_el) if fam_el is not None else {}
+        leaves = child_map(dev)
+        info.bonds[name] = Interface(name, BOND, mac=fam.get("MAC", ""), address=fam.get("Address", ""),
+                                     netmask=fam.get("Netmask", ""), mtu=fam.get("mtu"),
+                                     boot_proto=leaves.get("BootProto", ""))
+    return info
