@@ -17,8 +17,17 @@ I4_MIN, I4_MAX = -(2 ** 31), 2 ** 31 - 1
 I8_MIN, I8_MAX = -(2 ** 63), 2 ** 63 - 1
 
 
+class I8(int):
+    """An int always sent as ``<i8>``: the agent types some small values so (boot times, exec rc)."""
+
+
 class _Marshaller(xc.Marshaller):
     dispatch = dict(xc.Marshaller.dispatch)
+
+    def dump_i8(self, value, write):
+        write("<value><i8>%d</i8></value>\n" % value)
+
+    dispatch[I8] = dump_i8
 
     def dump_int(self, value, write):
         if I4_MIN <= value <= I4_MAX:
@@ -45,8 +54,8 @@ def dumps_response(value=None, fault=None):
         code, text = fault
         return xc.dumps(xc.Fault(code, text), methodresponse=True, allow_none=True).encode("utf-8")
     m = _Marshaller("utf-8", allow_none=True)
-    return ("<?xml version='1.0'?>\n<methodResponse>\n<params>\n%s</params>\n</methodResponse>\n"
-            % m.dumps((value,))).encode("utf-8")
+    # Marshaller.dumps writes the <params> element itself.
+    return ("<?xml version='1.0'?>\n<methodResponse>\n%s</methodResponse>\n" % m.dumps((value,))).encode("utf-8")
 
 
 def loads_request(body):
@@ -75,13 +84,18 @@ def loads_response(body):
     """
     u = xc.Unmarshaller()
     _feed(u, body)
+    if u.getmethodname() is not None:
+        raise ProtocolError("not an XML-RPC methodResponse (got a methodCall)")
     try:
         values = u.close()
     except xc.Fault as f:
         code, string = f.faultCode, f.faultString
         raise Fault(code, string) from None
     except xc.ResponseError as e:
-        raise ProtocolError("malformed XML-RPC reply: %s" % e) from None
+        raise ProtocolError("malformed XML-RPC reply: %s" % (str(e) or "no value")) from None
+    except (TypeError, ValueError, KeyError, IndexError):
+        # A <fault> whose value is not a {faultCode, faultString} struct.
+        raise ProtocolError("malformed XML-RPC fault") from None
     if u._type != "params" and u._type != "fault":  # noqa: SLF001 - stdlib keeps the kind here
         raise ProtocolError("not an XML-RPC methodResponse")
     if len(values) != 1:

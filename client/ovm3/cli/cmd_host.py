@@ -1,0 +1,121 @@
+"""``ovm3 host``: what the agent says about its host (info, hardware, mounts, stats, certificate)."""
+import click
+
+from ovm3 import errors
+from ovm3.cli.main import pass_settings
+from ovm3.cli.output import emit_json, key_values, show, table
+
+
+def human_bytes(n):
+    """``4294557696`` -> ``4.0 GiB``; None stays empty."""
+    if n is None:
+        return ""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            return ("%d %s" % (value, unit)) if unit == "B" else ("%.1f %s" % (value, unit))
+        value /= 1024.0
+    return str(n)  # pragma: no cover
+
+
+@click.group("host")
+def command():
+    """Host information from discover_server, discover_hardware and friends."""
+
+
+@command.command("info")
+@pass_settings
+def info(settings):
+    """Identity, versions, pool membership and roles (discover_server)."""
+    s = settings.client().linux.discover_server()
+    show(settings, s, lambda s: key_values([
+        ("hostname", s.hostname), ("registered ip", s.registered_ip), ("unique id", s.unique_id),
+        ("ovm version", s.ovm_version), ("agent version", s.agent_version),
+        ("os", "%s %s" % (s.os_name, s.os_version)), ("kernel", s.host_kernel_release),
+        ("hypervisor", "%s %s" % (s.hypervisor_name, s.hypervisor_version)),
+        ("membership", s.membership_state), ("pool", s.pool_unique_id), ("manager", s.manager_unique_id),
+        ("roles", ",".join(s.server_roles)), ("master", "yes" if s.is_master else "no"),
+        ("master vip", s.master_virtual_ip), ("cluster", s.cluster_state),
+        ("time zone", "%s%s" % (s.time_zone, " (UTC clock)" if s.utc else "")), ("boot time", s.boot_time),
+    ]))
+
+
+@command.command("hardware")
+@pass_settings
+def hardware(settings):
+    """CPU topology, memory and system identity (discover_hardware)."""
+    h = settings.client().linux.discover_hardware()
+    show(settings, h, lambda h: key_values([
+        ("system uuid", h.system_uuid), ("manufacturer", h.manufacturer), ("product", h.product_name),
+        ("cpu", h.cpu_models[0] if h.cpu_models else ""),
+        ("topology", "%d node(s) x %d socket(s) x %d core(s) x %d thread(s)" % (
+            h.nodes, h.sockets_per_node, h.cores_per_socket, h.threads_per_core)),
+        ("cpu mhz", h.cpu_khz // 1000), ("memory", "%s (%d bytes)" % (human_bytes(h.memory), h.memory)),
+        ("free memory", "%s (%d bytes)" % (human_bytes(h.free_memory), h.free_memory)),
+        ("iscsi initiator", h.iscsi_initiator),
+    ]))
+
+
+@command.command("mounts")
+@click.option("--type", "fs_type", default="nfs", show_default=True, help="File system type to list.")
+@pass_settings
+def mounts(settings, fs_type):
+    """Mounted file systems of one type (discover_mounted_file_systems)."""
+    fs = settings.client().linux.discover_mounted_file_systems(fs_type)
+    rows = [{"dir": m.dir, "device": m.device, "type": m.fs_type, "options": m.mount_options} for m in fs]
+    if settings.json:
+        emit_json(rows)
+    else:
+        click.echo(table(rows, ["dir", "device", "type", "options"]) if rows else "no %s mounts" % fs_type)
+
+
+@command.command("stats")
+@click.option("--bridge", default="xenbr0", show_default=True, help="Bridge whose traffic counters to read.")
+@pass_settings
+def stats(settings, bridge):
+    """CPU, memory and bridge traffic of dom0 (ovs_dom0_stats; needs the agent module)."""
+    s = settings.client().cloudstack.ovs_dom0_stats(bridge)
+    show(settings, s, lambda s: key_values([
+        ("cpu %", s.cpu), ("memory total", human_bytes(s.total)), ("memory free", human_bytes(s.free)),
+        ("%s rx" % bridge, s.rx), ("%s tx" % bridge, s.tx),
+    ]))
+
+
+@command.command("fingerprint")
+@click.option("--save", is_flag=True, help="Pin the certificate in known_agents.")
+@click.option("--replace", is_flag=True, help="With --save: replace a different existing pin.")
+@pass_settings
+def fingerprint(settings, save, replace):
+    """Print the SHA-256 fingerprint of the agent's TLS certificate (and pin it with --save).
+
+    Check the value out of band (on dom0: openssl x509 -in /etc/ovs-agent/cert/certificate.pem
+    -noout -fingerprint -sha256) before saving it.
+    """
+    from ovm3.pinning import PinStore, fetch_fingerprint, pretty_fingerprint
+    from ovm3.transport import parse_agent_url
+
+    if not settings.url:
+        raise errors.UsageError("no agent given: use --url (or --host) or OVM3_URL")
+    scheme, host, port, _ = parse_agent_url(settings.url)
+    if scheme != "https":
+        raise errors.UsageError("%s:%d is plain http: there is no certificate to pin" % (host, port))
+    if replace and not save:
+        raise errors.UsageError("--replace only makes sense with --save")
+    fp = fetch_fingerprint(host, port, timeout=settings.timeout or 10.0, legacy_tls=settings.legacy_tls)
+    store = PinStore()
+    old = store.get(host, port)
+    if save:
+        store.add(host, port, fp, replace=replace)
+    if save:
+        state = "saved"
+    elif old:
+        state = "pinned" if old == fp else "DIFFERENT from the pin"
+    else:
+        state = "not pinned"
+    if settings.json:
+        emit_json({"host": host, "port": port, "sha256": pretty_fingerprint(fp), "state": state,
+                   "store": store.path})
+    else:
+        click.echo(pretty_fingerprint(fp))
+        click.echo("%s:%d %s (%s)" % (host, port, state, store.path), err=True)
+    return 0
