@@ -1,0 +1,171 @@
+"""``ovm3 deploy HOST...``: install (or ``--uninstall``) ovm3 on OVM hosts over SSH, many in parallel.
+
+Secrets come from files, the environment or a prompt, never from argv: the SSH password from
+``--ssh-password-file`` / the inventory's ``ssh_password_file``, else ``OVM3_SSH_PASSWORD``, else a prompt
+with ``--ask-ssh-password``; the agent password from the inventory's ``agent_password_file``, else the
+global ``--password-file`` / ``OVM3_PASSWORD`` / prompt.
+"""
+import os
+import sys
+import uuid
+
+import click
+
+from ovm3 import errors, inventory
+from ovm3.cli.main import pass_settings
+from ovm3.cli.output import emit_json, table
+from ovm3.client import read_password_file
+from ovm3.deploy import engine, fleet, manifest
+from ovm3.deploy.agent import AgentAccess
+from ovm3.deploy.ssh import SSHConnector
+from ovm3.pinning import PinStore
+
+SSH_PASSWORD_ENV = "OVM3_SSH_PASSWORD"
+
+
+def _ssh_password(entry, cli_file, cached):
+    path = entry.ssh_password_file or cli_file
+    if path:
+        return read_password_file(path)
+    if os.environ.get(SSH_PASSWORD_ENV):
+        return os.environ[SSH_PASSWORD_ENV]
+    return cached
+
+
+def _heartbeat(entry, opts):
+    mounts = list(opts["mount"]) or entry.mounts
+    if opts["no_heartbeat"] or not mounts:
+        return None
+    guid = opts["guid"] or entry.guid or str(uuid.uuid5(uuid.NAMESPACE_DNS, entry.address))
+    return manifest.HeartbeatSettings(
+        guid=guid, mounts=mounts,
+        interval=opts["interval"] or entry.interval or manifest.DEFAULT_INTERVAL,
+        timeout=opts["hb_timeout"] or entry.timeout or manifest.DEFAULT_TIMEOUT,
+        policy=opts["policy"] or entry.policy or manifest.DEFAULT_POLICY,
+        watchdog=opts["watchdog"] or entry.watchdog or "",
+        state_dir=opts["state_dir"] or entry.state_dir or manifest.DEFAULT_STATE_DIR,
+        armed=opts["arm_fencing"])
+
+
+def _agent_access(settings, entry, need_password):
+    password = None
+    password_file = entry.agent_password_file or settings.password_file
+    if password_file:
+        password = read_password_file(password_file)
+    elif need_password:
+        password = settings.password()
+    return AgentAccess(url=entry.url, user=entry.agent_user or settings.user, password=password,
+                       password_file=password_file, legacy_tls=settings.legacy_tls)
+
+
+def _progress(done, total, result):
+    line = "[%d/%d] %s: %s" % (done, total, result.host, result.status)
+    if result.reason:
+        line += " (%s)" % result.reason
+    click.echo(line, err=True)
+
+
+@click.command("deploy")
+@click.argument("hosts", nargs=-1)
+@click.option("--inventory", "inventory_file", type=click.Path(dir_okay=False),
+              help="Fleet inventory (INI); HOSTS then select from it (all when none given).")
+@click.option("--uninstall", is_flag=True, help="Reverse a deployment: module out, heartbeat removed.")
+@click.option("--dry-run", is_flag=True, help="Print the exact plan (uploads, commands); change nothing.")
+@click.option("--rotate-agent-password", is_flag=True,
+              help="Give the agent a new random password and write it to its password file.")
+@click.option("--ssh-port", type=int, help="SSH port for hosts not in the inventory (default 22).")
+@click.option("--ssh-user", default="root", show_default=True, help="SSH login user.")
+@click.option("--ssh-key", "ssh_keys", multiple=True, type=click.Path(dir_okay=False),
+              help="Private key to log in with (repeatable; default ~/.ssh/id_*).")
+@click.option("--ssh-password-file", type=click.Path(dir_okay=False),
+              help="File whose first line is the SSH password (else OVM3_SSH_PASSWORD).")
+@click.option("--ask-ssh-password", is_flag=True, help="Prompt once for the SSH password.")
+@click.option("--known-hosts", type=click.Path(dir_okay=False),
+              help="known_hosts file (default OVM3_KNOWN_HOSTS or ~/.ssh/known_hosts).")
+@click.option("--trust-new-host-key", is_flag=True,
+              help="Accept and record an unknown host key (trust on first use); a changed key is refused.")
+@click.option("--remote-root", help="Install under this directory instead of / (testing).")
+@click.option("--remote-python", help="dom0 Python to run the installer with (default by OVM version).")
+@click.option("--agent-ssl", type=click.Choice(engine.AGENT_SSL_CHOICES), default="keep", show_default=True,
+              help="What to do with ssl= in agent.ini.")
+@click.option("--host-fixes", is_flag=True, help="Also apply the known dom0 bug fixes during install.")
+@click.option("--mount", multiple=True, help="NFS mount the heartbeat watches (repeatable; else inventory).")
+@click.option("--guid", help="Host GUID for the heartbeat (one host only; else inventory or derived).")
+@click.option("--interval", type=int, help="Heartbeat interval in seconds.")
+@click.option("--hb-timeout", type=int, help="Seconds without a heartbeat before a host counts as dead.")
+@click.option("--policy", help="Heartbeat fencing policy (see the fencing section of the README).")
+@click.option("--watchdog", help="Watchdog device for the heartbeat (empty: none).")
+@click.option("--state-dir", help="Heartbeat state directory on the host.")
+@click.option("--arm-fencing", is_flag=True, help="Let the heartbeat really fence (default: log only).")
+@click.option("--no-heartbeat", is_flag=True, help="Deploy the agent module only.")
+@click.option("--workers", type=int, default=fleet.DEFAULT_WORKERS, show_default=True,
+              help="Hosts deployed at the same time.")
+@click.option("--wait-timeout", type=float, default=120.0, show_default=True,
+              help="Seconds to wait for the agent to answer echo after a restart.")
+@click.option("--command-timeout", type=float, default=300.0, show_default=True,
+              help="Deadline in seconds for each remote command.")
+@click.option("--host-files", type=click.Path(file_okay=False, exists=True), hidden=True,
+              help="Deploy host-side files from this tree (agent_module/, hostlib/, fencing/, tools/host/).")
+@pass_settings
+def command(settings, hosts, inventory_file, uninstall, dry_run, rotate_agent_password, ssh_port, ssh_user,
+            ssh_keys, ssh_password_file, ask_ssh_password, known_hosts, trust_new_host_key, remote_root,
+            remote_python, agent_ssl, host_fixes, mount, guid, interval, hb_timeout, policy, watchdog,
+            state_dir, arm_fencing, no_heartbeat, workers, wait_timeout, command_timeout, host_files):
+    """Install ovm3 on OVM hosts over SSH: agent module, heartbeat daemon, dumper; pin the agent certificate.
+
+    Idempotent (an unchanged host transfers nothing), reversible (--uninstall) and previewable (--dry-run).
+    Exit 0 when every host succeeded, 1 when any failed.
+    """
+    if inventory_file:
+        fleet_hosts = inventory.load(inventory_file).select(hosts)
+    elif hosts:
+        fleet_hosts = inventory.from_names(hosts, ssh_user=ssh_user).hosts
+        for entry in fleet_hosts:
+            if ssh_port and entry.ssh_port == 22:
+                entry.ssh_port = ssh_port
+    else:
+        raise errors.UsageError("name at least one HOST or give --inventory")
+    if guid and len(fleet_hosts) > 1:
+        raise errors.UsageError("--guid names one host's GUID; put per-host GUIDs in the inventory")
+    if uninstall and rotate_agent_password:
+        raise errors.UsageError("--uninstall and --rotate-agent-password do not mix")
+    for entry in fleet_hosts:
+        engine.check_root(remote_root or entry.remote_root or "/")
+    prompted = None
+    if ask_ssh_password:
+        prompted = click.prompt("SSH password for %s" % ssh_user, hide_input=True, err=True)
+    hb_opts = {"mount": mount, "guid": guid, "interval": interval, "hb_timeout": hb_timeout,
+               "policy": policy, "watchdog": watchdog, "state_dir": state_dir, "arm_fencing": arm_fencing,
+               "no_heartbeat": no_heartbeat}
+    sources = manifest.default_sources(host_files) if host_files else None
+    pin_store = PinStore()
+    # Ask for a shared agent password once, before the worker threads start.
+    need_agent_password = not dry_run
+    accesses = {e.name: _agent_access(settings, e, need_agent_password) for e in fleet_hosts}
+
+    def job(entry):
+        password = _ssh_password(entry, ssh_password_file, prompted)
+        keys = [entry.ssh_key] if entry.ssh_key else list(ssh_keys) or None
+        with SSHConnector(entry.address, entry.ssh_port, entry.ssh_user or ssh_user, key_files=keys,
+                          password=password, known_hosts=entry.known_hosts or known_hosts,
+                          trust_new=trust_new_host_key) as conn:
+            opts = engine.Options(
+                root=remote_root or entry.remote_root or "/", python=remote_python or entry.remote_python,
+                dry_run=dry_run, agent_ssl=agent_ssl, host_fixes=host_fixes,
+                heartbeat=None if uninstall else _heartbeat(entry, hb_opts), sources=sources,
+                agent=accesses[entry.name], pin_store=pin_store, wait_timeout=wait_timeout,
+                command_timeout=command_timeout, rotate_password=rotate_agent_password)
+            return engine.deploy(conn, opts, label=entry.name, uninstall=uninstall)
+
+    results = fleet.run_fleet(fleet_hosts, job, workers=workers, progress=_progress)
+    if settings.json:
+        emit_json(results)
+    else:
+        if dry_run:
+            for r in results:
+                click.echo("== %s: %s" % (r.host, "plan" if r.status != "failed" else "failed"))
+                for line in r.plan:
+                    click.echo("  " + line)
+        click.echo(table(fleet.summary_rows(results), ["host", "status", "ovm", "files", "bytes", "reason"]))
+    sys.stdout.flush()
+    return 0 if fleet.all_ok(results) else 1

@@ -1,0 +1,145 @@
+"""Talking to the agent during deployment: wait for ``echo``, pin its certificate, rotate its password.
+
+The certificate is read over the already verified SSH session, so the pin (and the first XML-RPC
+connection made with it) does not rely on trust on first use.
+"""
+import dataclasses
+import hashlib
+import logging
+import os
+import secrets
+import ssl
+import time
+from typing import Optional
+
+from ovm3 import errors
+from ovm3.deploy.facts import under
+from ovm3.inventory import write_secret
+from ovm3.transport import parse_agent_url
+
+log = logging.getLogger(__name__)
+
+AGENT_CERT = "/etc/ovs-agent/cert/certificate.pem"
+DEFAULT_WAIT = 120.0
+_NOT_YET = (errors.AgentUnreachable, errors.AgentTimeout, errors.ProtocolError, errors.TLSError)
+
+
+@dataclasses.dataclass
+class AgentAccess:
+    """How to reach one agent over XML-RPC. The password is kept out of repr."""
+
+    url: str
+    user: str = "oracle"
+    password: Optional[str] = dataclasses.field(default=None, repr=False)
+    password_file: Optional[str] = None
+    legacy_tls: bool = False
+    fingerprint: Optional[str] = None
+
+    @property
+    def address(self):
+        """``(host, port)`` of the agent URL."""
+        parsed = parse_agent_url(self.url)
+        return parsed[1], parsed[2]
+
+    @property
+    def tls(self):
+        return self.url.lower().startswith("https:")
+
+    def client(self, agent_version=None, retries=0, password=None):
+        from ovm3.client import AgentClient
+        from ovm3.transport import Timeouts
+
+        return AgentClient(self.url, user=self.user, password=password or self.password,
+                           fingerprint=self.fingerprint if self.tls else None, legacy_tls=self.legacy_tls,
+                           agent_version=agent_version, retries=retries,
+                           timeouts=Timeouts(connect=3.0, short=5.0, medium=5.0, long=5.0))
+
+
+def cert_fingerprint(pem_bytes):
+    """SHA-256 hex of the DER form of the first certificate in a PEM file."""
+    text = pem_bytes.decode("ascii", "replace")
+    begin, end = "-----BEGIN CERTIFICATE-----", "-----END CERTIFICATE-----"
+    start = text.find(begin)
+    stop = text.find(end, start)
+    if start < 0 or stop < 0:
+        raise errors.DeployError("the agent certificate file holds no PEM certificate")
+    try:
+        der = ssl.PEM_cert_to_DER_cert(text[start:stop + len(end)] + "\n")
+    except ValueError:
+        raise errors.DeployError("the agent certificate file is not valid PEM") from None
+    return hashlib.sha256(der).hexdigest()
+
+
+def read_agent_fingerprint(conn, root):
+    """The agent certificate's SHA-256 read over SSH, or None when the host has no certificate (no TLS)."""
+    pem = conn.get(under(root, AGENT_CERT))
+    return cert_fingerprint(pem) if pem else None
+
+
+def pin_agent(pin_store, access, fingerprint):
+    """Record the fingerprint for the agent's host:port and use it for this access from now on."""
+    host, port = access.address
+    pin_store.add(host, port, fingerprint)
+    access.fingerprint = fingerprint
+    return fingerprint
+
+
+def wait_for_agent(access, deadline_s=DEFAULT_WAIT, agent_version=None, password=None, label=None):
+    """Poll ``echo`` until the agent answers correctly or ``deadline_s`` passes; return seconds waited.
+
+    Connection refusals, timeouts and handshakes that fail while the agent restarts are retried with a
+    growing pause (capped at 1 s and at the time left); a refused login fails at once.
+    """
+    started = time.monotonic()
+    end = started + deadline_s
+    pause = 0.05
+    token = "ovm3-deploy-%s" % secrets.token_hex(4)
+    last = None
+    while True:
+        try:
+            with access.client(agent_version=agent_version, password=password) as client:
+                if client.call("echo", token) == token:
+                    return time.monotonic() - started
+                last = "echo answered something else"
+        except errors.AuthenticationError:
+            raise
+        except _NOT_YET as e:
+            last = "%s" % e.message
+        remaining = end - time.monotonic()
+        if remaining <= 0:
+            raise errors.DeployError("agent %s did not answer echo within %.0fs (last: %s)"
+                                     % (access.url, deadline_s, last), host=label,
+                                     hint="check 'service ovs-agent status' and /var/log/ovs-agent.log")
+        time.sleep(min(pause, remaining))
+        pause = min(pause * 2, 1.0)
+
+
+def rotate_password(access, agent_version, wait_s=DEFAULT_WAIT, label=None):
+    """Give the agent a new random password and store it in ``access.password_file``.
+
+    The new secret is first written beside the file (``.new``), then the agent is changed (3.2 takes
+    ``(user, new)``, 3.3 and later ``(user, new, old)``), the new password is proven with ``echo``, and
+    only then does the ``.new`` file replace the old one. Returns the seconds the check waited.
+    """
+    if not access.password_file:
+        raise errors.UsageError("--rotate-agent-password needs a password file to record the new secret "
+                                "(agent_password_file in the inventory, or --password-file)", host=label)
+    if access.password is None:
+        raise errors.UsageError("no current agent password to rotate from", host=label)
+    new = secrets.token_urlsafe(24)
+    pending = access.password_file + ".new"
+    write_secret(pending, new)
+    try:
+        args = [access.user, new]
+        if agent_version != "3.2":
+            args.append(access.password)
+        with access.client(agent_version=agent_version) as client:
+            client.call("update_agent_password", *args)
+        waited = wait_for_agent(access, wait_s, agent_version, password=new, label=label)
+    except BaseException:
+        log.error("%s: password rotation failed; the agent keeps its old password unless the call went "
+                  "through (the new one is in %s)", label, pending)
+        raise
+    os.replace(pending, os.path.expanduser(access.password_file))
+    access.password = new
+    return waited

@@ -1,0 +1,161 @@
+"""What gets installed where on a host: one :class:`FileSpec` per file, with mode and owner.
+
+Layout on dom0 (``ROOT`` is ``/`` on a real host):
+
+=====================================  ==========================================================
+``ROOT/opt/ovm3/``                     staging: agent module (``ovm3_agent.py`` installs it into
+                                       ovs-agent), shared dom0 helpers, heartbeat daemon, dumper
+``ROOT/etc/init.d/ovm3-heartbeat``     the heartbeat's SysV init script (chkconfig on)
+``ROOT/etc/sysconfig/ovm3-heartbeat``  the heartbeat's ``KEY=value`` configuration
+=====================================  ==========================================================
+"""
+import dataclasses
+import glob
+import os
+from typing import List, Optional
+
+from ovm3 import hostfiles
+from ovm3.deploy.facts import under
+from ovm3.errors import DeployError
+
+STAGING = "/opt/ovm3"
+INIT_SCRIPT = "/etc/init.d/ovm3-heartbeat"
+HEARTBEAT_CONFIG = "/etc/sysconfig/ovm3-heartbeat"
+INSTALLER = "ovm3_agent.py"
+HEARTBEAT = "ovm3_heartbeat.py"
+SERVICE = "ovm3-heartbeat"
+OWNER = "root:root"
+#: Files run as programs get 0755, libraries 0644.
+PROGRAMS = (INSTALLER, HEARTBEAT, "ovm3_dump_api.py")
+
+#: Heartbeat settings when neither the inventory nor the command line gives them (seconds).
+DEFAULT_INTERVAL = 10
+DEFAULT_TIMEOUT = 120
+DEFAULT_POLICY = "all"
+DEFAULT_STATE_DIR = "/var/run/ovm3-heartbeat"
+
+
+@dataclasses.dataclass
+class Sources:
+    """Local files to ship. :func:`default_sources` finds them in this ovm3 copy; tests build their own."""
+
+    agent_module: List[str]
+    hostlib: List[str]
+    heartbeat: List[str]
+    init_script: Optional[str]
+    dumper: Optional[str]
+
+
+def default_sources(tree=None):
+    """The host-side files of this checkout or installed package, or of ``tree`` (same folder layout:
+    ``agent_module/``, ``hostlib/``, ``fencing/``, ``tools/host/``)."""
+    def existing(folder, pattern):
+        if tree:
+            base = os.path.join(tree, folder)
+        else:
+            try:
+                base = hostfiles.path(folder)
+            except (ImportError, ValueError):
+                return []
+        return sorted(glob.glob(os.path.join(base, pattern)))
+
+    if tree:
+        dumper = os.path.join(tree, "tools", "host", "ovm3_dump_api.py")
+    else:
+        try:
+            import ovm3.tools as tools
+
+            dumper = os.path.join(os.path.dirname(tools.__file__), "host", "ovm3_dump_api.py")
+        except ImportError:
+            dumper = None
+    init = existing("fencing", "ovm3-heartbeat.init")
+    return Sources(
+        agent_module=[p for p in existing("agent_module", "*.py") if not p.endswith("__init__.py")],
+        hostlib=existing("hostlib", "ovm3_*.py"),
+        heartbeat=existing("fencing", HEARTBEAT) + existing("fencing", "ovm3_hb_*.py"),
+        init_script=init[0] if init else None,
+        dumper=dumper if dumper and os.path.exists(dumper) else None,
+    )
+
+
+@dataclasses.dataclass
+class FileSpec:
+    """One file to have on the host: where, what bytes, which mode and owner, and why."""
+
+    remote: str
+    data: bytes = dataclasses.field(repr=False)
+    mode: int = 0o644
+    owner: str = OWNER
+    role: str = "agent"  # agent | heartbeat | dumper
+
+
+@dataclasses.dataclass
+class HeartbeatSettings:
+    """The heartbeat daemon's configuration; ``armed`` False means the fence action only logs."""
+
+    guid: str
+    mounts: List[str]
+    interval: int = DEFAULT_INTERVAL
+    timeout: int = DEFAULT_TIMEOUT
+    policy: str = DEFAULT_POLICY
+    watchdog: str = ""
+    state_dir: str = DEFAULT_STATE_DIR
+    armed: bool = False
+
+    def render(self):
+        """The ``KEY=value`` file (also valid shell, so the init script may source it)."""
+        for name, value in (("guid", self.guid), ("policy", self.policy), ("watchdog", self.watchdog),
+                            ("state_dir", self.state_dir)):
+            if any(c in str(value) for c in "\n\"'$`\\ "):
+                raise DeployError("heartbeat %s %r contains a character the config file cannot hold"
+                                  % (name, value))
+        for mount in self.mounts:
+            if not mount.startswith("/") or any(c in mount for c in "\n\"'$`\\ "):
+                raise DeployError("heartbeat mount %r must be an absolute path without quotes or spaces"
+                                  % mount)
+        lines = [
+            "# ovm3 heartbeat settings, written by 'ovm3 deploy' (changes are overwritten on redeploy)",
+            "GUID=%s" % self.guid,
+            'MOUNTS="%s"' % " ".join(self.mounts),
+            "INTERVAL=%d" % int(self.interval),
+            "TIMEOUT=%d" % int(self.timeout),
+            "FENCE_ACTION=%s" % ("reboot" if self.armed else "log"),
+            "POLICY=%s" % self.policy,
+            "WATCHDOG=%s" % self.watchdog,
+            "STATE_DIR=%s" % self.state_dir,
+        ]
+        return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _staged(root, path, role):
+    name = os.path.basename(path)
+    return FileSpec(under(root, STAGING + "/" + name), _read(path), 0o755 if name in PROGRAMS else 0o644,
+                    role=role)
+
+
+def build(root, sources, heartbeat=None):
+    """Every file for one host. Without ``heartbeat`` settings the daemon files are left out."""
+    names = [os.path.basename(p) for p in sources.agent_module]
+    if INSTALLER not in names:
+        raise DeployError("this ovm3 copy has no agent_module/%s to install with" % INSTALLER)
+    specs = [_staged(root, p, "agent") for p in sources.agent_module + sources.hostlib]
+    if sources.dumper:
+        specs.append(_staged(root, sources.dumper, "dumper"))
+    if heartbeat is not None:
+        if not sources.heartbeat or not sources.init_script:
+            raise DeployError("this ovm3 copy lacks the heartbeat daemon (fencing/%s and "
+                              "fencing/ovm3-heartbeat.init)" % HEARTBEAT)
+        specs += [_staged(root, p, "heartbeat") for p in sources.heartbeat]
+        specs.append(FileSpec(under(root, INIT_SCRIPT), _read(sources.init_script), 0o755, role="heartbeat"))
+        specs.append(FileSpec(under(root, HEARTBEAT_CONFIG), heartbeat.render(), 0o644, role="heartbeat"))
+    seen = set()
+    for spec in specs:
+        if spec.remote in seen:
+            raise DeployError("two source files map to %s" % spec.remote)
+        seen.add(spec.remote)
+    return specs
