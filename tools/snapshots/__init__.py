@@ -1,0 +1,1 @@
+"""Shipped synthetic API snapshots (package marker so installed copies carry the JSON files)."""
