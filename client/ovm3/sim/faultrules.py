@@ -1,0 +1,156 @@
+"""Fault injection rules: per method (and optionally per argument), with counts and probabilities.
+
+Kinds:
+
+* ``fault``: answer an XML-RPC fault (``code``, ``fault`` string) instead of running the method;
+* ``latency``: wait ``delay`` seconds, then run the method normally;
+* ``hang``: wait until the rule is released (:meth:`FaultRules.release`) or ``timeout`` seconds pass,
+  then run the method normally;
+* ``drop``: run nothing, send the HTTP headers and half of a reply, then close the connection;
+* ``garbage``: answer HTTP 200 with a body that is not XML-RPC.
+
+Rules are set from Python (``host.faults.add(...)``), from a JSON file (a list of rule objects with the
+same keys) and over the admin endpoint ``POST /_sim/faults``.
+"""
+
+import fnmatch
+import itertools
+import json
+import random
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import Optional
+
+KINDS = ("fault", "latency", "hang", "drop", "garbage")
+DEFAULT_FAULT = "exceptions.Exception:injected fault"
+_ids = itertools.count(1)
+
+
+@dataclass
+class FaultRule:
+    """One rule. ``method`` is a wire name or glob; ``args`` maps argument positions to wanted values
+    (a string value may be a glob). ``count`` None means every matching call."""
+
+    method: str = "*"
+    kind: str = "fault"
+    fault: str = DEFAULT_FAULT
+    code: int = 1
+    delay: float = 0.0
+    timeout: float = 300.0
+    count: Optional[int] = None
+    probability: float = 1.0
+    args: Optional[dict] = None
+    id: int = field(default_factory=lambda: next(_ids))
+    fired: int = 0
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError("unknown fault kind %r (one of %s)" % (self.kind, ", ".join(KINDS)))
+        if not 0.0 <= float(self.probability) <= 1.0:
+            raise ValueError("probability must be within 0..1")
+        if self.args is not None:
+            self.args = {int(k): v for k, v in dict(self.args).items()}
+        self._released = threading.Event()
+
+    def matches(self, method, args):
+        if not fnmatch.fnmatchcase(method, self.method):
+            return False
+        for pos, want in (self.args or {}).items():
+            if pos >= len(args):
+                return False
+            got = args[pos]
+            if isinstance(want, str) and isinstance(got, str):
+                if not fnmatch.fnmatchcase(got, want):
+                    return False
+            elif got != want:
+                return False
+        return True
+
+    def wait_released(self):
+        """Block a ``hang`` until released; True when released, False on timeout."""
+        return self._released.wait(self.timeout)
+
+    def release(self):
+        self._released.set()
+
+    def describe(self):
+        d = asdict(self)
+        d["exhausted"] = self.count is not None and self.count <= 0
+        return d
+
+
+class FaultRules:
+    """The rule set of one simulated host (thread-safe). First matching live rule wins."""
+
+    def __init__(self, seed=None):
+        self._lock = threading.Lock()
+        self._rules = []
+        self._random = random.Random(seed)
+
+    def add(self, method="*", kind="fault", **kw):
+        """Add a rule; returns it (keep it to release a ``hang``)."""
+        rule = FaultRule(method=method, kind=kind, **kw)
+        with self._lock:
+            self._rules.append(rule)
+        return rule
+
+    def load(self, data):
+        """Add rules from parsed JSON: a rule object, a list of them, or ``{"rules": [...]}``."""
+        if isinstance(data, dict) and "rules" in data:
+            data = data["rules"]
+        if isinstance(data, dict):
+            data = [data]
+        if not isinstance(data, list):
+            raise ValueError("fault rules must be a JSON object or a list of objects")
+        added = []
+        for item in data:
+            if not isinstance(item, dict):
+                raise ValueError("each fault rule must be a JSON object")
+            allowed = {
+                k: v
+                for k, v in item.items()
+                if k in FaultRule.__dataclass_fields__ and k not in ("id", "fired")
+            }
+            unknown = set(item) - set(allowed) - {"id", "fired"}
+            if unknown:
+                raise ValueError("unknown fault rule keys: %s" % ", ".join(sorted(unknown)))
+            added.append(self.add(**allowed))
+        return added
+
+    def load_file(self, path):
+        with open(path, encoding="utf-8") as f:
+            return self.load(json.load(f))
+
+    def clear(self):
+        with self._lock:
+            rules, self._rules = self._rules, []
+        for r in rules:
+            r.release()
+
+    def release(self, rule_id=None):
+        """Release hanging calls of one rule (or of every rule)."""
+        with self._lock:
+            rules = list(self._rules)
+        for r in rules:
+            if rule_id is None or r.id == rule_id:
+                r.release()
+
+    def rules(self):
+        with self._lock:
+            return list(self._rules)
+
+    def pick(self, method, args):
+        """The rule that fires for this call (its count is consumed), or None."""
+        with self._lock:
+            for rule in self._rules:
+                if rule.count is not None and rule.count <= 0:
+                    continue
+                if not rule.matches(method, args):
+                    continue
+                if rule.probability < 1.0 and self._random.random() >= rule.probability:
+                    continue
+                if rule.count is not None:
+                    rule.count -= 1
+                rule.fired += 1
+                return rule
+        return None

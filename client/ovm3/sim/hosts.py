@@ -1,0 +1,243 @@
+"""Simulated hosts and the context manager tests use to run them.
+
+Usage::
+
+    from ovm3.sim import simulated_agents
+    with simulated_agents(count=2, version="3.3", tls=False, root=tmp_path) as hosts:
+        agent = hosts[0].client()
+        agent.call("echo", "put")
+"""
+
+import contextlib
+import os
+import secrets
+import shutil
+import tempfile
+import threading
+
+from ovm3.sim.calllog import CallLog
+from ovm3.sim.dispatch import Dispatcher
+from ovm3.sim.faultrules import FaultRules
+from ovm3.sim.server import AgentServer
+from ovm3.sim.state import HostState, World, host_ip
+from ovm3.sim.tls import make_certificate, server_context
+
+
+class SimHost:
+    """One simulated agent: state, call log, fault rules, listener. See module docstring."""
+
+    def __init__(
+        self,
+        world,
+        server,
+        name,
+        ip,
+        version="3.3",
+        tls=False,
+        password="",
+        material=None,
+        legacy_tls=None,
+        port=0,
+        persist=True,
+        load_module=True,
+        **state_kw,
+    ):
+        self.world = world
+        self.server = server
+        self.name = name
+        self.state = HostState(world, name, ip, version=version, password=password, **state_kw)
+        self.state.sim = self
+        self.calls = CallLog()
+        self.faults = FaultRules()
+        self.dispatcher = Dispatcher(self.state, self.calls, self.faults, persist=persist)
+        self.admin_token = secrets.token_hex(16)
+        self.tls = bool(tls)
+        if legacy_tls is None:
+            legacy_tls = self.state.personality.legacy_tls
+        self.legacy_tls = bool(tls and legacy_tls)
+        self.fingerprint = material.fingerprint if tls else None
+        self.module = None
+        if load_module:
+            from ovm3.sim import module_host
+
+            self.module = module_host.attach(self)
+        ctx = server_context(material, legacy=self.legacy_tls) if tls else None
+        self._ctx = ctx
+        self.port = server.listen(self, port, ctx)
+        self.url = "%s://127.0.0.1:%d" % ("https" if tls else "http", self.port)
+
+    def __repr__(self):
+        return "<SimHost %s %s %s>" % (self.name, self.version, self.url)
+
+    @property
+    def version(self):
+        return self.state.personality.api
+
+    @property
+    def ip(self):
+        return self.state.ip
+
+    @property
+    def root(self):
+        return self.state.root
+
+    @property
+    def password(self):
+        return self.state.password
+
+    @property
+    def user(self):
+        return self.state.agent_user
+
+    def client(self, **kw):
+        """An :class:`ovm3.client.AgentClient` for this host (pinned to its certificate with TLS)."""
+        from ovm3.client import AgentClient
+
+        kw.setdefault("password", self.password)
+        kw.setdefault("user", self.user)
+        kw.setdefault("agent_version", self.version)
+        if self.tls:
+            kw.setdefault("fingerprint", self.fingerprint)
+            kw.setdefault("legacy_tls", self.legacy_tls)
+        return AgentClient(self.url, **kw)
+
+    def admin(self, command, path, payload):
+        """The admin endpoint: ``/_sim/faults`` (GET list, POST add), ``/_sim/faults/clear``,
+        ``/_sim/faults/release`` (optional ``{"id": n}``), ``/_sim/calls`` (GET)."""
+        if path == "/_sim/faults" and command == "POST":
+            added = self.faults.load(payload)
+            return 200, {"added": [r.describe() for r in added]}
+        if path == "/_sim/faults" and command == "GET":
+            return 200, {"rules": [r.describe() for r in self.faults.rules()]}
+        if path == "/_sim/faults/clear" and command == "POST":
+            self.faults.clear()
+            return 200, {"cleared": True}
+        if path == "/_sim/faults/release" and command == "POST":
+            self.faults.release((payload or {}).get("id"))
+            return 200, {"released": True}
+        if path == "/_sim/calls" and command == "GET":
+            return 200, {"calls": [vars(r) for r in self.calls]}
+        return 404, {"error": "no admin endpoint %s %s" % (command, path)}
+
+    def power_off_soon(self, delay=0.2):
+        """Stop answering shortly after the current reply went out (sys_shutdown)."""
+        t = threading.Timer(delay, self.server.unlisten, args=(self,))
+        t.daemon = True
+        t.start()
+
+    def stop(self):
+        self.faults.clear()
+        self.server.unlisten(self)
+
+
+class Hosts(list):
+    """The hosts of one :func:`simulated_agents` block, plus what they share."""
+
+    def __init__(self, hosts, world, server, root):
+        super().__init__(hosts)
+        self.world = world
+        self.server = server
+        self.root = root
+
+    def nfs_dir(self, export):
+        """The directory standing for the NFS export ``host:/path`` (created when missing)."""
+        return self.world.export_dir(export)
+
+    def by_ip(self, ip):
+        for h in self:
+            if h.ip == ip:
+                return h
+        raise KeyError(ip)
+
+
+def start_hosts(
+    count=1,
+    version="3.3",
+    tls=False,
+    root=None,
+    password=None,
+    fleet=False,
+    legacy_tls=None,
+    port=0,
+    faults_file=None,
+    load_module=None,
+    names=None,
+    server=None,
+):
+    """Start ``count`` hosts; returns :class:`Hosts` (stop them with :func:`stop_hosts`)."""
+    root = os.path.realpath(str(root))
+    world = World(root)
+    server = server or AgentServer()
+    if password is None:
+        password = secrets.token_urlsafe(18)
+    material = make_certificate(os.path.join(root, "tls"), "ovs-agent-sim") if tls else None
+    if load_module is None:
+        load_module = not fleet
+    hosts = []
+    try:
+        for i in range(count):
+            name = names[i] if names else "ovm-%d" % (i + 1)
+            h = SimHost(
+                world,
+                server,
+                name,
+                host_ip(i),
+                version=version,
+                tls=tls,
+                password=password,
+                material=material,
+                legacy_tls=legacy_tls,
+                port=(port + i) if port else 0,
+                persist=not fleet,
+                load_module=load_module,
+            )
+            if faults_file:
+                h.faults.load_file(faults_file)
+            hosts.append(h)
+    except BaseException:
+        for h in hosts:
+            h.stop()
+        server.close()
+        raise
+    return Hosts(hosts, world, server, root)
+
+
+def stop_hosts(hosts):
+    for h in hosts:
+        h.stop()
+    hosts.server.close()
+
+
+@contextlib.contextmanager
+def simulated_agents(
+    count=1,
+    version="3.3",
+    tls=False,
+    root=None,
+    password=None,
+    fleet=False,
+    legacy_tls=None,
+    port=0,
+    faults_file=None,
+    load_module=None,
+):
+    """Run ``count`` simulated agents on loopback for the duration of the block.
+
+    :param version: personality, ``"3.2"``, ``"3.3"`` or ``"3.4"``.
+    :param tls: serve HTTPS with a self-signed certificate (``host.fingerprint``); 3.2 speaks TLS 1.0.
+    :param root: sandbox directory (a temporary one, removed afterwards, when None).
+    :param fleet: cheap mode for hundreds of hosts (state kept in memory, no agent module).
+    :yields: :class:`Hosts`, a list of :class:`SimHost`.
+    """
+    tmp = None
+    if root is None:
+        tmp = root = tempfile.mkdtemp(prefix="ovm3-sim-")
+    hosts = start_hosts(
+        count, version, tls, root, password, fleet, legacy_tls, port, faults_file, load_module
+    )
+    try:
+        yield hosts
+    finally:
+        stop_hosts(hosts)
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
