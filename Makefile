@@ -32,7 +32,7 @@ lint: venv
 
 # Host-side code must run on dom0's Python 2.4: vermin for library use, our own gate for the rest.
 gate: venv
-	$(VPY) -m vermin --no-tips --violations -t=2.4- -t=3- $(HOST_SOURCES)
+	$(VENV)/bin/vermin --no-tips --violations -t=2.4- -t=3- $(HOST_SOURCES)
 	$(VPY) tools/py24_gate.py $(HOST_SOURCES)
 
 test-py27:

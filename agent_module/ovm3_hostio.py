@@ -83,6 +83,11 @@ class HostIO(object):
     def remove(self, path):
         raise NotImplementedError
 
+    def local_path(self, path):
+        """A path this process can ``open()`` for host path ``path``, for helpers that open files
+        themselves (the heartbeat's ``load_config``)."""
+        raise NotImplementedError
+
     # ---- network ----------------------------------------------------------------------------
     def tcp_connect(self, ip, port, timeout):
         """True when a TCP connection to ``ip:port`` opens within ``timeout`` seconds."""
@@ -208,6 +213,9 @@ class RealHost(HostIO):
 
     def remove(self, path):
         os.unlink(self._p(path))
+
+    def local_path(self, path):
+        return self._p(path)
 
     # ---- network ----------------------------------------------------------------------------
     def tcp_connect(self, ip, port, timeout):

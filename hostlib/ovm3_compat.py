@@ -21,9 +21,9 @@ import sys
 import time
 
 try:
-    from hashlib import md5 as _md5_new
+    from hashlib import md5 as _md5_new  # novm
 except ImportError:  # Python 2.4
-    from md5 import new as _md5_new
+    from md5 import new as _md5_new  # novm
 
 PY3 = sys.version_info[0] >= 3
 
@@ -32,9 +32,9 @@ if PY3:
     text_type = str
     integer_types = (int,)
 else:  # pragma: no cover - exercised under Python 2.7
-    string_types = (basestring,)  # noqa: F821
-    text_type = unicode  # noqa: F821
-    integer_types = (int, long)  # noqa: F821
+    string_types = (basestring,)  # noqa: F821  # novm
+    text_type = unicode  # noqa: F821  # novm
+    integer_types = (int, long)  # noqa: F821  # novm
 
 #: The largest int Python 2's xmlrpclib will marshal (XML-RPC i4).
 XMLRPC_MAXINT = 2147483647
@@ -242,9 +242,7 @@ def run(argv, timeout, stdin_data=None, env=None, cwd=None, limit=DEFAULT_OUTPUT
 
 
 def _join(parts):
-    if PY3:
-        return bytes().join(parts)
-    return "".join(parts)
+    return to_bytes("").join(parts)
 
 
 def getargspec(func):

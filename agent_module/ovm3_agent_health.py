@@ -1,0 +1,111 @@
+"""Storage-health services: start and query the heartbeat daemon (fencing/ovm3_heartbeat.py).
+
+The daemon's config file is the single source of guid and timings: a call whose arguments disagree
+with it gets a fault naming both values. CloudStack's ``path``/``script`` arguments are checked for
+shape and otherwise ignored: they would let a caller pick the program root runs.
+Python 2.4-compatible, stdlib only; ``ovm3_heartbeat`` is deployed next to this module and imported
+only when a service needs it.
+"""
+import os
+import sys
+
+import ovm3_agent_base as base
+import ovm3_agent_validate as check
+import ovm3_compat
+
+DAEMON_FILE = "ovm3_heartbeat.py"
+DAEMON_TIMEOUT = 30
+
+
+def _heartbeat():
+    try:
+        import ovm3_heartbeat
+    except ImportError:
+        raise base.ServiceError("the heartbeat daemon (ovm3_heartbeat.py) is not installed next to the "
+                                "agent module; run the installer with the fencing files present")
+    return ovm3_heartbeat
+
+
+def _config_path():
+    return base.host().local_path(base.setting("heartbeat_config"))
+
+
+def _config():
+    path = _config_path()
+    try:
+        return _heartbeat().load_config(path)
+    except (IOError, OSError):
+        e = sys.exc_info()[1]
+        raise base.ServiceError("cannot read the heartbeat config %s: %s" % (path, e))
+
+
+def _agree(config, key, name, value):
+    configured = config.get(key)
+    if configured is None:
+        raise base.ServiceError("the heartbeat config %s has no %s" % (_config_path(), key))
+    if str(configured).strip() != str(value):
+        raise base.ServiceError("argument %s=%s disagrees with %s=%s in the heartbeat config %s"
+                                % (name, value, key, configured, _config_path()))
+
+
+def _check_cloudstack_args(path, script):
+    check._text("path", path, check.MAX_PATH)
+    check._text("script", script, check.MAX_NAME)
+
+
+def _daemon(action):
+    argv = [sys.executable, os.path.join(base.MODULE_DIR, DAEMON_FILE), "-c", _config_path(), action]
+    try:
+        return base.host().run(argv, DAEMON_TIMEOUT)
+    except ovm3_compat.CommandTimeout:
+        raise base.ServiceError("heartbeat daemon '%s' did not answer within %d s" % (action, DAEMON_TIMEOUT))
+
+
+def check_dom0_storage_health_check(path, script, guid, timeout, interval):
+    """Make sure the heartbeat daemon runs -> ``[running, started]`` (started: by this call)."""
+    _check_cloudstack_args(path, script)
+    guid = check.guid("guid", guid)
+    timeout = check.integer("timeout", timeout, 1, 86400)
+    interval = check.integer("interval", interval, 1, 86400)
+    config = _config()
+    _agree(config, "GUID", "guid", guid)
+    _agree(config, "TIMEOUT", "timeout", timeout)
+    _agree(config, "INTERVAL", "interval", interval)
+    rc, out, err = _daemon("status")
+    if rc == 0:
+        return [True, False]
+    rc, out, err = _daemon("start")
+    if rc != 0:
+        raise base.ServiceError("heartbeat daemon failed to start (rc %d): %s" % (rc, (err or out).strip()[:300]))
+    rc, out, err = _daemon("status")
+    return [rc == 0, True]
+
+
+def check_dom0_storage_verdict(guid):
+    """The heartbeat verdict on ``guid``'s storage: ``{verdict: ALIVE|DEAD|UNKNOWN, reason, ...}``."""
+    guid = check.guid("guid", guid)
+    result = _heartbeat().verdict(_config(), guid)
+    return ovm3_compat.xmlrpc_safe(result)
+
+
+def check_dom0_storage_health(path, script, guid, timeout):
+    """True when ``guid``'s heartbeat is ALIVE, False when DEAD, a fault when UNKNOWN."""
+    _check_cloudstack_args(path, script)
+    guid = check.guid("guid", guid)
+    timeout = check.integer("timeout", timeout, 1, 86400)
+    config = _config()
+    _agree(config, "TIMEOUT", "timeout", timeout)
+    result = _heartbeat().verdict(config, guid)
+    verdict = result.get("verdict")
+    if verdict == "ALIVE":
+        return True
+    if verdict == "DEAD":
+        return False
+    raise base.ServiceError("heartbeat verdict for %s is %s: %s" % (guid, verdict, result.get("reason", "")))
+
+
+SERVICES = {
+    "check_dom0_storage_health_check": check_dom0_storage_health_check,
+    "check_dom0_storage_health": check_dom0_storage_health,
+    "check_dom0_storage_verdict": check_dom0_storage_verdict,
+}
