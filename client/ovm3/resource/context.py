@@ -1,0 +1,182 @@
+"""One OVM3 host as CloudStack sees it: its agent client, its configuration and its VM states.
+
+:class:`HostResource` is what CloudStack's per-host "resource" is: ``execute(command, json)`` answers one
+command; ``ping()`` is the periodic status; ``startup()`` the StartupRoutingCommand data; ``setup()`` the
+host set-up (see :mod:`ovm3.resource.host`).
+"""
+
+import contextlib
+import dataclasses
+import logging
+import threading
+import time
+import uuid as uuidlib
+
+from ovm3 import errors
+from ovm3.resource import naming
+from ovm3.resource.state import VmStates
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HEARTBEAT_TIMEOUT = 120
+DEFAULT_HEARTBEAT_INTERVAL = 10
+HEARTBEAT_DIR = "/opt/ovm3/bin"
+HEARTBEAT_SCRIPT = "ovm3_heartbeat.py"
+
+
+@dataclasses.dataclass
+class HostConfig:
+    """What CloudStack knows about a host when it adds it (no secrets: the client holds the password).
+
+    :param manager_uuid: this installation's owner id (generate once per installation and keep it;
+        never a constant shared by every installation).
+    :param vip: the pool's virtual IP; with ``pool`` the first host to add primary storage creates the
+        OVM server pool and the others join it.
+    """
+
+    ip: str
+    name: str = ""
+    guid: str = ""
+    manager_uuid: str = ""
+    pool: bool = False
+    vip: str = ""
+    public_bridge: str = ""
+    private_bridge: str = ""
+    guest_bridge: str = ""
+    storage_bridge: str = ""
+    zone: str = "1"
+    pod: str = "1"
+    cluster: str = "1"
+    heartbeat_timeout: int = DEFAULT_HEARTBEAT_TIMEOUT
+    heartbeat_interval: int = DEFAULT_HEARTBEAT_INTERVAL
+    module_version: str = ""
+
+    def __post_init__(self):
+        self.name = self.name or self.ip
+        self.guid = self.guid or naming.host_guid(self.ip)
+        self.manager_uuid = naming.dedash(self.manager_uuid or uuidlib.uuid4())
+
+
+class Deadline:
+    """Poll helper: ``while deadline.wait(): ...`` sleeps ``interval`` between checks until ``timeout``."""
+
+    def __init__(self, timeout, interval, clock=time.monotonic, sleep=time.sleep):
+        self.clock, self.sleep, self.interval = clock, sleep, interval
+        self.end = clock() + timeout
+        self.first = True
+
+    def wait(self):
+        if self.first:
+            self.first = False
+            return True
+        left = self.end - self.clock()
+        if left <= 0:
+            return False
+        self.sleep(min(self.interval, left))
+        return True
+
+
+class StepFailed(errors.OVM3Error):
+    """A handler step failed; the message names host, step and the underlying error."""
+
+
+class HostResource:
+    """CloudStack's resource for one OVM3 host.
+
+    :param client: an :class:`ovm3.client.AgentClient` for the host's agent.
+    :param config: :class:`HostConfig`.
+    :param peers: optional ``{ip: HostResource}`` of the other hosts in the cluster (used to verify a
+        migration landed and to reach the pool primary).
+    """
+
+    #: poll settings for long waits (stop, migrate, control bridge); tests shorten them.
+    stop_timeout = 300.0
+    migrate_timeout = 600.0
+    poll_interval = 1.0
+
+    def __init__(self, client, config, peers=None, clock=time.monotonic, sleep=time.sleep):
+        self.client = client
+        self.config = config
+        self.peers = peers if peers is not None else {}
+        self.clock = clock
+        self.sleep = sleep
+        self.vms = VmStates(clock=clock)
+        self.stats_cache = {}
+        self.module_status = "unknown"
+        self._local = threading.local()
+        self._discovered = {}
+
+    def __repr__(self):
+        return "<HostResource %s (%s)>" % (self.config.name, self.config.ip)
+
+    @property
+    def host(self):
+        return self.config.name
+
+    # ---- steps and calls ----------------------------------------------------------------------------
+    @property
+    def current_step(self):
+        return getattr(self._local, "step", None)
+
+    @contextlib.contextmanager
+    def step(self, name):
+        """Name the step a handler is in, so a failure says where it happened."""
+        previous = getattr(self._local, "step", None)
+        self._local.step = name
+        try:
+            yield
+        except Exception as e:
+            if getattr(e, "ovm3_step", None) is None:
+                try:
+                    e.ovm3_step = name  # the innermost step: where the failure happened
+                except AttributeError:
+                    pass
+            raise
+        finally:
+            self._local.step = previous
+
+    def call(self, wire, *args):
+        """Raw agent call (the step, if not set, is the wire method)."""
+        if self.current_step is None:
+            with self.step(wire):
+                return self.client.call(wire, *args)
+        return self.client.call(wire, *args)
+
+    def deadline(self, timeout, interval=None):
+        return Deadline(timeout, self.poll_interval if interval is None else interval, self.clock, self.sleep)
+
+    # ---- cached discovery ----------------------------------------------------------------------------
+    def discovered(self, key, loader, refresh=False):
+        """Per-host cache of discovery documents, refreshed when a handler changes what they describe."""
+        if refresh or key not in self._discovered:
+            self._discovered[key] = loader()
+        return self._discovered[key]
+
+    def invalidate(self, *keys):
+        for k in keys or list(self._discovered):
+            self._discovered.pop(k, None)
+
+    # ---- CloudStack entry points ---------------------------------------------------------------------
+    def execute(self, command, body=None):
+        """Answer one command (short or Java class name, body = the command's JSON object)."""
+        from ovm3.resource.commands import dispatch
+
+        return dispatch(self, command, body)
+
+    def ping(self):
+        """The periodic PingRoutingCommand with VM state sync and the agent module check."""
+        from ovm3.resource.host import ping
+
+        return ping(self)
+
+    def startup(self):
+        """The StartupRoutingCommand data for this host."""
+        from ovm3.resource.host import startup
+
+        return startup(self)
+
+    def setup(self):
+        """Host set-up: ownership, roles, control interface, heartbeat. Returns the steps done."""
+        from ovm3.resource.host import setup
+
+        return setup(self)

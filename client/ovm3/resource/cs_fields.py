@@ -1,0 +1,484 @@
+"""CloudStack's command and answer objects as they are serialised to JSON: class names and field names.
+
+This is DATA, recorded from apache/cloudstack (paths below are in that repository) so the handlers read
+the same JSON the management server sends to a direct-connect agent (Gson field names, polymorphic
+transfer objects wrapped as ``{"<java class>": {...}}``). "read" marks files whose text was checked for
+this table; the others follow the same classes as listed in the Hyper-V agent's type table
+(``plugins/hypervisors/hyperv/DotNet/ServerResource/HypervResource/CloudStackTypes.cs``).
+"""
+
+API = "com.cloud.agent.api"
+STORAGE_API = "com.cloud.agent.api.storage"
+STORAGE_CMD = "org.apache.cloudstack.storage.command"
+STORAGE_TO = "org.apache.cloudstack.storage.to"
+AGENT_TO = "com.cloud.agent.api.to"
+
+#: short class name -> package, for every command we serve and every answer we build.
+PACKAGES = {
+    "CheckSshCommand": "com.cloud.agent.api.check",
+    "CheckSshAnswer": "com.cloud.agent.api.check",
+    "CopyCommand": STORAGE_CMD,
+    "CopyCmdAnswer": STORAGE_CMD,
+    "CreateObjectCommand": STORAGE_CMD,
+    "CreateObjectAnswer": STORAGE_CMD,
+    "DeleteCommand": STORAGE_CMD,
+    "AttachCommand": STORAGE_CMD,
+    "AttachAnswer": STORAGE_CMD,
+    "DettachCommand": STORAGE_CMD,
+    "DettachAnswer": STORAGE_CMD,
+    "CreateCommand": STORAGE_API,
+    "CreateAnswer": STORAGE_API,
+    "DestroyCommand": STORAGE_API,
+    "CopyVolumeCommand": STORAGE_API,
+    "CopyVolumeAnswer": STORAGE_API,
+    "CreatePrivateTemplateAnswer": STORAGE_API,
+    "PrimaryStorageDownloadCommand": STORAGE_API,
+    "PrimaryStorageDownloadAnswer": STORAGE_API,
+    "VolumeObjectTO": STORAGE_TO,
+    "TemplateObjectTO": STORAGE_TO,
+    "SnapshotObjectTO": STORAGE_TO,
+    "PrimaryDataStoreTO": STORAGE_TO,
+    "NfsTO": AGENT_TO,
+    "VolumeTO": AGENT_TO,
+    "StorageFilerTO": AGENT_TO,
+    "HostVmStateReportCommand": "org.apache.cloudstack",
+}
+
+
+def java_class(short):
+    """Fully qualified Java class name for a short command/answer/TO name."""
+    return "%s.%s" % (PACKAGES.get(short, API), short)
+
+
+def short_name(name):
+    """``com.cloud.agent.api.StartCommand`` -> ``StartCommand``."""
+    return str(name).rsplit(".", 1)[-1]
+
+
+# Base classes (core/src/main/java/com/cloud/agent/api/Command.java, Answer.java): every command carries
+# contextMap and wait; every answer result, details, contextMap and wait.
+COMMAND_BASE = ("contextMap", "wait")
+ANSWER_BASE = ("result", "details", "contextMap", "wait")
+
+#: short name -> (source path in apache/cloudstack, fields we read or write)
+FIELDS = {
+    # ---- transfer objects ----
+    "VirtualMachineTO": (
+        "api/src/main/java/com/cloud/agent/api/to/VirtualMachineTO.java (read)",
+        (
+            "id",
+            "name",
+            "bootloader",
+            "state",
+            "type",
+            "cpus",
+            "speed",
+            "minSpeed",
+            "maxSpeed",
+            "minRam",
+            "maxRam",
+            "hostName",
+            "arch",
+            "os",
+            "platformEmulator",
+            "bootArgs",
+            "enableHA",
+            "limitCpuUse",
+            "vncPassword",
+            "vncAddr",
+            "params",
+            "uuid",
+            "disks",
+            "nics",
+            "vcpuMaxLimit",
+            "bootType",
+        ),
+    ),
+    "NicTO": (
+        "api/src/main/java/com/cloud/agent/api/to/NicTO.java + NetworkTO.java (NetworkTO read)",
+        (
+            "deviceId",
+            "networkRateMbps",
+            "defaultNic",
+            "nicUuid",
+            "uuid",
+            "ip",
+            "netmask",
+            "gateway",
+            "mac",
+            "dns1",
+            "dns2",
+            "broadcastType",
+            "type",
+            "broadcastUri",
+            "isolationUri",
+            "isSecurityGroupEnabled",
+            "name",
+        ),
+    ),
+    "DiskTO": (
+        "api/src/main/java/com/cloud/agent/api/to/DiskTO.java",
+        ("data", "diskSeq", "path", "type", "details"),
+    ),
+    "VolumeObjectTO": (
+        "core/src/main/java/org/apache/cloudstack/storage/to/VolumeObjectTO.java",
+        (
+            "uuid",
+            "volumeType",
+            "dataStore",
+            "name",
+            "size",
+            "path",
+            "volumeId",
+            "vmName",
+            "accountId",
+            "format",
+            "id",
+            "deviceId",
+        ),
+    ),
+    "TemplateObjectTO": (
+        "core/src/main/java/org/apache/cloudstack/storage/to/TemplateObjectTO.java",
+        (
+            "path",
+            "origUrl",
+            "uuid",
+            "id",
+            "format",
+            "accountId",
+            "checksum",
+            "hvm",
+            "name",
+            "guestOsType",
+            "size",
+            "physicalSize",
+            "imageDataStore",
+        ),
+    ),
+    "SnapshotObjectTO": (
+        "core/src/main/java/org/apache/cloudstack/storage/to/SnapshotObjectTO.java",
+        ("path", "volume", "parentSnapshotPath", "dataStore", "vmName", "name", "id"),
+    ),
+    "PrimaryDataStoreTO": (
+        "core/src/main/java/org/apache/cloudstack/storage/to/PrimaryDataStoreTO.java",
+        ("uuid", "name", "type", "id", "poolType", "host", "path", "port", "url"),
+    ),
+    "NfsTO": ("api/src/main/java/com/cloud/agent/api/to/NfsTO.java", ("_url", "_role")),
+    "StorageFilerTO": (
+        "api/src/main/java/com/cloud/agent/api/to/StorageFilerTO.java",
+        ("id", "uuid", "host", "path", "userInfo", "port", "type"),
+    ),
+    "VolumeTO": (
+        "api/src/main/java/com/cloud/agent/api/to/VolumeTO.java",
+        (
+            "id",
+            "name",
+            "mountPoint",
+            "path",
+            "size",
+            "type",
+            "storagePoolType",
+            "storagePoolUuid",
+            "deviceId",
+            "chainInfo",
+            "format",
+        ),
+    ),
+    "HostTO": (
+        "api/src/main/java/com/cloud/agent/api/to/HostTO.java",
+        ("guid", "privateNetwork", "publicNetwork", "storageNetwork1", "storageNetwork2"),
+    ),
+    "HostStatsEntry": (
+        "api/src/main/java/com/cloud/agent/api/HostStatsEntry.java",
+        (
+            "hostId",
+            "entityType",
+            "cpuUtilization",
+            "networkReadKBs",
+            "networkWriteKBs",
+            "totalMemoryKBs",
+            "freeMemoryKBs",
+            "loadAverage",
+        ),
+    ),
+    "VmStatsEntry": (
+        "api/src/main/java/com/cloud/agent/api/VmStatsEntry.java (+ CloudStackTypes.cs)",
+        (
+            "vmName",
+            "cpuUtilization",
+            "networkReadKBs",
+            "networkWriteKBs",
+            "diskReadIOs",
+            "diskWriteIOs",
+            "diskReadKBs",
+            "diskWriteKBs",
+            "memoryKBs",
+            "numCPUs",
+            "entityType",
+        ),
+    ),
+    # ---- commands ----
+    "StartCommand": (
+        "core/src/main/java/com/cloud/agent/api/StartCommand.java",
+        ("vm", "hostIp", "executeInSequence", "secondaryStorage"),
+    ),
+    "StopCommand": (
+        "core/src/main/java/com/cloud/agent/api/StopCommand.java",
+        ("vmName", "isProxy", "checkBeforeCleanup", "forceStop", "executeInSequence"),
+    ),
+    "RebootCommand": (
+        "core/src/main/java/com/cloud/agent/api/RebootCommand.java",
+        ("vmName", "vm", "executeInSequence"),
+    ),
+    "MigrateCommand": (
+        "core/src/main/java/com/cloud/agent/api/MigrateCommand.java",
+        ("vmName", "destIp", "isWindows", "vmTO", "executeInSequence"),
+    ),
+    "PrepareForMigrationCommand": (
+        "core/src/main/java/com/cloud/agent/api/PrepareForMigrationCommand.java",
+        ("vm",),
+    ),
+    "CheckVirtualMachineCommand": (
+        "core/src/main/java/com/cloud/agent/api/CheckVirtualMachineCommand.java",
+        ("vmName",),
+    ),
+    "GetVncPortCommand": ("core/src/main/java/com/cloud/agent/api/GetVncPortCommand.java", ("id", "name")),
+    "GetVmStatsCommand": (
+        "core/src/main/java/com/cloud/agent/api/GetVmStatsCommand.java",
+        ("vmNames", "hostGuid", "hostName"),
+    ),
+    "PlugNicCommand": (
+        "core/src/main/java/com/cloud/agent/api/PlugNicCommand.java",
+        ("nic", "instanceName", "vmType", "details"),
+    ),
+    "UnPlugNicCommand": (
+        "core/src/main/java/com/cloud/agent/api/UnPlugNicCommand.java",
+        ("nic", "instanceName"),
+    ),
+    "ReadyCommand": (
+        "core/src/main/java/com/cloud/agent/api/ReadyCommand.java",
+        ("dcId", "hostId", "hostUuid", "hostName"),
+    ),
+    "CheckHealthCommand": ("core/src/main/java/com/cloud/agent/api/CheckHealthCommand.java", ()),
+    "GetHostStatsCommand": (
+        "core/src/main/java/com/cloud/agent/api/GetHostStatsCommand.java",
+        ("hostGuid", "hostName", "hostId"),
+    ),
+    "PingTestCommand": (
+        "core/src/main/java/com/cloud/agent/api/PingTestCommand.java",
+        ("_computingHostIp", "_routerIp", "_privateIp"),
+    ),
+    "CheckNetworkCommand": (
+        "core/src/main/java/com/cloud/agent/api/CheckNetworkCommand.java",
+        ("networkInfoList",),
+    ),
+    "PhysicalNetworkSetupInfo": (
+        "api/src/main/java/com/cloud/network/PhysicalNetworkSetupInfo.java",
+        (
+            "physicalNetworkId",
+            "privateNetworkName",
+            "publicNetworkName",
+            "guestNetworkName",
+            "storageNetworkName",
+        ),
+    ),
+    "MaintainCommand": ("core/src/main/java/com/cloud/agent/api/MaintainCommand.java", ()),
+    "FenceCommand": (
+        "core/src/main/java/com/cloud/agent/api/FenceCommand.java",
+        ("vmName", "hostGuid", "hostIp", "inSeq"),
+    ),
+    "CheckOnHostCommand": (
+        "core/src/main/java/com/cloud/agent/api/CheckOnHostCommand.java",
+        ("host", "reportCheckFailureIfOneStorageIsDown"),
+    ),
+    "CreateStoragePoolCommand": (
+        "core/src/main/java/com/cloud/agent/api/CreateStoragePoolCommand.java",
+        ("add", "pool", "localPath", "createDatastore", "details"),
+    ),
+    "ModifyStoragePoolCommand": (
+        "core/src/main/java/com/cloud/agent/api/ModifyStoragePoolCommand.java",
+        ("add", "pool", "localPath", "storagePath", "details"),
+    ),
+    "DeleteStoragePoolCommand": (
+        "core/src/main/java/com/cloud/agent/api/DeleteStoragePoolCommand.java",
+        ("pool", "localPath", "removeDatastore", "details"),
+    ),
+    "GetStorageStatsCommand": (
+        "core/src/main/java/com/cloud/agent/api/GetStorageStatsCommand.java",
+        ("id", "localPath", "pooltype", "store", "url"),
+    ),
+    "PrimaryStorageDownloadCommand": (
+        "core/src/main/java/com/cloud/agent/api/storage/PrimaryStorageDownloadCommand.java",
+        (
+            "url",
+            "format",
+            "accountId",
+            "name",
+            "poolId",
+            "poolUuid",
+            "primaryPool",
+            "localPath",
+            "secondaryStorageUrl",
+            "primaryStorageUrl",
+        ),
+    ),
+    "CopyCommand": (
+        "core/src/main/java/org/apache/cloudstack/storage/command/CopyCommand.java",
+        ("srcTO", "destTO", "cacheTO", "executeInSequence", "options", "options2"),
+    ),
+    "CreateObjectCommand": (
+        "core/src/main/java/org/apache/cloudstack/storage/command/CreateObjectCommand.java",
+        ("data",),
+    ),
+    "DeleteCommand": (
+        "core/src/main/java/org/apache/cloudstack/storage/command/DeleteCommand.java",
+        ("data",),
+    ),
+    "AttachCommand": (
+        "core/src/main/java/org/apache/cloudstack/storage/command/AttachCommand.java",
+        ("disk", "vmName", "inSeq"),
+    ),
+    "DettachCommand": (
+        "core/src/main/java/org/apache/cloudstack/storage/command/DettachCommand.java",
+        ("disk", "vmName", "managed"),
+    ),
+    "CreateCommand": (
+        "core/src/main/java/com/cloud/agent/api/storage/CreateCommand.java",
+        ("volId", "pool", "diskCharacteristics", "templateUrl", "executeInSequence"),
+    ),
+    "DestroyCommand": (
+        "core/src/main/java/com/cloud/agent/api/storage/DestroyCommand.java",
+        ("volume", "vmName"),
+    ),
+    "CopyVolumeCommand": (
+        "core/src/main/java/com/cloud/agent/api/storage/CopyVolumeCommand.java",
+        (
+            "volumeId",
+            "volumePath",
+            "pool",
+            "secondaryStorageURL",
+            "toSecondaryStorage",
+            "vmName",
+            "executeInSequence",
+        ),
+    ),
+    "CreatePrivateTemplateFromVolumeCommand": (
+        "core/src/main/java/com/cloud/agent/api/CreatePrivateTemplateFromVolumeCommand.java",
+        (
+            "_vmName",
+            "_volumePath",
+            "_userSpecifiedName",
+            "_uniqueName",
+            "_templateId",
+            "_accountId",
+            "primaryStoragePoolNameLabel",
+            "secondaryStorageUrl",
+        ),
+    ),
+    "NetworkUsageCommand": (
+        "core/src/main/java/com/cloud/agent/api/NetworkUsageCommand.java",
+        ("privateIP", "domRName", "option", "forVpc", "gatewayIP", "vpcCIDR"),
+    ),
+    "CheckSshCommand": (
+        "core/src/main/java/com/cloud/agent/api/check/CheckSshCommand.java",
+        ("ip", "port", "interval", "retries", "name"),
+    ),
+    "PingRoutingCommand": (
+        "core/src/main/java/com/cloud/agent/api/PingRoutingCommand.java (read)",
+        ("_hostVmStateReport", "_gatewayAccessible", "_vnetAccessible", "hostType", "hostId"),
+    ),
+    "StartupRoutingCommand": (
+        "core/src/main/java/com/cloud/agent/api/StartupRoutingCommand.java",
+        (
+            "cpus",
+            "speed",
+            "memory",
+            "dom0MinMemory",
+            "caps",
+            "hypervisorType",
+            "hypervisorVersion",
+            "hostDetails",
+            "cpuSockets",
+            "hostVmStateReport",
+            "type",
+            "dataCenter",
+            "pod",
+            "cluster",
+            "guid",
+            "name",
+            "version",
+            "privateIpAddress",
+            "storageIpAddress",
+        ),
+    ),
+    # ---- answers (fields beyond ANSWER_BASE) ----
+    "StartAnswer": ("core/src/main/java/com/cloud/agent/api/StartAnswer.java", ("vm", "hostGuid")),
+    "StopAnswer": ("core/src/main/java/com/cloud/agent/api/StopAnswer.java", ("platform",)),
+    "RebootAnswer": (
+        "core/src/main/java/com/cloud/agent/api/RebootAnswer.java",
+        ("bytesSent", "bytesReceived", "vncPort"),
+    ),
+    "MigrateAnswer": ("core/src/main/java/com/cloud/agent/api/MigrateAnswer.java", ("vncPort",)),
+    "CheckVirtualMachineAnswer": (
+        "core/src/main/java/com/cloud/agent/api/CheckVirtualMachineAnswer.java",
+        ("state", "vncPort"),
+    ),
+    "GetVncPortAnswer": ("core/src/main/java/com/cloud/agent/api/GetVncPortAnswer.java", ("address", "port")),
+    "GetVmStatsAnswer": ("core/src/main/java/com/cloud/agent/api/GetVmStatsAnswer.java", ("vmStatsMap",)),
+    "GetHostStatsAnswer": ("core/src/main/java/com/cloud/agent/api/GetHostStatsAnswer.java", ("hostStats",)),
+    "CheckOnHostAnswer": (
+        "core/src/main/java/com/cloud/agent/api/CheckOnHostAnswer.java (read)",
+        ("determined", "alive"),
+    ),
+    "FenceAnswer": ("core/src/main/java/com/cloud/agent/api/FenceAnswer.java", ()),
+    "CheckNetworkAnswer": (
+        "core/src/main/java/com/cloud/agent/api/CheckNetworkAnswer.java",
+        ("needReconnect",),
+    ),
+    "MaintainAnswer": ("core/src/main/java/com/cloud/agent/api/MaintainAnswer.java", ("willMigrate",)),
+    "ModifyStoragePoolAnswer": (
+        "core/src/main/java/com/cloud/agent/api/ModifyStoragePoolAnswer.java",
+        ("poolInfo", "templateInfo", "localDatastoreName", "poolType"),
+    ),
+    "StoragePoolInfo": (
+        "api/src/main/java/com/cloud/agent/api/StoragePoolInfo.java (+ CloudStackTypes.cs)",
+        ("uuid", "host", "localPath", "hostPath", "poolType", "capacityBytes", "availableBytes", "details"),
+    ),
+    "GetStorageStatsAnswer": (
+        "core/src/main/java/com/cloud/agent/api/GetStorageStatsAnswer.java",
+        ("used", "capacity"),
+    ),
+    "PrimaryStorageDownloadAnswer": (
+        "core/src/main/java/com/cloud/agent/api/storage/PrimaryStorageDownloadAnswer.java",
+        ("installPath", "templateSize"),
+    ),
+    "CopyCmdAnswer": (
+        "core/src/main/java/org/apache/cloudstack/storage/command/CopyCmdAnswer.java",
+        ("newData",),
+    ),
+    "CreateObjectAnswer": (
+        "core/src/main/java/org/apache/cloudstack/storage/command/CreateObjectAnswer.java",
+        ("data",),
+    ),
+    "AttachAnswer": ("core/src/main/java/org/apache/cloudstack/storage/command/AttachAnswer.java", ("disk",)),
+    "CreateAnswer": (
+        "core/src/main/java/com/cloud/agent/api/storage/CreateAnswer.java",
+        ("volume", "requestTemplateReload"),
+    ),
+    "CopyVolumeAnswer": (
+        "core/src/main/java/com/cloud/agent/api/storage/CopyVolumeAnswer.java",
+        ("volumePath",),
+    ),
+    "CreatePrivateTemplateAnswer": (
+        "core/src/main/java/com/cloud/agent/api/storage/CreatePrivateTemplateAnswer.java",
+        ("_path", "_virtualSize", "_physicalSize", "_uniqueName", "_format"),
+    ),
+    "NetworkUsageAnswer": (
+        "core/src/main/java/com/cloud/agent/api/NetworkUsageAnswer.java",
+        ("routerName", "bytesSent", "bytesReceived"),
+    ),
+    "HostVmStateReportEntry": (
+        "api/src/main/java/com/cloud/agent/api/HostVmStateReportEntry.java",
+        ("state", "host"),
+    ),
+}

@@ -1,0 +1,277 @@
+"""Host set-up, startup data, the periodic ping, and host commands (Ready, CheckHealth, stats, Maintain).
+
+Set-up (``setup``): check the OVM version, take ownership for this installation (refusing a host owned by
+another manager), set the server roles, create the control interface and start the heartbeat daemon.
+Pool creation/join, the master VIP and the pool filesystem are done when primary storage is added
+(:mod:`ovm3.resource.storage`), because they need the shared NFS.
+"""
+
+import logging
+import re
+
+from ovm3 import errors
+from ovm3.api import normalise_version
+from ovm3.resource import answers, docs, state
+from ovm3.resource.context import HEARTBEAT_DIR, HEARTBEAT_SCRIPT
+from ovm3.resource.domains import list_domains
+from ovm3.resource.network import ensure_control, traffic_bridges
+from ovm3.resource.registry import CommandError, handles
+from ovm3.resource.stats import host_stats_entry
+
+log = logging.getLogger(__name__)
+
+ROLES = ("utility", "xen")
+SUPPORTED = ("3.2.", "3.3.", "3.4.")
+PAGE = 4096
+OWNERSHIP_EVENT_URL = "http://localhost:10024/event"
+OWNERSHIP_STATS_URL = "http://localhost:10024/stats"
+
+
+class HostRefused(errors.OVM3Error):
+    """The host is not ours to manage (owned by another manager, or an unsupported version)."""
+
+
+def server_info(resource, refresh=False):
+    def load():
+        with resource.step("discover_server"):
+            return docs.server(resource.client.call("discover_server"))
+
+    info = resource.discovered("server", load, refresh)
+    client = resource.client
+    if getattr(client, "_version", "x") is None and info.get("OVM_Version"):
+        # The client would otherwise rediscover the version itself for version-dependent calls.
+        client._version = normalise_version(info["OVM_Version"])
+    return info
+
+
+def hardware_info(resource):
+    def load():
+        with resource.step("discover_hardware"):
+            return docs.hardware(resource.client.call("discover_hardware"))
+
+    return resource.discovered("hardware", load)
+
+
+def expected_module_version():
+    """MODULE_VERSION of the agent module shipped with this package ("" if it cannot be read)."""
+    try:
+        from ovm3.hostfiles import path
+
+        with open(path("agent_module", "ovm3_agent_base.py"), encoding="utf-8") as f:
+            m = re.search(r'^MODULE_VERSION\s*=\s*"([^"]+)"', f.read(), re.M)
+        return m.group(1) if m else ""
+    except (OSError, ValueError):
+        return ""
+
+
+def module_status(resource):
+    """``current``, ``outdated (...)`` or ``missing``: is our agent module installed and current?
+
+    An agent RPM update silently drops the module registration, so this is checked on every ping.
+    """
+    expected = resource.config.module_version or expected_module_version()
+    try:
+        info = resource.client.call("get_module_info")
+    except errors.AgentFault:
+        return "missing"
+    installed = str((info or {}).get("module_version", ""))
+    if expected and installed != expected:
+        return "outdated (host has %s, expected %s)" % (installed or "?", expected)
+    return "current"
+
+
+def ownership(resource, info):
+    """Take ownership for this installation, or refuse a host someone else owns. Returns the action."""
+    mine = resource.config.manager_uuid
+    state_ = info.get("Membership_State", "")
+    owner = (info.get("Manager_Unique_Id") or "").replace("-", "")
+    if state_ == "Unowned" or owner in ("", "none"):
+        version = normalise_version(info.get("OVM_Version"))
+        with resource.step("take_ownership"):
+            if version == "3.2":
+                resource.client.call("take_ownership", mine, "")
+            else:
+                resource.client.call(
+                    "take_ownership",
+                    {
+                        "manager_uuid": mine,
+                        "manager_event_url": OWNERSHIP_EVENT_URL,
+                        "manager_statistic_url": OWNERSHIP_STATS_URL,
+                        "manager_certificate": "None",
+                        "signed_server_certificate": "None",
+                    },
+                )
+        resource.invalidate("server")
+        return "took ownership"
+    if owner != mine:
+        raise HostRefused(
+            "host is owned by manager %s, not by this installation (%s)" % (owner, mine),
+            host=resource.host,
+            hint="release it from its manager first",
+        )
+    return "already owned by us"
+
+
+def setup(resource):
+    """Host set-up; returns ``[(step, outcome)]``. Raises on the first failing step."""
+    done = []
+    info = server_info(resource, refresh=True)
+    version = info.get("OVM_Version", "")
+    if not version.startswith(SUPPORTED):
+        raise HostRefused("OVM %s is not supported (3.2, 3.3 or 3.4)" % version, host=resource.host)
+    done.append(("version", version))
+    done.append(("ownership", ownership(resource, info)))
+    roles = sorted(r.strip() for r in str(info.get("Server_Roles", "")).split(",") if r.strip())
+    if tuple(roles) != ROLES:
+        with resource.step("update_server_roles"):
+            resource.client.call("update_server_roles", ",".join(ROLES))
+        done.append(("roles", "set xen,utility"))
+    else:
+        done.append(("roles", "already xen,utility"))
+    ensure_control(resource)
+    done.append(("control interface", "control0 169.254.0.1/16"))
+    done.append(("heartbeat", start_heartbeat(resource)))
+    resource.module_status = module_status(resource)
+    done.append(("agent module", resource.module_status))
+    return done
+
+
+def start_heartbeat(resource):
+    cfg = resource.config
+    with resource.step("check_dom0_storage_health_check"):
+        reply = resource.client.call(
+            "check_dom0_storage_health_check",
+            HEARTBEAT_DIR,
+            HEARTBEAT_SCRIPT,
+            cfg.guid,
+            int(cfg.heartbeat_timeout),
+            int(cfg.heartbeat_interval),
+        )
+    running, started = (
+        (list(reply) + [False, False])[:2] if isinstance(reply, (list, tuple)) else (False, False)
+    )
+    if started:
+        return "started"
+    return "running" if running else "not running"
+
+
+def vm_report(resource):
+    """``{name: HostVmStateReportEntry}`` after merging the agent's view with our transitional states."""
+    observed = {name: state.observed_state(d.flags) for name, d in list_domains(resource).items()}
+    report = resource.vms.sync(observed)
+    return {name: {"state": state.power_state(s), "host": resource.config.guid} for name, s in report.items()}
+
+
+def ping(resource):
+    """The periodic PingRoutingCommand (a dict), or None when the agent does not answer (host down)."""
+    try:
+        with resource.step("echo"):
+            if resource.client.call("echo", "put") != "put":
+                raise CommandError("agent echo returned something else")
+        report = vm_report(resource)
+    except Exception as e:  # noqa: BLE001 - a ping reports, it never raises
+        log.warning("%s: ping failed: %s", resource.host, e)
+        return None
+    try:
+        heartbeat = start_heartbeat(resource)
+    except Exception as e:  # noqa: BLE001
+        heartbeat = "check failed: %s" % getattr(e, "message", e)
+    try:
+        resource.module_status = module_status(resource)
+    except Exception as e:  # noqa: BLE001
+        resource.module_status = "unknown (%s)" % type(e).__name__
+    if resource.module_status != "current":
+        log.warning("%s: agent module %s: redeploy it (ovm3 deploy)", resource.host, resource.module_status)
+    return {
+        "com.cloud.agent.api.PingRoutingCommand": {
+            "hostType": "Routing",
+            "hostId": resource.config.guid,
+            "_hostVmStateReport": report,
+            "_gatewayAccessible": True,
+            "_vnetAccessible": True,
+            "hostHealthCheckResult": resource.module_status == "current",
+            "ovm3": {"agentModule": resource.module_status, "heartbeat": heartbeat},
+        }
+    }
+
+
+def startup(resource):
+    """StartupRoutingCommand data: capabilities, versions, memory, CPUs and the host's VM states."""
+    info = server_info(resource, refresh=True)
+    hw = hardware_info(resource)
+    sockets = int(hw.get("SocketsPerNode", 1))
+    cpus = sockets * int(hw.get("CoresPerSocket", 1)) * int(hw.get("ThreadsPerCore", 1))
+    total, free = int(hw.get("TotalPages", 0)) * PAGE, int(hw.get("FreePages", 0)) * PAGE
+    bridges = traffic_bridges(resource)
+    cfg = resource.config
+    resource.module_status = module_status(resource)
+    return {
+        "com.cloud.agent.api.StartupRoutingCommand": {
+            "type": "Routing",
+            "hypervisorType": "Ovm3",
+            "guid": cfg.guid,
+            "name": info.get("Hostname") or cfg.name,
+            "dataCenter": cfg.zone,
+            "pod": cfg.pod,
+            "cluster": cfg.cluster,
+            "cpus": cpus,
+            "cpuSockets": sockets,
+            "speed": int(hw.get("CPUKHz", 0)) // 1000,
+            "memory": total,
+            "dom0MinMemory": max(total - free, 0),
+            "caps": info.get("VMM_Capabilities", ""),
+            "hypervisorVersion": info.get("OVM_Version", ""),
+            "version": info.get("Agent_Version", ""),
+            "privateIpAddress": cfg.ip,
+            "storageIpAddress": cfg.ip,
+            "hostDetails": {
+                "public.network.device": bridges["Public"],
+                "private.network.device": bridges["Management"],
+                "guest.network.device": bridges["Guest"],
+                "storage.network.device": bridges["Storage"],
+                "ovm3.agent.module": resource.module_status,
+            },
+            "hostVmStateReport": vm_report(resource),
+        }
+    }
+
+
+@handles("ReadyCommand", "ReadyAnswer")
+def ready(resource, cmd):
+    info = server_info(resource, refresh=True)
+    owner = (info.get("Manager_Unique_Id") or "").replace("-", "")
+    if owner != resource.config.manager_uuid:
+        return answers.failure(
+            "ReadyAnswer",
+            "host %s is not owned by this installation (owner %s)" % (resource.host, owner or "none"),
+        )
+    return answers.answer(
+        "ReadyAnswer", True, "host %s ready (OVM %s)" % (resource.host, info.get("OVM_Version"))
+    )
+
+
+@handles("CheckHealthCommand", "CheckHealthAnswer")
+def check_health(resource, cmd):
+    with resource.step("echo"):
+        healthy = resource.client.call("echo", "put") == "put"
+    return answers.answer("CheckHealthAnswer", healthy, "agent answers" if healthy else "agent echo mismatch")
+
+
+@handles("GetHostStatsCommand", "GetHostStatsAnswer")
+def host_stats(resource, cmd):
+    bridge = traffic_bridges(resource)["Management"]
+    with resource.step("ovs_dom0_stats"):
+        raw = resource.client.call("ovs_dom0_stats", bridge)
+    entry = host_stats_entry(cmd.get("hostId") or resource.config.guid, raw)
+    return answers.answer("GetHostStatsAnswer", True, None, hostStats=entry)
+
+
+@handles("MaintainCommand", "MaintainAnswer")
+def maintain(resource, cmd):
+    running = sorted(list_domains(resource))
+    details = (
+        "%d VM(s) still running on %s: %s" % (len(running), resource.host, ", ".join(running))
+        if running
+        else "no VMs running on %s" % resource.host
+    )
+    return answers.answer("MaintainAnswer", True, details, willMigrate=bool(running))

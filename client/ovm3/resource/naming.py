@@ -1,0 +1,178 @@
+"""Host paths, ids and names, built by the documented OVM3 naming rules (one function per rule).
+
+Rules (reference: cloudstack-ovm3-resource-layer.md §0.3):
+
+* repository id of a primary pool = the pool UUID without dashes, mounted at ``/OVS/Repositories/<id>``;
+* volumes ``<repo>/VirtualDisks/<volume uuid>.raw``, templates ``<repo>/Templates/<uuid>.raw``,
+  the system VM ISO ``<repo>/ISOs/systemvm.iso``, VM definitions ``<repo>/VirtualMachines/<vm uuid>/vm.cfg``;
+* a VM's id is the name-based (MD5, version 3) UUID of its instance name, without a namespace;
+* secondary storage is mounted at ``/nfsmnt/<uuid3 of "host:path">``; the pool's ``VirtualMachines``
+  directory at ``/nfsmnt/<pool uuid>``;
+* a host's GUID is the name-based UUID of its IP address;
+* VLAN bridges are ``<bridge>.<vlan>``; the cluster name is the first 15 characters of the manager id.
+"""
+
+import hashlib
+import posixpath
+import re
+import uuid
+
+REPO_ROOT = "/OVS/Repositories"
+SECONDARY_ROOT = "/nfsmnt"
+VIRTUAL_DISKS = "VirtualDisks"
+TEMPLATES = "Templates"
+ISOS = "ISOs"
+VIRTUAL_MACHINES = "VirtualMachines"
+SYSTEMVM_ISO = "systemvm.iso"
+RAW = ".raw"
+CONTROL_BRIDGE = "control0"
+CONTROL_ADDRESS = "169.254.0.1"
+CONTROL_NETMASK = "255.255.0.0"
+CONTROL_CIDR = "169.254.0.0/16"
+CLUSTER_NAME_LENGTH = 15
+MAX_VLAN = 4094
+
+_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+
+
+def dedash(value):
+    """A UUID without its dashes (the form OVM uses for repository and storage-server ids)."""
+    return str(value).replace("-", "")
+
+
+def dashed(value):
+    """A 32-hex id in the 8-4-4-4-12 dashed form (already dashed ids pass unchanged)."""
+    text = str(value)
+    if not _UUID_RE.match(text):
+        raise ValueError("not a UUID: %r" % (text,))
+    return str(uuid.UUID(dedash(text)))
+
+
+def name_uuid(name):
+    """The version-3 UUID of the bytes of ``name`` with no namespace (MD5 of the UTF-8 bytes)."""
+    digest = bytearray(hashlib.md5(name.encode("utf-8")).digest())
+    digest[6] = (digest[6] & 0x0F) | 0x30
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    return str(uuid.UUID(bytes=bytes(digest)))
+
+
+def vm_uuid(instance_name):
+    """The agent's VM id for a CloudStack instance name such as ``i-2-3-VM``."""
+    return name_uuid(instance_name)
+
+
+def host_guid(ip):
+    """A host's GUID: the name-based UUID of its IP address string."""
+    return name_uuid(ip)
+
+
+def repo_id(pool_uuid):
+    """The OVM repository id of a primary storage pool."""
+    return dedash(pool_uuid)
+
+
+def repo_path(pool_uuid):
+    """Mount point of a primary storage pool's repository."""
+    return posixpath.join(REPO_ROOT, repo_id(pool_uuid))
+
+
+def _raw(name):
+    name = str(name)
+    return name if name.endswith(RAW) else name + RAW
+
+
+def volume_path(pool_uuid, volume_uuid):
+    """``/OVS/Repositories/<repo>/VirtualDisks/<volume>.raw`` (``.raw`` added once)."""
+    return posixpath.join(repo_path(pool_uuid), VIRTUAL_DISKS, _raw(volume_uuid))
+
+
+def template_path(pool_uuid, template_uuid):
+    """``/OVS/Repositories/<repo>/Templates/<template>.raw``."""
+    return posixpath.join(repo_path(pool_uuid), TEMPLATES, _raw(template_uuid))
+
+
+def snapshot_path(pool_uuid, snapshot_uuid):
+    """A snapshot on primary storage lives next to the volumes: ``<repo>/VirtualDisks/<snap>.raw``."""
+    return volume_path(pool_uuid, snapshot_uuid)
+
+
+def systemvm_iso_path(pool_uuid):
+    """The system VM ISO in a primary repository."""
+    return posixpath.join(repo_path(pool_uuid), ISOS, SYSTEMVM_ISO)
+
+
+def vm_cfg_path(pool_uuid, instance_name):
+    """Where the agent writes a VM's ``vm.cfg``."""
+    return posixpath.join(repo_path(pool_uuid), VIRTUAL_MACHINES, vm_uuid(instance_name), "vm.cfg")
+
+
+def secondary_uuid(nfs_host, nfs_path):
+    """Id of a secondary storage share: the name-based UUID of ``"<host>:<path>"``."""
+    return name_uuid("%s:%s" % (nfs_host, nfs_path))
+
+
+def secondary_mount(nfs_host, nfs_path):
+    """Mount point of a secondary storage share on dom0."""
+    return posixpath.join(SECONDARY_ROOT, secondary_uuid(nfs_host, nfs_path))
+
+
+def secondary_file(nfs_host, nfs_path, relative):
+    """A file on a secondary share, refusing paths that climb out of the mount."""
+    rel = posixpath.normpath(str(relative).lstrip("/"))
+    if rel.startswith("..") or rel == ".":
+        raise ValueError("path %r leaves the secondary storage mount" % (relative,))
+    return posixpath.join(secondary_mount(nfs_host, nfs_path), rel)
+
+
+def pool_vm_mount(pool_uuid):
+    """Where the pool's ``VirtualMachines`` directory is mounted (creates the generic fs stamp)."""
+    return posixpath.join(SECONDARY_ROOT, dashed(pool_uuid))
+
+
+def nfs_location(nfs_host, nfs_path):
+    """``host:path`` as the agent's repository and pool calls expect it."""
+    return "%s:%s" % (nfs_host, nfs_path)
+
+
+def pool_fs_target(nfs_host, nfs_path):
+    """The pool filesystem target: the share's ``VirtualMachines`` directory."""
+    return "%s:%s/%s" % (nfs_host, str(nfs_path).rstrip("/"), VIRTUAL_MACHINES)
+
+
+def vlan_bridge(bridge, vlan):
+    """``<bridge>.<vlan>`` for a VLAN id in 1..4094."""
+    vlan = int(vlan)
+    if not 1 <= vlan <= MAX_VLAN:
+        raise ValueError("VLAN id %d outside 1..%d" % (vlan, MAX_VLAN))
+    return "%s.%d" % (bridge, vlan)
+
+
+def cluster_name(manager_uuid):
+    """The OVM cluster name: the first 15 characters of the manager id."""
+    return dedash(manager_uuid)[:CLUSTER_NAME_LENGTH]
+
+
+def download_image_name():
+    """File name for a template imported by PrimaryStorageDownloadCommand: a fresh dash-less UUID."""
+    return dedash(uuid.uuid4()) + RAW
+
+
+def repo_of_disk_uname(uname):
+    """Repository id of a running VM from its first disk ``file:/OVS/Repositories/<repo>/...``."""
+    path = str(uname).split(":", 1)[-1]
+    parts = path.split("/")
+    if len(parts) < 4 or "/".join(parts[:3]) != REPO_ROOT:
+        raise ValueError("disk %r is not in a repository" % (uname,))
+    return parts[3]
+
+
+def parse_nfs_url(url):
+    """``nfs://host[:port]/path`` or ``host:/path`` -> ``(host, path)``."""
+    text = str(url)
+    m = re.match(r"^nfs://([^/:]+)(?::\d+)?(/.*)$", text)
+    if m:
+        return m.group(1), m.group(2).rstrip("/") or "/"
+    m = re.match(r"^([^/:]+):(/.*)$", text)
+    if m:
+        return m.group(1), m.group(2).rstrip("/") or "/"
+    raise ValueError("not an NFS location: %r" % (text,))

@@ -1,0 +1,274 @@
+"""Networking: bridges (VLAN bridges on demand, control0), network checks, and virtual-router primitives.
+
+Router primitives (used by CloudStack's generic virtual-router code, whose commands are out of scope):
+:func:`router_exec` runs a router script through the agent module on the router's link-local address,
+:func:`router_upload` writes a file into the router, :func:`nic_device_id` finds a NIC's device id by MAC.
+"""
+
+import ipaddress
+import re
+
+from ovm3.resource import answers, docs, naming
+from ovm3.resource.domains import list_domains, vif_entries
+from ovm3.resource.registry import CommandError, handles, need
+
+ROUTER_SCRIPT_DIR = "/opt/cloud/bin"
+CONTROL_WAIT = 10.0
+_SCRIPT_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def bridges(resource, refresh=False):
+    """``{bridge: {...}}`` from ``discover_network`` (cached per host until a handler changes it)."""
+
+    def load():
+        with resource.step("discover_network"):
+            return docs.bridges(resource.client.call("discover_network"))
+
+    return resource.discovered("network", load, refresh)
+
+
+def default_bridge(resource):
+    """The bridge carrying the host's own IP (the management bridge)."""
+    found = bridges(resource)
+    for name, info in sorted(found.items()):
+        if info.get("address") == resource.config.ip:
+            return name
+    for name, info in sorted(found.items()):
+        if info.get("phys") and "." not in name:
+            return name
+    raise CommandError("no bridge carries host address %s" % resource.config.ip)
+
+
+def traffic_bridges(resource):
+    """``{traffic type: bridge}`` from the host config, defaulting to the management bridge."""
+    cfg = resource.config
+    base = None
+
+    def dflt():
+        nonlocal base
+        if base is None:
+            base = default_bridge(resource)
+        return base
+
+    public = cfg.public_bridge or dflt()
+    private = cfg.private_bridge or public
+    return {
+        "Public": public,
+        "Management": private,
+        "Guest": cfg.guest_bridge or public,
+        "Storage": cfg.storage_bridge or private,
+        "Control": naming.CONTROL_BRIDGE,
+    }
+
+
+def vlan_of(uri):
+    """VLAN id from a broadcast URI (``vlan://160``, a bare number); None when untagged."""
+    if uri in (None, "", "untagged"):
+        return None
+    text = str(uri)
+    if "://" in text:
+        text = text.split("://", 1)[1]
+    if text.lower() in ("untagged", ""):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise CommandError("unsupported broadcast URI %r" % (uri,)) from None
+
+
+def ensure_vlan_bridge(resource, base, vlan):
+    """Create ``<base>.<vlan>`` on the base bridge's physical device unless it exists; return its name."""
+    name = naming.vlan_bridge(base, vlan)
+    known = bridges(resource)
+    if name in known:
+        return name
+    if base not in known:
+        raise CommandError("bridge %s does not exist on host %s" % (base, resource.host))
+    phys = known[base].get("phys")
+    if not phys:
+        raise CommandError("bridge %s has no physical interface to carry VLAN %d" % (base, vlan))
+    with resource.step("ovs_vlan_bridge %s" % name):
+        reply = resource.client.call("ovs_vlan_bridge", "start", name, phys, int(vlan))
+    if reply is not None and not str(reply).startswith(("start", "Added")):
+        raise CommandError("agent did not start VLAN bridge %s: %r" % (name, reply))
+    resource.invalidate("network")
+    return name
+
+
+def bridge_for_nic(resource, nic):
+    """The bridge a NicTO plugs into (VLAN bridges created on demand)."""
+    traffic = nic.get("type") or "Guest"
+    by_type = traffic_bridges(resource)
+    if traffic not in by_type:
+        raise CommandError("unsupported traffic type %r" % traffic)
+    base = by_type[traffic]
+    if traffic in ("Guest", "Public"):
+        vlan = vlan_of(nic.get("broadcastUri") or nic.get("isolationUri"))
+        if vlan is not None:
+            return ensure_vlan_bridge(resource, base, vlan)
+    return base
+
+
+def ensure_control(resource):
+    """Make sure ``control0`` exists with the link-local gateway address and route."""
+    if naming.CONTROL_BRIDGE not in bridges(resource):
+        with resource.step("ovs_local_config start control0"):
+            resource.client.call("ovs_local_config", "start", naming.CONTROL_BRIDGE)
+        deadline = resource.deadline(CONTROL_WAIT)
+        while deadline.wait():
+            if naming.CONTROL_BRIDGE in bridges(resource, refresh=True):
+                break
+        else:
+            raise CommandError(
+                "control bridge %s did not appear within %.0f s" % (naming.CONTROL_BRIDGE, CONTROL_WAIT)
+            )
+    with resource.step("ovs_ip_config control0"):
+        resource.client.call(
+            "ovs_ip_config", naming.CONTROL_BRIDGE, "static", naming.CONTROL_ADDRESS, naming.CONTROL_NETMASK
+        )
+    with resource.step("ovs_control_interface"):
+        resource.client.call("ovs_control_interface", naming.CONTROL_BRIDGE, naming.CONTROL_CIDR)
+
+
+# ---- router primitives --------------------------------------------------------------------------------
+def _router_ip(ip):
+    try:
+        return str(ipaddress.ip_address(str(ip)))
+    except ValueError:
+        raise CommandError("not an IP address: %r" % (ip,)) from None
+
+
+def router_exec(resource, router_ip, script, args=""):
+    """Run ``/opt/cloud/bin/<script> <args>`` in a router; returns ``(ok, stdout, stderr)``."""
+    if not _SCRIPT_NAME.match(str(script)):
+        raise CommandError("router script name %r is not a plain file name" % (script,))
+    cmd = "%s/%s" % (ROUTER_SCRIPT_DIR, script) + (" " + args if args else "")
+    with resource.step("exec_domr %s" % script):
+        reply = resource.client.call("exec_domr", _router_ip(router_ip), cmd)
+    reply = reply or {}
+    return int(reply.get("rc", 1)) == 0, str(reply.get("out", "")), str(reply.get("err", ""))
+
+
+def router_upload(resource, router_ip, path, filename, content):
+    """Write ``content`` to ``path/filename`` inside a router; True when the agent confirmed it."""
+    with resource.step("ovs_domr_upload_file"):
+        return bool(
+            resource.client.call("ovs_domr_upload_file", _router_ip(router_ip), path, filename, content)
+        )
+
+
+def nic_device_id(resource, vm_name, mac):
+    """The device id (index in vm.cfg ``vif``) of the NIC with ``mac``; an unknown MAC is an error."""
+    dom = list_domains(resource).get(vm_name)
+    if dom is None:
+        raise CommandError("VM %s is not running on host %s" % (vm_name, resource.host))
+    with resource.step("get_vm_config"):
+        cfg = resource.client.call("get_vm_config", dom.repo, dom.uuid) or {}
+    for index, (vif_mac, _bridge, _raw) in enumerate(vif_entries(cfg)):
+        if vif_mac == str(mac).lower():
+            return index
+    raise CommandError("VM %s has no NIC with MAC %s" % (vm_name, mac))
+
+
+# ---- command handlers ---------------------------------------------------------------------------------
+@handles("PingTestCommand", "Answer")
+def ping_test(resource, cmd):
+    target = cmd.get("_computingHostIp") or cmd.get("_routerIp")
+    if not target:
+        raise CommandError("neither _computingHostIp nor _routerIp given")
+    with resource.step("ping %s" % target):
+        alive = bool(resource.client.call("ping", _router_ip(target)))
+    return answers.answer(
+        "Answer", alive, "%s answers ping" % target if alive else "%s does not answer ping" % target
+    )
+
+
+@handles("CheckNetworkCommand", "CheckNetworkAnswer")
+def check_network(resource, cmd):
+    known = bridges(resource, refresh=True)
+    defaults = traffic_bridges(resource)
+    missing = []
+    for info in cmd.get("networkInfoList") or []:
+        for key, traffic in (
+            ("guestNetworkName", "Guest"),
+            ("privateNetworkName", "Management"),
+            ("publicNetworkName", "Public"),
+            ("storageNetworkName", "Storage"),
+        ):
+            name = info.get(key) or defaults[traffic]
+            if name not in known:
+                missing.append("%s network bridge %s" % (traffic.lower(), name))
+    if missing:
+        return answers.failure(
+            "CheckNetworkAnswer",
+            "host %s lacks: %s" % (resource.host, ", ".join(missing)),
+            needReconnect=False,
+        )
+    return answers.answer("CheckNetworkAnswer", True, "all network bridges present", needReconnect=False)
+
+
+@handles("CheckSshCommand", "CheckSshAnswer")
+def check_ssh(resource, cmd):
+    ip = _router_ip(need(cmd, "ip"))
+    port = int(cmd.get("port") or 3922)
+    interval = max(int(cmd.get("interval") or 6), 1)
+    retries = max(int(cmd.get("retries") or 10), 1)
+    for attempt in range(retries):
+        with resource.step("check_dom0_port %s:%d" % (ip, port)):
+            if resource.client.call("check_dom0_port", ip, port, interval) is True:
+                return answers.answer("CheckSshAnswer", True, "%s:%d reachable" % (ip, port))
+        if attempt + 1 < retries:
+            resource.sleep(interval)
+    return answers.failure(
+        "CheckSshAnswer",
+        "%s:%d not reachable from host %s after %d tries" % (ip, port, resource.host, retries),
+    )
+
+
+_VPC_OPTIONS = {"get": "-g", "create": "-c", "reset": "-r", "vpn": "-n", "remove": "-d"}
+
+
+def _sum_pairs(text):
+    sent = received = 0
+    parts = [p for p in str(text).strip().split(":") if p.strip()]
+    for i in range(0, len(parts) - 1, 2):
+        sent += int(parts[i])
+        received += int(parts[i + 1])
+    return sent, received
+
+
+@handles("NetworkUsageCommand", "NetworkUsageAnswer")
+def network_usage(resource, cmd):
+    ip = need(cmd, "privateIP")
+    option = cmd.get("option") or "get"
+    router = cmd.get("domRName")
+    if cmd.get("forVpc"):
+        flag = _VPC_OPTIONS.get(option)
+        if flag is None:
+            raise CommandError("unknown VPC network usage option %r" % option)
+        args = "-l %s %s" % (need(cmd, "gatewayIP"), flag)
+        if option == "create":
+            args += " -v %s" % need(cmd, "vpcCIDR")
+        ok, out, err = router_exec(resource, ip, "vpc_netusage.sh", args)
+    elif option == "create":
+        ok, out, err = router_exec(resource, ip, "netusage.sh", "-c")
+        out = ""
+    else:
+        ok, out, err = router_exec(resource, ip, "netusage.sh", "-g")
+    if not ok:
+        return answers.failure(
+            "NetworkUsageAnswer",
+            "router %s: netusage failed: %s" % (ip, err.strip()),
+            routerName=router,
+            bytesSent=0,
+            bytesReceived=0,
+        )
+    sent, received = _sum_pairs(out) if option == "get" else (0, 0)
+    return answers.answer(
+        "NetworkUsageAnswer", True, "success", routerName=router, bytesSent=sent, bytesReceived=received
+    )
+
+
+@handles("NetworkRulesSystemVmCommand", "Answer")
+def network_rules_system_vm(resource, cmd):
+    return answers.answer("Answer", True, "no security-group rules on OVM3 (nothing to do)")

@@ -1,0 +1,83 @@
+"""Host and VM statistics in CloudStack's units.
+
+* memory and traffic are reported in KiB (the ``*KBs`` fields), converted from the agent's bytes;
+* host network figures are the interface's cumulative byte counters (as CloudStack's KVM agent reports);
+* VM figures are deltas since the previous sample of that VM, and the CPU percentage is CPU seconds used
+  per wall second, divided by the VM's vCPU count; wall time comes from the monotonic clock, so clock
+  jumps do not distort rates. The first sample of a VM has no deltas (zeros). A counter that went
+  backwards (the domain restarted) starts a new baseline.
+"""
+
+from ovm3.errors import ParseError
+
+KIB = 1024.0
+
+
+def _num(raw, key, default=0.0):
+    value = raw.get(key, default) if isinstance(raw, dict) else default
+    try:
+        return float(str(value).strip() or default)
+    except ValueError:
+        raise ParseError("stats field %s is not a number: %r" % (key, value)) from None
+
+
+def _delta(new, old):
+    return new - old if new >= old else new
+
+
+def vm_stats_entry(resource, name, raw, vcpus):
+    """A VmStatsEntry dict for one VM from its ``ovs_domU_stats`` reply."""
+    if not isinstance(raw, dict):
+        raise ParseError("ovs_domU_stats: expected a struct, got %s" % type(raw).__name__)
+    now = resource.clock()
+    sample = {
+        k: _num(raw, k)
+        for k in ("cputime", "rx_bytes", "tx_bytes", "rd_bytes", "wr_bytes", "rd_ops", "wr_ops")
+    }
+    vcpus = int(_num(raw, "vcpus", vcpus) or vcpus or 1)
+    previous = resource.stats_cache.get(name)
+    resource.stats_cache[name] = (now, sample)
+    entry = {
+        "vmName": name,
+        "entityType": "vm",
+        "numCPUs": vcpus,
+        "cpuUtilization": 0.0,
+        "networkReadKBs": 0.0,
+        "networkWriteKBs": 0.0,
+        "diskReadKBs": 0.0,
+        "diskWriteKBs": 0.0,
+        "diskReadIOs": 0.0,
+        "diskWriteIOs": 0.0,
+        "memoryKBs": _num(raw, "memory") / KIB,
+    }
+    if previous is None:
+        return entry
+    then, old = previous
+    elapsed = now - then
+    if elapsed <= 0:
+        return entry
+    d = {k: _delta(sample[k], old[k]) for k in sample}
+    entry["cpuUtilization"] = min(100.0, max(0.0, d["cputime"] / elapsed / vcpus * 100.0))
+    entry["networkReadKBs"] = d["rx_bytes"] / KIB
+    entry["networkWriteKBs"] = d["tx_bytes"] / KIB
+    entry["diskReadKBs"] = d["rd_bytes"] / KIB
+    entry["diskWriteKBs"] = d["wr_bytes"] / KIB
+    entry["diskReadIOs"] = d["rd_ops"]
+    entry["diskWriteIOs"] = d["wr_ops"]
+    return entry
+
+
+def host_stats_entry(host_id, raw):
+    """A HostStatsEntry dict from an ``ovs_dom0_stats`` reply (bytes in, KiB out)."""
+    if not isinstance(raw, dict):
+        raise ParseError("ovs_dom0_stats: expected a struct, got %s" % type(raw).__name__)
+    return {
+        "hostId": host_id,
+        "entityType": "host",
+        "cpuUtilization": min(100.0, max(0.0, _num(raw, "cpu"))),
+        "networkReadKBs": _num(raw, "rx") / KIB,
+        "networkWriteKBs": _num(raw, "tx") / KIB,
+        "totalMemoryKBs": _num(raw, "total") / KIB,
+        "freeMemoryKBs": _num(raw, "free") / KIB,
+        "loadAverage": 0.0,
+    }
