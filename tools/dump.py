@@ -93,23 +93,13 @@ def dump_ssh(connector, python=DEFAULT_REMOTE_PYTHON, agent_path=None, version=N
     return data
 
 
-def dump_sim(version, **client_kw):
+def dump_sim(version):
     """Snapshot dict of a simulated agent of personality ``version`` (``3.2``/``3.3``/``3.4``)."""
-    from ovm3.client import AgentClient
     from ovm3.sim import simulated_agents
 
     version = normalise_version(version)
-    with simulated_agents(1, version=version) as agents:
-        agent = agents[0]
-        with AgentClient(agent.url, password=agent.password, **_sim_client_kw(agent, client_kw)) as client:
+    with simulated_agents(1, version=version) as hosts:
+        with hosts[0].client() as client:
             data = dump_xmlrpc(client, source="sim")
     data["agent_version"] = data["agent_version"] or version
     return data
-
-
-def _sim_client_kw(agent, extra):
-    kw = dict(extra)
-    fingerprint = getattr(agent, "fingerprint", None)
-    if fingerprint and "fingerprint" not in kw:
-        kw["fingerprint"] = fingerprint
-    return kw
