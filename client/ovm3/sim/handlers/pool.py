@@ -161,7 +161,6 @@ def create_pool_filesystem(h, fs_type, fs_target, cluster_id, fs_uuid, nfsbase_u
             "OVS_POOLFS_UUID=%s\nOVS_POOLFS_NFSBASE_UUID=%s\nOVS_POOLFS_MGR_UUID=%s\nOVS_POOLFS_POOL_UUID=%s\n"
             % (fs_uuid, nfsbase_uuid, manager_uuid, pool_uuid)
         )
-    os.makedirs(os.path.join(h.path(mount_point), "db"), exist_ok=True)
     h.poolfs = {
         "type": fs_type,
         "target": fs_target,
