@@ -1,0 +1,196 @@
+"""``ovm3 demo``: a CloudStack day through the resource layer, on simulated hosts (default) or real ones."""
+
+import contextlib
+import sys
+import tempfile
+import uuid
+
+import click
+
+from ovm3 import errors
+from ovm3.cli.main import pass_settings
+from ovm3.cli.output import emit_json, table
+
+SIM_VIP = "192.168.1.230"
+
+
+def _line(step):
+    if step.result == "running":
+        if step.long:
+            click.echo("%3d  %-28s %-8s ..." % (step.number, step.command, step.host))
+        return
+    click.echo(
+        "%3d  %-28s %-8s %-6s %7.2fs  %s"
+        % (step.number, step.command, step.host, step.result, step.seconds, step.details[:110])
+    )
+
+
+def _resources(clients, configs, poll):
+    from ovm3.resource.context import HostResource
+
+    resources = [HostResource(c, cfg) for c, cfg in zip(clients, configs)]
+    for r in resources:
+        r.poll_interval = poll
+        r.peers.update({p.config.ip: p for p in resources if p is not r})
+    return resources
+
+
+@contextlib.contextmanager
+def simulated(count, version):
+    """Simulated hosts plus resources for them (the template is put on the simulated secondary NFS)."""
+    from ovm3.resource.context import HostConfig
+    from ovm3.resource.demo import DemoEnv, prepare_simulated_secondary
+    from ovm3.sim import simulated_agents
+
+    env = DemoEnv()
+    manager = uuid.uuid4().hex
+    with tempfile.TemporaryDirectory(prefix="ovm3-demo-") as root:
+        with simulated_agents(count=count, version=version, tls=True, root=root) as hosts:
+            prepare_simulated_secondary(hosts, env)
+            configs = [
+                HostConfig(ip=h.ip, name=h.name, manager_uuid=manager, pool=True, vip=SIM_VIP) for h in hosts
+            ]
+            resources = _resources([h.client() for h in hosts], configs, 0.05)
+            try:
+                yield resources, env
+            finally:
+                for r in resources:
+                    r.client.close()
+
+
+def refuse_foreign(resources, yes_modify):
+    """Refuse hosts that are already owned or pooled unless the operator said so."""
+    from ovm3.resource.host import server_info
+
+    for r in resources:
+        info = server_info(r, refresh=True)
+        owned = info.get("Membership_State", "Unowned") != "Unowned"
+        pooled = str(info.get("Pool_Unique_Id", "none")).lower() not in ("", "none")
+        if (owned or pooled) and not yes_modify:
+            raise errors.UsageError(
+                "host %s is already %s: the demo would change it; pass --yes-modify to allow"
+                % (r.host, "owned and pooled" if owned and pooled else "owned" if owned else "pooled")
+            )
+
+
+@click.command("demo")
+@click.option(
+    "--agent-version",
+    default="3.3",
+    show_default=True,
+    type=click.Choice(["3.2", "3.3", "3.4"]),
+    help="OVM version of the simulated hosts.",
+)
+@click.option(
+    "--hosts",
+    "count",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 8),
+    help="Number of simulated hosts.",
+)
+@click.option(
+    "--url", "urls", multiple=True, help="Run against this real agent instead (repeat for each host)."
+)
+@click.option("--vip", help="Pool virtual IP for real hosts.")
+@click.option("--primary", help="Primary NFS storage for real hosts, nfs://host/path.")
+@click.option("--secondary", help="Secondary NFS storage for real hosts, nfs://host/path.")
+@click.option("--template", help="Template path on the secondary storage for real hosts.")
+@click.option("--manager-uuid", help="Owner id of this installation (real hosts; generated when omitted).")
+@click.option(
+    "--yes-modify", is_flag=True, help="Allow changing real hosts that are already owned or pooled."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print every answer as JSON.")
+@pass_settings
+def command(
+    settings, agent_version, count, urls, vip, primary, secondary, template, manager_uuid, yes_modify, as_json
+):
+    """Drive a CloudStack day (add hosts, NFS pool, template, volume, VM on a VLAN, stats, migrate,
+    snapshot, stop, destroy, remove storage) and print one line per step and a summary."""
+    from ovm3.resource.demo import run_day
+
+    as_json = as_json or settings.json
+    if urls:
+        ctx = real_hosts(settings, urls, vip, primary, secondary, template, manager_uuid)
+    else:
+        ctx = simulated(count, agent_version)
+    with ctx as (resources, env):
+        if urls:
+            refuse_foreign(resources, yes_modify)
+        steps = run_day(resources, env, report=None if as_json else _line)
+    failed = [s for s in steps if s.result != "ok"]
+    if as_json:
+        emit_json(
+            [
+                {
+                    "step": s.number,
+                    "command": s.command,
+                    "host": s.host,
+                    "result": s.result,
+                    "seconds": round(s.seconds, 3),
+                    "answer": s.answer,
+                }
+                for s in steps
+            ]
+        )
+    else:
+        click.echo("")
+        click.echo(
+            table(
+                [
+                    {
+                        "step": s.number,
+                        "command": s.command,
+                        "host": s.host,
+                        "result": s.result,
+                        "time": "%.2fs" % s.seconds,
+                    }
+                    for s in steps
+                ],
+                ["step", "command", "host", "result", "time"],
+            )
+        )
+        click.echo(
+            "%d steps, %d failed%s"
+            % (len(steps), len(failed), "" if not failed else " (stopped at step %d)" % failed[0].number)
+        )
+    sys.stdout.flush()
+    return 1 if failed else 0
+
+
+@contextlib.contextmanager
+def real_hosts(settings, urls, vip, primary, secondary, template, manager_uuid):
+    from ovm3.client import AgentClient
+    from ovm3.resource import naming
+    from ovm3.resource.context import HostConfig
+    from ovm3.resource.demo import DemoEnv
+
+    if not (primary and secondary and template):
+        raise errors.UsageError("real hosts need --primary, --secondary and --template")
+    phost, ppath = naming.parse_nfs_url(primary)
+    env = DemoEnv(primary_host=phost, primary_path=ppath, secondary_url=secondary, template_path=template)
+    password = settings.password()
+    clients = [
+        AgentClient(
+            u,
+            user=settings.user,
+            password=password,
+            fingerprint=settings.fingerprint,
+            ca_bundle=settings.ca_bundle,
+            legacy_tls=settings.legacy_tls,
+        )
+        for u in urls
+    ]
+    manager = manager_uuid or uuid.uuid4().hex
+    configs = [
+        HostConfig(
+            ip=c.transport.label.rsplit(":", 1)[0], manager_uuid=manager, pool=bool(vip), vip=vip or ""
+        )
+        for c in clients
+    ]
+    resources = _resources(clients, configs, 1.0)
+    try:
+        yield resources, env
+    finally:
+        for c in clients:
+            c.close()

@@ -1,0 +1,121 @@
+"""JSON over HTTP for the resource layer, in the style of CloudStack's Hyper-V direct-connect agent.
+
+``POST /api/HypervResource/<command class>`` with the command object as JSON answers
+``[{"<answer class>": {...}}]``. ``GET /api/HypervResource`` says the service runs;
+``POST /api/HypervResource/ping`` and ``.../startup`` return the periodic ping and the startup data.
+Every request needs the API key (``X-Api-Key`` header or ``Authorization: Bearer``) unless the server
+was built without one on purpose. Malformed JSON, unknown commands, a missing key or an oversized body
+get a 4xx with a JSON ``{"error": ...}``.
+"""
+
+import hmac
+import json
+import logging
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from ovm3.resource import answers
+from ovm3.resource.commands import answer_type
+from ovm3.resource.cs_fields import short_name
+from ovm3.resource.registry import HANDLERS
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/api/HypervResource"
+MAX_BODY = 4 << 20
+
+
+class ResourceServer(ThreadingHTTPServer):
+    """A threaded HTTP(S) server bound to one :class:`ovm3.resource.context.HostResource`."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address, resource, api_key=None, ssl_context=None):
+        super().__init__(address, _Handler)
+        self.resource = resource
+        self.api_key = api_key
+        if ssl_context is not None:
+            self.socket = ssl_context.wrap_socket(self.socket, server_side=True)
+        self.scheme = "https" if ssl_context is not None else "http"
+
+    @property
+    def url(self):
+        host, port = self.server_address[:2]
+        return "%s://%s:%d%s" % (self.scheme, host, port, PREFIX)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "ovm3-resource"
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):  # requests are logged without bodies (they may carry secrets)
+        log.info("%s %s", self.address_string(), fmt % args)
+
+    def _send(self, status, payload):
+        data = json.dumps(payload, default=str).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _error(self, status, message, **extra):
+        body = {"error": message}
+        body.update(extra)
+        self._send(status, body)
+
+    def _authorised(self):
+        key = self.server.api_key
+        if not key:
+            return True
+        given = self.headers.get("X-Api-Key") or ""
+        auth = self.headers.get("Authorization") or ""
+        if auth.startswith("Bearer "):
+            given = given or auth[7:]
+        return hmac.compare_digest(given.encode("utf-8"), key.encode("utf-8"))
+
+    def do_GET(self):
+        if not self._authorised():
+            return self._error(401, "missing or wrong API key")
+        if self.path.rstrip("/") == PREFIX:
+            return self._send(
+                200,
+                {"service": "ovm3 resource", "host": self.server.resource.host, "commands": sorted(HANDLERS)},
+            )
+        return self._error(404, "no such resource %s" % self.path)
+
+    def do_POST(self):
+        if not self._authorised():
+            return self._error(401, "missing or wrong API key")
+        if not self.path.startswith(PREFIX + "/"):
+            return self._error(404, "POST to %s/<command class>" % PREFIX)
+        name = self.path[len(PREFIX) + 1 :].strip("/")
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            return self._error(400, "bad Content-Length")
+        if length > MAX_BODY:
+            self.close_connection = True
+            return self._error(413, "body larger than %d bytes" % MAX_BODY)
+        raw = self.rfile.read(length) if length else b""
+        resource = self.server.resource
+        if name in ("ping", "startup"):
+            result = resource.ping() if name == "ping" else resource.startup()
+            return self._send(
+                200 if result is not None else 503,
+                [result] if result else {"error": "host %s does not answer" % resource.host},
+            )
+        short = short_name(name)
+        if short not in HANDLERS:
+            return self._error(404, "unsupported command %s" % short, answer=[answers.unsupported(short)])
+        try:
+            body = json.loads(raw.decode("utf-8")) if raw.strip() else {}
+        except (UnicodeDecodeError, ValueError) as e:
+            return self._error(400, "body is not JSON: %s" % e.__class__.__name__)
+        if isinstance(body, list) and len(body) == 1:
+            body = body[0]
+        if not isinstance(body, dict):
+            return self._error(400, "the command must be a JSON object")
+        answer = resource.execute(short, body)
+        log.info("%s %s -> %s %s", resource.host, short, answer_type(short), answers.ok(answer))
+        return self._send(200, [answer])
