@@ -32,18 +32,31 @@ def _config_path():
 
 def _config():
     path = _config_path()
+    heartbeat = _heartbeat()
     try:
-        return _heartbeat().load_config(path)
-    except (IOError, OSError):
+        return heartbeat.load_config(path)
+    except Exception:
         e = sys.exc_info()[1]
-        raise base.ServiceError("cannot read the heartbeat config %s: %s" % (path, e))
+        if ovm3_compat.is_fatal(e):
+            raise
+        raise base.ServiceError("cannot use the heartbeat config %s: %s" % (path, e))
+
+
+def _same(configured, value):
+    if isinstance(value, ovm3_compat.integer_types):
+        try:
+            return float(configured) == float(value)
+        except (TypeError, ValueError):
+            return False
+    return str(configured) == str(value)
 
 
 def _agree(config, key, name, value):
-    configured = config.get(key)
+    """Fault unless the call's ``name=value`` equals the config file's ``KEY`` (dict key ``key.lower()``)."""
+    configured = config.get(key.lower())
     if configured is None:
-        raise base.ServiceError("the heartbeat config %s has no %s" % (_config_path(), key))
-    if str(configured).strip() != str(value):
+        raise base.ServiceError("the heartbeat config %s sets no %s" % (_config_path(), key))
+    if not _same(configured, value):
         raise base.ServiceError("argument %s=%s disagrees with %s=%s in the heartbeat config %s"
                                 % (name, value, key, configured, _config_path()))
 

@@ -53,7 +53,8 @@ def deployed_files(directory):
     """{name: path} of the module's files in ``directory`` (the agent's api/ dir once installed)."""
     out = {}
     for name in os.listdir(directory):
-        if (name.startswith("ovm3_agent") and name.endswith(".py")) or name in SHARED_FILES:
+        ours = name.startswith("ovm3_agent") or name.startswith("ovm3_hb_")
+        if (ours and name.endswith(".py")) or name in SHARED_FILES:
             path = os.path.join(directory, name)
             if os.path.isfile(path):
                 out[name] = path

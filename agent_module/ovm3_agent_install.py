@@ -110,6 +110,12 @@ def source_files():
     for name in os.listdir(here):
         if name.startswith("ovm3_agent") and name.endswith(".py"):
             out[name] = os.path.join(here, name)
+    for folder in (".", "../fencing"):  # the heartbeat daemon and its ovm3_hb_*.py parts
+        directory = os.path.normpath(os.path.join(here, folder))
+        if os.path.isdir(directory):
+            for name in os.listdir(directory):
+                if name.startswith("ovm3_hb_") and name.endswith(".py") and name not in out:
+                    out[name] = os.path.join(directory, name)
     for name, folders in SOURCES:
         for folder in folders:
             candidate = os.path.normpath(os.path.join(here, folder, name))

@@ -21,7 +21,7 @@ _OVM_UUID = re.compile(r"^[0-9a-fA-F]{32}$")
 _DEVICE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$")
 _FILENAME = re.compile(r"^[A-Za-z0-9_.@+][A-Za-z0-9_.@+-]{0,254}$")
 _HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$")
-_GUID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_GUID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,127}$")
 _SAFE_PATH_CHARS = re.compile(r"^[A-Za-z0-9_./@+-]+$")
 _DOMR_SCRIPT = re.compile(r"^/opt/cloud/bin/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 # Shell syntax that would let a router command run something other than its script.
