@@ -55,7 +55,8 @@ def dumps_response(value=None, fault=None):
         return xc.dumps(xc.Fault(code, text), methodresponse=True, allow_none=True).encode("utf-8")
     m = _Marshaller("utf-8", allow_none=True)
     # Marshaller.dumps writes the <params> element itself.
-    return ("<?xml version='1.0'?>\n<methodResponse>\n%s</methodResponse>\n" % m.dumps((value,))).encode("utf-8")
+    body = "<?xml version='1.0'?>\n<methodResponse>\n%s</methodResponse>\n" % m.dumps((value,))
+    return body.encode("utf-8")
 
 
 def loads_request(body):
@@ -112,6 +113,6 @@ def _feed(unmarshaller, body):
         raise ProtocolError("refused hostile XML in reply: %s" % type(e).__name__) from None
     except ExpatError as e:
         raise ProtocolError("reply is not well-formed XML: %s" % e) from None
-    except (ValueError, TypeError, KeyError, IndexError, OverflowError) as e:
-        # xmlrpc.client raises these for bad <int>/<double>/<boolean>/<base64> text and stray tags.
+    except (xc.ResponseError, ValueError, TypeError, KeyError, IndexError, OverflowError) as e:
+        # xmlrpc.client raises these for bad <int>/<double>/<boolean>/<base64> text and unknown tags.
         raise ProtocolError("malformed XML-RPC value: %s" % e) from None

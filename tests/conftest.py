@@ -1,0 +1,90 @@
+"""Shared test fixtures: the recorded agent replies and a tiny real XML-RPC agent stub on 127.0.0.1."""
+import base64
+import http.server
+import threading
+from pathlib import Path
+
+import pytest
+
+#: The recorded agent replies of the reference folder (read where they lie, never copied).
+FIXTURES = Path(__file__).resolve().parents[1].parent / "shared/reference/fixtures"
+
+STUB_USER = "oracle"
+STUB_PASSWORD = "stub-Secret-9"
+
+
+def fixture_bytes(name):
+    """The raw bytes of one recorded reply file."""
+    return (FIXTURES / name).read_bytes()
+
+
+class StubAgent:
+    """A threaded HTTP server answering XML-RPC calls from a ``{method: reply}`` map.
+
+    A reply is raw body bytes (served as is), a callable ``(params) -> bytes``, or ``("fault", code,
+    text)``. Calls are recorded as ``(method, params)``; HTTP Basic auth is checked.
+    """
+
+    def __init__(self, replies=None, user=STUB_USER, password=STUB_PASSWORD):
+        self.replies = dict(replies or {})
+        self.calls = []
+        self.auth = "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+        stub = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                from ovm3.wire import dumps_response, loads_request
+
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self.headers.get("Authorization") != stub.auth:
+                    self._send(401, b"Unauthorized", "text/plain")
+                    return
+                method, params = loads_request(body)
+                stub.calls.append((method, params))
+                reply = stub.replies.get(method)
+                if reply is None:
+                    data = dumps_response(fault=(1, "exceptions.Exception:method %s not stubbed" % method))
+                elif callable(reply):
+                    data = reply(params)
+                elif isinstance(reply, tuple) and reply[0] == "fault":
+                    data = dumps_response(fault=(reply[1], reply[2]))
+                else:
+                    data = reply
+                self._send(200, data, "text/xml")
+
+            def _send(self, status, data, ctype):
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = "http://127.0.0.1:%d" % self.port
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(5)
+
+    def methods_called(self):
+        return [m for m, _ in self.calls]
+
+
+@pytest.fixture
+def stub_agent():
+    """A started :class:`StubAgent` with no replies; tests fill ``stub.replies``."""
+    with StubAgent() as stub:
+        yield stub
