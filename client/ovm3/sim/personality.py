@@ -73,7 +73,7 @@ PERSONALITIES = {
         xen_extra=".0OVM",
         python="2.6",
         vlan_bridge_start="Added",
-        legacy_tls=True,
+        legacy_tls=False,
         recorded=False,
     ),
     "3.4": Personality(

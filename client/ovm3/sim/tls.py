@@ -9,6 +9,7 @@ import hashlib
 import ipaddress
 import os
 import ssl
+import warnings
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -78,8 +79,10 @@ def server_context(material, legacy=False):
     """A server context; ``legacy`` offers only TLS 1.0 with ``DEFAULT:@SECLEVEL=0`` ciphers."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     if legacy:
-        ctx.minimum_version = ssl.TLSVersion.TLSv1
-        ctx.maximum_version = ssl.TLSVersion.TLSv1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # TLS 1.0 is the point here
+            ctx.minimum_version = ssl.TLSVersion.TLSv1
+            ctx.maximum_version = ssl.TLSVersion.TLSv1
         ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
     ctx.load_cert_chain(material.cert_file, material.key_file)
     return ctx
