@@ -1,0 +1,251 @@
+"""Storage I/O in child processes, so the daemon's main loop never blocks on a dead mount.
+
+:func:`spawn` forks a child that runs one function and sends its result lines through a pipe. The
+parent collects them without blocking (:meth:`Worker.pump`) and gives up on a child that passes its
+deadline: it sends SIGKILL, but a process stuck in the kernel on a hard NFS mount may not die until the
+server answers, so the worker stays in its slot (and no second one is started for that mount) until it
+is reaped. dom0 Python 2.4..3.x: fork and pipes, no threads, no subprocess timeouts.
+"""
+import errno
+import os
+import signal
+import sys
+
+import ovm3_compat
+import ovm3_hb_record
+
+
+class Worker:
+    """One child process: ``pid``, the read end of its pipe, when it started and its deadline."""
+
+    def __init__(self, pid, fd, kind, mount, started, deadline, tag=None):
+        self.pid = pid
+        self.fd = fd
+        self.kind = kind
+        self.mount = mount
+        self.started = started
+        self.deadline = deadline
+        self.tag = tag
+        self.chunks = []
+        self.eof = False
+        self.status = None
+        self.killed = False
+        self.detached = False
+
+    def pump(self):
+        """Read what the child wrote so far (the fd is non-blocking); True at end of file."""
+        while not self.eof:
+            try:
+                data = os.read(self.fd, 65536)
+            except OSError:
+                code = sys.exc_info()[1].errno
+                if code in (errno.EAGAIN, errno.EINTR):
+                    return False
+                self.eof = True
+                break
+            if not data:
+                self.eof = True
+                break
+            self.chunks.append(data)
+        return True
+
+    def reap(self):
+        """Collect the exit status if the child has exited; True when it has."""
+        if self.status is not None:
+            return True
+        try:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+        except OSError:
+            self.status = -1
+            return True
+        if pid == 0:
+            return False
+        self.status = status
+        return True
+
+    def sigkill(self):
+        """SIGKILL the child (it may stay in the kernel until its storage answers)."""
+        self.killed = True
+        if self.detached:
+            return  # not ours to kill any more: its own alarm ends it
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+    def close(self):
+        if self.fd is not None:
+            try:
+                os.close(self.fd)
+            except OSError:
+                pass
+            self.fd = None
+
+    def result(self):
+        """(ok, lines): ok when the child reported success (its last line is ``ok``)."""
+        text = ovm3_compat.to_text(_join(self.chunks))
+        lines = [line for line in text.split("\n") if line]
+        ok = bool(lines) and lines[-1] == "ok"
+        if not ok and not lines:
+            lines = ["error message=" + ovm3_hb_record.quote("child ended abnormally (status %r)" % (self.status,))]
+        return ok, lines
+
+
+def spawn(func, args, kind, mount, now, deadline, close_fds=(), detach=False, tag=None):
+    """Fork a child that runs ``func(*args)`` -> list of result lines, and exits.
+
+    ``close_fds`` (the watchdog, the lock) are closed in the child first so a child stuck in the
+    kernel keeps neither the lock nor the watchdog open. The child also arms SIGALRM for its deadline
+    (plus a second) so it ends by itself once the kernel lets it. ``detach`` double-forks: the parent
+    has nothing to reap (for callers such as ovs-agent that cannot wait for a hung child).
+    """
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        code = 1
+        try:
+            try:
+                os.close(rfd)
+                if detach and os.fork() != 0:
+                    os._exit(0)
+                for fd in close_fds:
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                signal.signal(signal.SIGHUP, signal.SIG_DFL)
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                signal.signal(signal.SIGALRM, signal.SIG_DFL)
+                signal.alarm(int(deadline - now) + 2)
+                lines = func(*args)
+                payload = "\n".join(lines) + "\n"
+                code = 0
+            except Exception:
+                payload = "error message=%s\n" % ovm3_hb_record.quote(str(sys.exc_info()[1]))
+            _write_all(wfd, ovm3_compat.to_bytes(payload))
+        finally:
+            os._exit(code)
+    os.close(wfd)
+    _nonblocking(rfd)
+    worker = Worker(pid, rfd, kind, mount, now, deadline, tag)
+    if detach:
+        ovm3_compat.retry_eintr(os.waitpid, pid, 0)
+        worker.status = 0
+        worker.detached = True
+    return worker
+
+
+def _join(chunks):
+    if not chunks:
+        return ovm3_compat.to_bytes("")
+    return chunks[0][:0].join(chunks)
+
+
+def _nonblocking(fd):
+    import fcntl
+    flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+    fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_NONBLOCK)
+
+
+def _write_all(fd, data):
+    while data:
+        try:
+            written = os.write(fd, data)
+        except OSError:
+            if sys.exc_info()[1].errno == errno.EINTR:
+                continue
+            return
+        data = data[written:]
+
+
+# ---- the two child jobs ---------------------------------------------------------------------------------
+
+def write_job(mount, guid, record):
+    """Child job: write our heartbeat record into ``mount``."""
+    ovm3_hb_record.write_heartbeat(mount, guid, record)
+    return ["ok"]
+
+
+def read_job(mount, only_guid=None):
+    """Child job: read every heartbeat file in ``mount`` with direct I/O -> one line per file."""
+    lines = []
+    results = ovm3_hb_record.read_heartbeats(mount, only_guid)
+    for guid in results.keys():
+        status, value = results[guid]
+        if status == "ok":
+            fields = {"guid": guid}
+            for key in ovm3_hb_record.RECORD_KEYS:
+                fields["r_" + key] = value[key]
+            lines.append(ovm3_hb_record.format_line("record", fields))
+        else:
+            lines.append(ovm3_hb_record.format_line("bad", {"guid": guid, "message": value}))
+    lines.append("ok")
+    return lines
+
+
+def parse_read_result(lines):
+    """Lines of :func:`read_job` -> {guid: ("ok", record) | ("error", message)}, or raise ValueError."""
+    results = {}
+    done = False
+    for line in lines:
+        kind, fields = ovm3_hb_record.parse_line(line)
+        if kind == "ok":
+            done = True
+        elif kind == "error":
+            raise ValueError(fields.get("message", "read failed"))
+        elif kind == "bad":
+            results[fields["guid"]] = ("error", fields.get("message", ""))
+        elif kind == "record":
+            record = {}
+            for key in ovm3_hb_record.RECORD_KEYS:
+                record[key] = fields["r_" + key]
+            try:
+                record["seq"] = int(record["seq"])
+                record["mounts"] = int(record["mounts"])
+                for key in ("interval", "timeout", "time"):
+                    record[key] = float(record[key])
+            except ValueError:
+                results[fields["guid"]] = ("error", "malformed record")
+                continue
+            results[fields["guid"]] = ("ok", record)
+    if not done:
+        raise ValueError("the read did not complete")
+    return results
+
+
+def error_of(lines):
+    """The error message a failed child reported."""
+    for line in lines:
+        kind, fields = ovm3_hb_record.parse_line(line)
+        if kind == "error":
+            return fields.get("message", "failed")
+    return "failed"
+
+
+def wait_all(workers, until):
+    """Wait until every worker has finished (end of pipe, reaped) or ``until`` (monotonic) passes.
+
+    Returns the workers still unfinished; the caller decides whether to kill them.
+    """
+    import select
+    import time
+    pending = list(workers)
+    while pending:
+        now = ovm3_compat.monotonic()
+        if now >= until:
+            break
+        fds = [w.fd for w in pending if not w.eof]
+        if fds:
+            try:
+                select.select(fds, [], [], min(until - now, 0.5))
+            except (select.error, OSError):
+                pass
+        else:
+            time.sleep(0.01)
+        for w in pending[:]:
+            w.pump()
+            if w.eof and w.reap():
+                w.close()
+                pending.remove(w)
+    return pending
