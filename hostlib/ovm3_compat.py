@@ -183,9 +183,10 @@ def run(argv, timeout, stdin_data=None, env=None, cwd=None, limit=DEFAULT_OUTPUT
         if stdin_data is None:
             stdin.close()
     deadline = monotonic() + timeout
-    chunks = {proc.stdout.fileno(): [], proc.stderr.fileno(): []}
-    sizes = {proc.stdout.fileno(): 0, proc.stderr.fileno(): 0}
-    readers = [proc.stdout.fileno(), proc.stderr.fileno()]
+    out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
+    chunks = {out_fd: [], err_fd: []}
+    sizes = {out_fd: 0, err_fd: 0}
+    readers = [out_fd, err_fd]
     writers = []
     pending = None
     if stdin_data is not None:
@@ -234,8 +235,8 @@ def run(argv, timeout, stdin_data=None, env=None, cwd=None, limit=DEFAULT_OUTPUT
                     stream.close()
                 except (OSError, IOError):
                     pass
-    out = to_text(_join(chunks[proc.stdout.fileno()]))
-    err = to_text(_join(chunks[proc.stderr.fileno()]))
+    out = to_text(_join(chunks[out_fd]))
+    err = to_text(_join(chunks[err_fd]))
     if timed_out:
         raise CommandTimeout(list(argv), timeout, out, err)
     return proc.returncode, out, err
@@ -294,7 +295,7 @@ def _json_string(s):
                 out.append("\\u%04x" % code)
         else:
             out.append(ch)
-    return '"' + "".join(out) + '"'
+    return str('"' + "".join(out) + '"')  # ASCII only: a native str on Python 2 as well
 
 
 def json_dumps(value):

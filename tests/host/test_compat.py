@@ -1,0 +1,133 @@
+"""hostlib/ovm3_compat.py under Python 3 and the real 2.7: commands, JSON, XML-RPC ints, files, argspecs."""
+
+import os
+import shutil
+import stat
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "hostlib"))
+
+import ovm3_compat  # noqa: E402
+
+SH = "/bin/sh"
+
+
+class RunTest(unittest.TestCase):
+    def test_output_and_exit_code(self):
+        rc, out, err = ovm3_compat.run([SH, "-c", "echo out; echo err >&2; exit 3"], 10)
+        self.assertEqual((rc, out, err), (3, "out\n", "err\n"))
+
+    def test_large_output_does_not_deadlock_and_is_capped(self):
+        rc, out, err = ovm3_compat.run(
+            [SH, "-c", "head -c 3000000 /dev/zero; head -c 300000 /dev/zero >&2"], 30, limit=1000000
+        )
+        self.assertEqual((rc, len(out), len(err)), (0, 1000000, 300000))
+
+    def test_deadline_kills(self):
+        start = ovm3_compat.monotonic()
+        try:
+            ovm3_compat.run([SH, "-c", "echo partial; exec sleep 30"], 1)
+        except ovm3_compat.CommandTimeout:
+            e = sys.exc_info()[1]
+            self.assertEqual(e.out, "partial\n")
+            self.assertTrue("within 1 s" in str(e))
+        else:
+            self.fail("no CommandTimeout")
+        self.assertTrue(ovm3_compat.monotonic() - start < 20)
+
+    def test_deadline_kills_a_silent_child_that_keeps_pipes_open(self):
+        self.assertRaises(ovm3_compat.CommandTimeout, ovm3_compat.run, [SH, "-c", "exec sleep 30"], 1)
+
+    def test_stdin_and_fds_closed(self):
+        rc, out, err = ovm3_compat.run([SH, "-c", "cat; ls /proc/self/fd | wc -l"], 10, stdin_data="abc\n")
+        self.assertEqual(out.splitlines()[0], "abc")
+        self.assertTrue(int(out.splitlines()[1]) <= 5, out)
+
+    def test_refuses_strings_and_missing_programs(self):
+        self.assertRaises(ValueError, ovm3_compat.run, "echo hi", 5)
+        self.assertRaises(OSError, ovm3_compat.run, ["/nonexistent/prog"], 5)
+
+
+class JsonTest(unittest.TestCase):
+    def test_values(self):
+        dumps = ovm3_compat.json_dumps
+        self.assertEqual(
+            dumps({"b": [1, 2.5, None], "a": True, "c": 'x"\n\u00e9'}),
+            '{"a":true,"b":[1,2.5,null],"c":"x\\"\\n\\u00e9"}',
+        )
+        self.assertEqual(dumps(2**70), str(2**70))
+        self.assertEqual(dumps("\U0001f600"), '"\\ud83d\\ude00"')
+        self.assertEqual(dumps("\x01"), '"\\u0001"')
+        self.assertRaises(ValueError, dumps, float("nan"))
+        self.assertRaises(TypeError, dumps, {1: 2})
+        self.assertRaises(TypeError, dumps, object())
+
+    def test_round_trip_through_a_real_parser(self):
+        import json
+
+        value = {"name": "caf\u00e9", "list": [1, -2, 3.25, False, None, {"k": "v\t"}], "big": 2**40}
+        self.assertEqual(json.loads(ovm3_compat.json_dumps(value)), value)
+
+
+class MiscTest(unittest.TestCase):
+    def test_xmlrpc_safe_turns_big_ints_into_strings(self):
+        value = {"a": 2**31, "b": [2**31 - 1, -(2**31), -(2**31) - 1], "c": True, "d": "x"}
+        self.assertEqual(
+            ovm3_compat.xmlrpc_safe(value),
+            {"a": "2147483648", "b": [2147483647, -2147483648, "-2147483649"], "c": True, "d": "x"},
+        )
+        try:
+            import xmlrpclib as client
+        except ImportError:
+            import xmlrpc.client as client
+        client.dumps((ovm3_compat.xmlrpc_safe({"n": 2**40}),))
+
+    def test_md5(self):
+        self.assertEqual(ovm3_compat.md5_hex("abc"), "900150983cd24fb0d6963f7d28e17f72")
+        fd, path = tempfile.mkstemp()
+        os.write(fd, "abc".encode("ascii"))
+        os.close(fd)
+        try:
+            self.assertEqual(ovm3_compat.md5_file(path), "900150983cd24fb0d6963f7d28e17f72")
+        finally:
+            os.unlink(path)
+
+    def test_getargspec(self):
+        def f(a, b=448, *rest, **kw):
+            return a
+
+        self.assertEqual(ovm3_compat.getargspec(f), (["a", "b"], "rest", "kw", (448,)))
+
+    def test_monotonic_moves_forward(self):
+        a = ovm3_compat.monotonic()
+        ovm3_compat.run([SH, "-c", "sleep 0.05"], 5)
+        self.assertTrue(ovm3_compat.monotonic() >= a)
+
+    def test_is_fatal(self):
+        self.assertTrue(ovm3_compat.is_fatal(KeyboardInterrupt()))
+        self.assertTrue(ovm3_compat.is_fatal(SystemExit(1)))
+        self.assertFalse(ovm3_compat.is_fatal(ValueError()))
+
+    def test_write_file_atomic(self):
+        d = tempfile.mkdtemp()
+        try:
+            path = os.path.join(d, "f")
+            old = os.umask(int("077", 8))
+            try:
+                ovm3_compat.write_file_atomic(path, "caf\u00e9", int("644", 8))
+            finally:
+                os.umask(old)
+            self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), int("644", 8))
+            self.assertEqual(ovm3_compat.read_file(path), ovm3_compat.to_text("caf\u00e9".encode("utf-8")))
+            self.assertEqual(os.listdir(d), ["f"])
+            self.assertRaises(OSError, ovm3_compat.write_file_atomic, os.path.join(d, "no", "f"), "x", 420)
+            self.assertEqual(os.listdir(d), ["f"])
+        finally:
+            shutil.rmtree(d)
+
+
+if __name__ == "__main__":
+    unittest.main()
