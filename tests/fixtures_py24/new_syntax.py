@@ -1,3 +1,4 @@
+# ruff: noqa
 # A deliberately bad host-side file: every construct below is refused by tools/py24_gate.py.
 # It is never imported; tests/host/test_gate.py runs the gate on it and expects each line reported.
 import json
