@@ -91,13 +91,10 @@ def test_keep_alive_and_one_write_per_reply(hosts):
     assert b"one-write" in rest and rest.rstrip().endswith(b"</methodResponse>")
 
 
-def test_not_simulated_fault_for_module_methods_without_module(hosts):
-    h = hosts[0]
-    if h.module is not None:
-        pytest.skip("agent module attached")
+def test_deliberately_unsimulated_oracle_method_faults(hosts):
     with pytest.raises(errors.NotSimulatedFault) as ei:
-        h.client().call("get_vncport", "i-2-3-VM")
-    assert ei.value.fault_code == 1 and "get_vncport is not simulated" in ei.value.fault_string
+        hosts[0].client().call("ocfs2_get_meta_data", "/dev/sdb", "x")
+    assert ei.value.fault_code == 1 and "ocfs2_get_meta_data is not simulated" in ei.value.fault_string
 
 
 def test_unknown_method_and_bad_signature_fault_like_python_agent(hosts):
