@@ -197,15 +197,17 @@ def parse_read_result(lines):
         elif kind == "bad":
             results[fields["guid"]] = ("error", fields.get("message", ""))
         elif kind == "record":
+            if "guid" not in fields:
+                raise ValueError("malformed read result")
             record = {}
-            for key in ovm3_hb_record.RECORD_KEYS:
-                record[key] = fields["r_" + key]
             try:
+                for key in ovm3_hb_record.RECORD_KEYS:
+                    record[key] = fields["r_" + key]
                 record["seq"] = int(record["seq"])
                 record["mounts"] = int(record["mounts"])
                 for key in ("interval", "timeout", "time"):
                     record[key] = float(record[key])
-            except ValueError:
+            except (KeyError, ValueError):
                 results[fields["guid"]] = ("error", "malformed record")
                 continue
             results[fields["guid"]] = ("ok", record)
