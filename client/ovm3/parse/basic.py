@@ -168,6 +168,7 @@ class BootTime:
 
 
 def to_boot_time(value):
+    """``{last_boot_time, local_time}`` (i8 or numeric strings) -> :class:`BootTime`."""
     expect(value, dict, "get_last_boot_time")
     if "last_boot_time" not in value:
         raise ParseError("get_last_boot_time: reply has no last_boot_time")
@@ -186,6 +187,7 @@ class TimeZone:
 
 
 def to_timezone(value):
+    """``[zone, utc]`` -> :class:`TimeZone`."""
     expect(value, (list, tuple), "get_timezone")
     if len(value) < 2 or not isinstance(value[0], str):
         raise ParseError("get_timezone: expected [zone, utc], got %d element(s)" % len(value))
@@ -238,6 +240,7 @@ class ExecResult:
 
 
 def to_exec_result(value):
+    """``{out, err, rc}`` -> :class:`ExecResult`."""
     expect(value, dict, "exec_domr")
     if "rc" not in value:
         raise ParseError("exec_domr: reply has no rc")
@@ -260,6 +263,7 @@ class HealthCheck:
 
 
 def to_health_check(value):
+    """``[running, started]`` -> :class:`HealthCheck`."""
     expect(value, (list, tuple), "check_dom0_storage_health_check")
     if len(value) != 2:
         raise ParseError("check_dom0_storage_health_check: expected [running, started], got %d element(s)"

@@ -17,6 +17,7 @@ class Dom0Stats:
 
 
 def to_dom0_stats(value):
+    """``ovs_dom0_stats`` struct of strings -> :class:`Dom0Stats`."""
     expect(value, dict, "ovs_dom0_stats")
     return Dom0Stats(rx=to_int(value.get("rx"), "rx"), tx=to_int(value.get("tx"), "tx"),
                      total=to_int(value.get("total"), "total"), free=to_int(value.get("free"), "free"),
@@ -39,6 +40,7 @@ class DomUStats:
 
 
 def to_domu_stats(value):
+    """``ovs_domU_stats`` struct of strings -> :class:`DomUStats`."""
     expect(value, dict, "ovs_domU_stats")
     ints = {k: to_int(value.get(k), k) for k in ("rx_bytes", "tx_bytes", "rd_bytes", "wr_bytes", "rd_ops",
                                                   "wr_ops", "vcpus")}

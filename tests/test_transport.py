@@ -1,0 +1,237 @@
+"""The transport: per-class timeouts handed to requests, HTTP error mapping, size cap, TLS pinning
+against a real local HTTPS server with a certificate generated here."""
+import datetime
+import hashlib
+import http.server
+import ipaddress
+import ssl
+import threading
+
+import pytest
+import requests
+import responses
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from ovm3 import errors
+from ovm3.client import AgentClient
+from ovm3.pinning import PinStore, fetch_fingerprint, pretty_fingerprint
+from ovm3.transport import Timeouts, Transport, parse_agent_url
+from ovm3.wire import dumps_request, dumps_response
+
+URL = "http://agent.test:8899/"
+ECHO = dumps_request("echo", ["put"])
+
+
+@pytest.fixture
+def rs():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+@pytest.mark.parametrize("timeout_class,expected", [
+    ("short", (10.0, 60.0)), ("medium", (10.0, 600.0)), ("long", (10.0, 3600.0))])
+def test_default_timeouts_per_class_are_handed_to_requests(rs, timeout_class, expected):
+    rs.add(responses.POST, URL, body=dumps_response("put"))
+    Transport("http://agent.test:8899", password="pw").post(ECHO, timeout_class)
+    assert rs.calls[0].request.req_kwargs["timeout"] == expected
+
+
+def test_timeouts_are_configurable(rs):
+    rs.add(responses.POST, URL, body=dumps_response("put"))
+    t = Transport("http://agent.test:8899", password="pw", timeouts=Timeouts(connect=3, short=7, long=99))
+    t.post(ECHO, "short")
+    t.post(ECHO, "long")
+    assert [c.request.req_kwargs["timeout"] for c in rs.calls] == [(3, 7), (3, 99)]
+    with pytest.raises(errors.UsageError):
+        t.post(ECHO, "forever")
+
+
+@pytest.mark.parametrize("wire,args,expected", [
+    ("echo", ("put",), (10.0, 60.0)), ("create_vm", ("r", "v", {}), (10.0, 600.0)),
+    ("copy_file", ("/a", "/b"), (10.0, 3600.0)), ("migrate_vm", ("r", "v", "ovm-2"), (10.0, 3600.0)),
+])
+def test_client_uses_the_table_timeout_class(rs, wire, args, expected):
+    rs.add(responses.POST, URL, body=dumps_response(None))
+    AgentClient("http://agent.test:8899", password="pw", agent_version="3.3").call(wire, *args)
+    assert rs.calls[0].request.req_kwargs["timeout"] == expected
+
+
+def test_basic_auth_and_headers(rs):
+    rs.add(responses.POST, URL, body=dumps_response("put"))
+    Transport("http://agent.test:8899", user="oracle", password="pw").post(ECHO)
+    req = rs.calls[0].request
+    assert req.headers["Authorization"] == "Basic b3JhY2xlOnB3" and req.headers["Content-Type"] == "text/xml"
+    assert req.body == ECHO
+
+
+def test_http_401_is_an_authentication_error(rs):
+    rs.add(responses.POST, URL, status=401, body=b"Unauthorized")
+    with pytest.raises(errors.AuthenticationError) as info:
+        Transport("http://agent.test:8899", password="bad").post(ECHO, method="echo", args=["put"])
+    assert "agent.test:8899" in str(info.value) and "echo" in str(info.value)
+
+
+def test_html_error_page_is_a_protocol_error(rs):
+    rs.add(responses.POST, URL, status=502, body=b"<html><title>502 Bad Gateway</title></html>")
+    with pytest.raises(errors.ProtocolError) as info:
+        Transport("http://agent.test:8899", password="pw").post(ECHO)
+    assert "HTTP 502" in str(info.value) and "Bad Gateway" in str(info.value)
+
+
+def test_reply_size_cap(rs):
+    rs.add(responses.POST, URL, body=b"x" * 2048)
+    with pytest.raises(errors.ProtocolError) as info:
+        Transport("http://agent.test:8899", password="pw", max_reply_bytes=1024).post(ECHO)
+    assert "cap" in str(info.value)
+
+
+@pytest.mark.parametrize("exc,error_cls", [
+    (requests.exceptions.ConnectionError("refused"), errors.AgentUnreachable),
+    (requests.exceptions.ConnectTimeout("slow"), errors.AgentTimeout),
+    (requests.exceptions.ReadTimeout("slow"), errors.AgentTimeout),
+    (requests.exceptions.SSLError("certificate verify failed"), errors.TLSError),
+])
+def test_requests_errors_become_typed_errors(rs, exc, error_cls):
+    rs.add(responses.POST, URL, body=exc)
+    with pytest.raises(error_cls):
+        Transport("http://agent.test:8899", password="pw").post(ECHO)
+
+
+def test_urls():
+    assert parse_agent_url("ovm-1") == ("https", "ovm-1", 8899, "https://ovm-1:8899/")
+    assert parse_agent_url("http://10.0.0.1:9000/api/3")[3] == "http://10.0.0.1:9000/api/3"
+    for bad in ("ftp://x", "https://oracle:pw@ovm-1", "https://:8899", "https://h:99999"):
+        with pytest.raises(errors.UsageError) as info:
+            parse_agent_url(bad)
+        assert "pw" not in str(info.value)
+
+
+def test_password_not_in_repr():
+    t = Transport("http://agent.test:8899", password="s3cret-pw")
+    assert "s3cret" not in repr(t)
+    assert "s3cret" not in repr(AgentClient("http://agent.test:8899", password="s3cret-pw"))
+
+
+# ---- TLS against a real local HTTPS server ------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def cert_files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tls")
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = d / "cert.pem", d / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    fingerprint = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+    return cert_path, key_path, fingerprint
+
+
+@pytest.fixture(scope="module")
+def https_agent(cert_files):
+    cert_path, key_path, fingerprint = cert_files
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            body = dumps_response("put")
+            self.send_response(200)
+            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(cert_path), str(key_path))
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield "https://127.0.0.1:%d" % server.server_address[1], fingerprint, cert_path
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def empty_store(tmp_path):
+    return PinStore(str(tmp_path / "known_agents"))
+
+
+def test_fetch_fingerprint_reads_the_certificate(https_agent):
+    url, fingerprint, _ = https_agent
+    _, host, port, _ = parse_agent_url(url)
+    assert fetch_fingerprint(host, port) == fingerprint
+
+
+def test_right_pin_is_accepted(https_agent, empty_store):
+    url, fingerprint, _ = https_agent
+    with AgentClient(url, password="pw", fingerprint=pretty_fingerprint(fingerprint), pin_store=empty_store,
+                     agent_version="3.3") as agent:
+        assert agent.call("echo", "put") == "put"
+
+
+def test_pin_from_the_store_is_used(https_agent, empty_store):
+    url, fingerprint, _ = https_agent
+    _, host, port, _ = parse_agent_url(url)
+    empty_store.add(host, port, fingerprint)
+    with AgentClient(url, password="pw", pin_store=empty_store, agent_version="3.3") as agent:
+        assert agent.call("echo", "put") == "put"
+
+
+def test_wrong_pin_is_refused(https_agent, empty_store):
+    url, _, _ = https_agent
+    agent = AgentClient(url, password="pw", fingerprint="ab" * 32, pin_store=empty_store, agent_version="3.3",
+                        retries=0)
+    with pytest.raises(errors.FingerprintMismatch) as info:
+        agent.call("echo", "put")
+    assert "127.0.0.1" in str(info.value) and "echo" in str(info.value)
+
+
+def test_unpinned_self_signed_certificate_is_refused(https_agent, empty_store):
+    url, _, _ = https_agent
+    agent = AgentClient(url, password="pw", pin_store=empty_store, agent_version="3.3", retries=3)
+    with pytest.raises(errors.TLSError) as info:
+        agent.call("echo", "put")
+    assert not isinstance(info.value, errors.FingerprintMismatch)
+    assert "ovm3 host fingerprint --save" in str(info.value)
+
+
+def test_ca_bundle_verifies(https_agent, empty_store):
+    url, _, cert_path = https_agent
+    with AgentClient(url, password="pw", ca_bundle=str(cert_path), pin_store=empty_store,
+                     agent_version="3.3") as agent:
+        assert agent.call("echo", "put") == "put"
+
+
+def test_legacy_tls_without_a_pin_is_refused(empty_store):
+    with pytest.raises(errors.UsageError) as info:
+        AgentClient("https://127.0.0.1:1", password="pw", legacy_tls=True, pin_store=empty_store)
+    assert "--legacy-tls" in str(info.value)
+
+
+def test_legacy_tls_with_a_pin_still_checks_the_pin(https_agent, empty_store):
+    url, fingerprint, _ = https_agent
+    with AgentClient(url, password="pw", fingerprint=fingerprint, legacy_tls=True, pin_store=empty_store,
+                     agent_version="3.3") as agent:
+        assert agent.call("echo", "put") == "put"
+    bad = AgentClient(url, password="pw", fingerprint="cd" * 32, legacy_tls=True, pin_store=empty_store,
+                      agent_version="3.3")
+    with pytest.raises(errors.FingerprintMismatch):
+        bad.call("echo", "put")
