@@ -1,0 +1,141 @@
+"""``ovm3 sim``: run simulated agents (or a record/replay proxy) in the foreground."""
+
+import os
+import secrets
+import signal
+import tempfile
+import threading
+
+import click
+
+from ovm3 import errors
+
+PASSWORD_FILE = "agent-password"
+
+
+def _password(root):
+    """OVM3_PASSWORD, else a generated one written to a 0600 file; returns (password, source text)."""
+    if os.environ.get("OVM3_PASSWORD"):
+        return os.environ["OVM3_PASSWORD"], "environment variable OVM3_PASSWORD"
+    password = secrets.token_urlsafe(18)
+    path = os.path.join(root, PASSWORD_FILE)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(password + "\n")
+    os.chmod(path, 0o600)
+    return password, "file %s (mode 0600)" % path
+
+
+def _wait_forever():
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    while not done.wait(3600):
+        pass
+
+
+@click.command("sim")
+@click.option(
+    "--hosts",
+    "count",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="Number of simulated agents (fleet mode when more than one).",
+)
+@click.option(
+    "--agent-version",
+    default="3.3",
+    show_default=True,
+    type=click.Choice(["3.2", "3.3", "3.4"]),
+    help="Personality: 3.2 (recorded 3.2.1 facts), 3.3, or 3.4 (3.3 with 3.4 strings).",
+)
+@click.option(
+    "--port", default=0, type=int, help="First port (agents use consecutive ports); 0 picks free ones."
+)
+@click.option(
+    "--tls/--no-tls",
+    default=True,
+    show_default=True,
+    help="Serve HTTPS with a self-signed certificate made at start.",
+)
+@click.option("--root", type=click.Path(file_okay=False), help="Sandbox directory (default: a new temp dir).")
+@click.option(
+    "--faults",
+    "faults_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="JSON file of fault rules applied to every agent.",
+)
+@click.option("--record-from", help="Proxy to this real agent URL and record every call as fixture files.")
+@click.option(
+    "--out", type=click.Path(file_okay=False), help="Directory for recorded fixtures (--record-from)."
+)
+@click.option("--replay", type=click.Path(exists=True, file_okay=False), help="Serve a recorded directory.")
+@click.option("--upstream-fingerprint", help="Pinned SHA-256 fingerprint of the --record-from agent.")
+@click.pass_context
+def command(
+    ctx, count, agent_version, port, tls, root, faults_file, record_from, out, replay, upstream_fingerprint
+):
+    """Run simulated ovs-agents in the foreground until interrupted.
+
+    Prints each agent's URL, user, password source and certificate fingerprint (never the password).
+    """
+    root = os.path.realpath(root or tempfile.mkdtemp(prefix="ovm3-sim-"))
+    os.makedirs(root, exist_ok=True)
+    password, source = _password(root)
+    if record_from or replay:
+        return _proxy(record_from, out, replay, port, password, source, upstream_fingerprint)
+    from ovm3.sim.hosts import start_hosts, stop_hosts
+
+    hosts = start_hosts(
+        count, agent_version, tls, root, password, fleet=count > 1, port=port, faults_file=faults_file
+    )
+    try:
+        click.echo("sandbox: %s" % root)
+        click.echo("password: %s" % source)
+        for h in hosts:
+            click.echo(
+                "agent %s version=%s url=%s user=%s ip=%s fingerprint=%s admin-token=%s"
+                % (
+                    h.name,
+                    h.state.personality.ovm_version,
+                    h.url,
+                    h.user,
+                    h.ip,
+                    h.fingerprint or "-",
+                    h.admin_token,
+                )
+            )
+        click.echo("ready", err=False)
+        _wait_forever()
+    finally:
+        stop_hosts(hosts)
+    return 0
+
+
+def _proxy(record_from, out, replay, port, password, source, fingerprint):
+    from ovm3.client import AgentClient
+    from ovm3.sim.record import Recorder, Replayer
+    from ovm3.sim.server import AgentServer
+
+    if record_from and replay:
+        raise errors.UsageError("give either --record-from or --replay, not both")
+    server = AgentServer()
+    if record_from:
+        if not out:
+            raise errors.UsageError("--record-from needs --out DIR")
+        upstream = AgentClient(record_from, password=password, fingerprint=fingerprint)
+        app = Recorder(upstream, out, "oracle", password)
+    else:
+        app = Replayer(replay, "oracle", password)
+    bound = server.listen(app, port)
+    try:
+        click.echo("password: %s" % source)
+        click.echo(
+            "%s url=http://127.0.0.1:%d user=oracle" % ("recording" if record_from else "replaying", bound)
+        )
+        click.echo("ready")
+        _wait_forever()
+    finally:
+        server.close()
+    return 0

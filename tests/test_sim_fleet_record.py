@@ -1,0 +1,111 @@
+"""Fleet mode, the ``ovm3 sim`` command, and the record/replay proxy."""
+
+import os
+import subprocess
+import sys
+
+from ovm3.client import AgentClient
+from ovm3.sim import simulated_agents
+from ovm3.sim.record import Recorder, Replayer
+from ovm3.sim.server import AgentServer
+
+
+def test_fleet_of_200_hosts_answers(tmp_path):
+    with simulated_agents(count=200, fleet=True, root=tmp_path) as hosts:
+        assert len({h.port for h in hosts}) == 200 and len({h.ip for h in hosts}) == 200
+        for h in (hosts[0], hosts[99], hosts[199]):
+            with h.client() as c:
+                assert c.call("echo", h.name) == h.name
+                assert "<Hostname>%s</Hostname>" % h.name in c.call("discover_server")
+
+
+def test_cli_runs_agents_and_never_prints_the_password(tmp_path):
+    env = dict(os.environ, OVM3_PASSWORD="cli-Secret-1")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ovm3.cli.main",
+            "sim",
+            "--hosts",
+            "2",
+            "--no-tls",
+            "--agent-version",
+            "3.2",
+            "--root",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.strip() == "ready":
+                break
+        text = "".join(lines)
+        assert "cli-Secret-1" not in text and "OVM3_PASSWORD" in text
+        urls = [w.split("=", 1)[1] for line in lines for w in line.split() if w.startswith("url=")]
+        assert len(urls) == 2
+        assert AgentClient(urls[1], password="cli-Secret-1").call("echo", "hi") == "hi"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_cli_generated_password_goes_to_a_0600_file(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "OVM3_PASSWORD"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ovm3.cli.main", "sim", "--no-tls", "--root", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.strip() == "ready":
+                break
+        pw_file = tmp_path / "agent-password"
+        password = pw_file.read_text().strip()
+        assert pw_file.stat().st_mode & 0o777 == 0o600
+        assert password not in "".join(lines) and str(pw_file) in "".join(lines)
+        url = [w.split("=", 1)[1] for line in lines for w in line.split() if w.startswith("url=")][0]
+        assert AgentClient(url, password=password).call("echo", "x") == "x"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_record_then_replay(tmp_path):
+    out = tmp_path / "recorded"
+    with simulated_agents(count=1, version="3.2", root=tmp_path / "sim") as hosts:
+        real = hosts[0]
+        server = AgentServer()
+        try:
+            rec = Recorder(real.client(), str(out), "oracle", real.password)
+            port = server.listen(rec, 0)
+            via = AgentClient("http://127.0.0.1:%d" % port, password=real.password, agent_version="3.2")
+            assert via.call("echo", "put") == "put"
+            via.call("update_agent_password", "oracle", real.password)  # a secret in the request
+            assert "Discover_Server_Result" in via.call("discover_server")
+        finally:
+            server.close()
+    names = sorted(os.listdir(out))
+    assert "0001_echo.xml" in names and "0003_discover_server.payload.xml" in names and "INDEX.md" in names
+    request = (out / "0002_update_agent_password.request.xml").read_text()
+    assert real.password not in request and "***" in request
+    assert (out / "0003_discover_server.payload.xml").read_text().startswith("<?xml")
+    server = AgentServer()
+    try:
+        port = server.listen(Replayer(str(out), "oracle", "replay-pw"), 0)
+        c = AgentClient("http://127.0.0.1:%d" % port, password="replay-pw", agent_version="3.2")
+        assert c.call("echo", "anything") == "put"
+        assert "Discover_Server_Result" in c.call("discover_server")
+    finally:
+        server.close()
