@@ -39,7 +39,7 @@ def _external():
         from ovm3 import vmcfg  # written by another part of the project
     except ImportError:
         return None
-    if hasattr(vmcfg, "render") and hasattr(vmcfg, "parse"):
+    if hasattr(vmcfg, "render_vm_cfg") and hasattr(vmcfg, "parse_vm_cfg"):
         return vmcfg
     return None
 
@@ -49,7 +49,7 @@ def render(params):
     ext = _external()
     if ext is not None:
         try:
-            return ext.render(params)
+            return ext.render_vm_cfg(_ordered(params))
         except Exception:  # noqa: BLE001 - fall back to the local renderer on any API mismatch
             pass
     keys = [k for k in _ORDER if k in params] + sorted(k for k in params if k not in _ORDER)
@@ -61,7 +61,7 @@ def parse(text):
     ext = _external()
     if ext is not None:
         try:
-            value = ext.parse(text)
+            value = ext.parse_vm_cfg(text)
             if isinstance(value, dict):
                 return value
         except Exception:  # noqa: BLE001
@@ -77,6 +77,11 @@ def parse(text):
         except (ValueError, SyntaxError):
             continue
     return out
+
+
+def _ordered(params):
+    keys = [k for k in _ORDER if k in params] + sorted(k for k in params if k not in _ORDER)
+    return {k: _plain(params[k]) for k in keys}
 
 
 def _plain(value):
