@@ -1,8 +1,11 @@
 """Answers as CloudStack reads them: ``{"<java answer class>": {result, details, contextMap, wait, ...}}``."""
 
-from ovm3.redact import redact_text, redact_value
+import re
+
+from ovm3.redact import MASK, redact_text, redact_value
 from ovm3.resource.cs_fields import java_class, short_name
 
+_SECRET_NAME = re.compile(r"(?i)passw(or)?d|secret|private_?key|api_?key|token")
 UNSUPPORTED = "UnsupportedAnswer"
 GENERIC = "Answer"
 
@@ -15,8 +18,22 @@ def answer(name, result=True, details=None, **fields):
         "contextMap": {},
         "wait": 0,
     }
-    body.update(redact_value(fields))
+    body.update(mask_secrets(redact_value(fields)))
     return {java_class(name): body}
+
+
+def mask_secrets(value, depth=0):
+    """Mask every member whose name says it is a secret (``vncPassword``, ``secretKey``...) at any depth."""
+    if depth > 30:
+        return MASK
+    if isinstance(value, dict):
+        return {
+            k: (MASK if _SECRET_NAME.search(str(k)) and v not in (None, "") else mask_secrets(v, depth + 1))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [mask_secrets(v, depth + 1) for v in value]
+    return value
 
 
 def failure(name, details, **fields):
