@@ -13,6 +13,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "hostlib
 import ovm3_compat  # noqa: E402
 
 SH = "/bin/sh"
+E_ACUTE = b"\xc3\xa9".decode("utf-8")  # a non-ASCII text character on Python 2 and 3 alike
 
 
 class RunTest(unittest.TestCase):
@@ -55,11 +56,11 @@ class JsonTest(unittest.TestCase):
     def test_values(self):
         dumps = ovm3_compat.json_dumps
         self.assertEqual(
-            dumps({"b": [1, 2.5, None], "a": True, "c": 'x"\n\u00e9'}),
+            dumps({"b": [1, 2.5, None], "a": True, "c": 'x"\n' + E_ACUTE}),
             '{"a":true,"b":[1,2.5,null],"c":"x\\"\\n\\u00e9"}',
         )
         self.assertEqual(dumps(2**70), str(2**70))
-        self.assertEqual(dumps("\U0001f600"), '"\\ud83d\\ude00"')
+        self.assertEqual(dumps(b"\xf0\x9f\x98\x80".decode("utf-8")), '"\\ud83d\\ude00"')
         self.assertEqual(dumps("\x01"), '"\\u0001"')
         self.assertRaises(ValueError, dumps, float("nan"))
         self.assertRaises(TypeError, dumps, {1: 2})
@@ -68,7 +69,7 @@ class JsonTest(unittest.TestCase):
     def test_round_trip_through_a_real_parser(self):
         import json
 
-        value = {"name": "caf\u00e9", "list": [1, -2, 3.25, False, None, {"k": "v\t"}], "big": 2**40}
+        value = {"name": "caf" + E_ACUTE, "list": [1, -2, 3.25, False, None, {"k": "v\t"}], "big": 2**40}
         self.assertEqual(json.loads(ovm3_compat.json_dumps(value)), value)
 
 
@@ -117,11 +118,13 @@ class MiscTest(unittest.TestCase):
             path = os.path.join(d, "f")
             old = os.umask(int("077", 8))
             try:
-                ovm3_compat.write_file_atomic(path, "caf\u00e9", int("644", 8))
+                ovm3_compat.write_file_atomic(path, "caf" + E_ACUTE, int("644", 8))
             finally:
                 os.umask(old)
             self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), int("644", 8))
-            self.assertEqual(ovm3_compat.read_file(path), ovm3_compat.to_text("caf\u00e9".encode("utf-8")))
+            self.assertEqual(
+                ovm3_compat.read_file(path), ovm3_compat.to_text(("caf" + E_ACUTE).encode("utf-8"))
+            )
             self.assertEqual(os.listdir(d), ["f"])
             self.assertRaises(OSError, ovm3_compat.write_file_atomic, os.path.join(d, "no", "f"), "x", 420)
             self.assertEqual(os.listdir(d), ["f"])
