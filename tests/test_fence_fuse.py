@@ -1,0 +1,215 @@
+"""The heartbeat daemon and checker against a real FUSE filesystem that hangs like dead NFS.
+
+Interval 0.2 s, timeout 1-1.5 s. Fence actions are log-only or an operator command that touches a file;
+sysrq and watchdog paths are temp files (see tests/conftest_fuse.py).
+"""
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from tests.conftest_fuse import HEARTBEAT, needs_fuse, rig_fixture  # noqa: F401
+
+sys.path[:0] = [os.path.join(os.path.dirname(HEARTBEAT), "..", "hostlib"), os.path.dirname(HEARTBEAT)]
+import ovm3_hb_record  # noqa: E402
+
+pytestmark = [needs_fuse, pytest.mark.fuse, pytest.mark.slow]
+
+
+def seq(rig, guid):
+    try:
+        return int(rig.record(guid)["seq"])
+    except (OSError, KeyError, ValueError):
+        return -1
+
+
+def advancing(rig, guid, within=2.0):
+    first = seq(rig, guid)
+    return rig.wait_for(lambda: seq(rig, guid) > first, within)
+
+
+def test_frozen_mount_is_fenced_within_timeout_plus_interval(rig):
+    fenced = os.path.join(rig.root, "FENCED")
+    proc = rig.daemon("w1", rig.a.mountpoint, "--fence-action", "command:/usr/bin/touch %s" % fenced,
+                      "--watchdog", rig.watchdog("w1"))
+    assert advancing(rig, "w1"), rig.log("w1")
+    assert not os.path.exists(fenced)
+    pets_before = os.path.getsize(rig.watchdog("w1"))
+    assert pets_before > 0
+    rig.a.freeze()
+    frozen_at = time.monotonic()
+    assert rig.wait_for(lambda: os.path.exists(fenced), 5.0, step=0.02), rig.log("w1")
+    elapsed = time.monotonic() - frozen_at
+    # Fenced after the timeout (less the one interval the last good write may predate the freeze) and
+    # no later than timeout + interval + slack.
+    assert 1.0 - 0.2 - 0.05 <= elapsed <= 1.0 + 0.2 + 1.0, elapsed
+    assert rig.wait_for(lambda: "fence command /usr/bin/touch exited 0" in rig.log("w1"), 2.0)
+    log = rig.log("w1")
+    assert log.index("FENCING this host") < log.index("fence command /usr/bin/touch exited")
+    pets_at_fence = os.path.getsize(rig.watchdog("w1"))
+    time.sleep(0.6)
+    assert os.path.getsize(rig.watchdog("w1")) == pets_at_fence, "watchdog petted while storage is stale"
+    assert proc.poll() is None
+    assert os.path.getsize(os.path.join(rig.host_dir("w1"), "sysrq-trigger")) == 0
+
+
+def test_crash_action_writes_sysrq_c_to_the_given_trigger(rig):
+    rig.daemon("w2", rig.a.mountpoint, "--fence-action", "crash")
+    assert advancing(rig, "w2")
+    rig.a.freeze()
+    trigger = os.path.join(rig.host_dir("w2"), "sysrq-trigger")
+    assert rig.wait_for(lambda: os.path.getsize(trigger) > 0, 5.0), rig.log("w2")
+    with open(trigger) as f:
+        assert f.read() == "c"
+    with open(os.path.join(rig.host_dir("w2"), "sysrq")) as f:
+        assert f.read() == "1"
+
+
+def test_stalls_shorter_than_the_timeout_never_fence(rig):
+    rig.timeout = "1.5"
+    fenced = os.path.join(rig.root, "FENCED")
+    rig.daemon("w3", rig.a.mountpoint, "--fence-action", "command:/usr/bin/touch %s" % fenced)
+    assert advancing(rig, "w3")
+    for _ in range(3):
+        rig.a.freeze()
+        time.sleep(0.6)
+        rig.a.release()
+        assert advancing(rig, "w3", 1.0), rig.log("w3")
+        time.sleep(0.3)
+    assert not os.path.exists(fenced), rig.log("w3")
+    assert "FENCING" not in rig.log("w3")
+
+
+@pytest.mark.parametrize("errno_name,text", [("ENOSPC", "No space left"), ("EIO", "Input/output error")])
+def test_write_errors_count_as_failure_and_the_daemon_recovers(rig, errno_name, text):
+    proc = rig.daemon("w4", rig.a.mountpoint, "--fence-action", "log-only")
+    assert advancing(rig, "w4")
+    rig.a.fail(errno_name)
+    assert rig.wait_for(lambda: "FENCING this host" in rig.log("w4"), 4.0), rig.log("w4")
+    log = rig.log("w4")
+    assert text in log and "log-only: NOT fencing" in log
+    rig.a.release()
+    assert advancing(rig, "w4"), rig.log("w4")
+    assert rig.wait_for(lambda: "works again" in rig.log("w4"), 2.0)
+    assert proc.poll() is None
+
+
+def test_sigterm_never_fences_and_a_second_instance_is_refused(rig):
+    fenced = os.path.join(rig.root, "FENCED")
+    extra = ("--fence-action", "command:/usr/bin/touch %s" % fenced, "--watchdog", rig.watchdog("w5"),
+             "--log-file", os.path.join(rig.host_dir("w5"), "log"))
+    started = rig.cli("w5", rig.a.mountpoint, *(extra + ("start",)))
+    assert started.returncode == 0 and "started" in started.stdout, started.stderr
+    pid = int(open(os.path.join(rig.host_dir("w5"), "pid")).read())
+    try:
+        assert advancing(rig, "w5"), rig.log("w5")
+        again = rig.cli("w5", rig.a.mountpoint, *(extra + ("start",)))
+        assert again.returncode == 0 and "already running (pid %d)" % pid in again.stdout
+        second = rig.cli("w5", rig.a.mountpoint, *(extra + ("run",)))
+        assert second.returncode == 1 and "another ovm3-heartbeat is running" in second.stderr
+        status = rig.cli("w5", rig.a.mountpoint, "status")
+        assert status.returncode == 0 and str(pid) in status.stdout
+        stopped = rig.cli("w5", rig.a.mountpoint, "stop")
+        assert stopped.returncode == 0, stopped.stderr
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    assert rig.record("w5")["state"] == "stopped"
+    with open(rig.watchdog("w5")) as f:
+        assert f.read().endswith("V"), "watchdog not disarmed by magic close"
+    assert not os.path.exists(fenced)
+    assert "FENCING" not in rig.log("w5") and "stopped cleanly" in rig.log("w5")
+    assert rig.cli("w5", rig.a.mountpoint, "status").returncode == 3
+
+
+def test_checker_verdicts(rig):
+    """ALIVE / DEAD / UNKNOWN as a peer reading through the caching mount sees them."""
+    a = rig.a.mountpoint
+    writers = {
+        "dead": rig.daemon("dead", a, "--fence-action", "crash", "--watchdog", rig.watchdog("dead")),
+        "nowd": rig.daemon("nowd", a, "--fence-action", "crash"),
+        "logonly": rig.daemon("logonly", a, "--fence-action", "log-only",
+                              "--watchdog", rig.watchdog("logonly")),
+        "stopper": rig.daemon("stopper", a, "--fence-action", "crash", "--watchdog", rig.watchdog("stopper")),
+    }
+    # A writer whose wall clock is five hours behind, and one whose clock looks current but never advances.
+    stop_fake = threading.Event()
+
+    def fake_writers():
+        n = 0
+        while not stop_fake.is_set():
+            n += 1
+            for guid, number, skew in (("skewed", n, -5 * 3600), ("stuck", 7, 0)):
+                ovm3_hb_record.write_heartbeat(a, guid, {
+                    "guid": guid, "instance": "1-1", "seq": number, "interval": 0.2, "timeout": 1.0,
+                    "policy": "any", "mounts": 1, "time": "%.3f" % (time.time() + skew), "state": "running",
+                    "fence": "crash", "watchdog": "armed"})
+            stop_fake.wait(0.2)
+
+    fake = threading.Thread(target=fake_writers, daemon=True)
+    fake.start()
+    try:
+        reader = rig.daemon("reader", rig.b.mountpoint, "--fence-action", "log-only")
+        for guid in writers:
+            assert advancing(rig, guid), rig.log(guid)
+        # The caching mount really serves stale data to a plain read; the checker must bypass it.
+        cached = os.path.join(rig.b.mountpoint, ".hb-dead")
+        with open(cached) as f:
+            f.read()
+        first = seq(rig, "dead")
+        assert rig.wait_for(lambda: seq(rig, "dead") > first + 2, 2.0)
+        with open(cached) as f:
+            plain = dict(line.split("=", 1) for line in f.read().split("\n") if "=" in line)
+        assert int(plain["seq"]) < seq(rig, "dead"), "reader mount does not cache: the test proves nothing"
+
+        def verdict_of(guid, want):
+            return rig.wait_for(lambda: rig.check("reader", guid)[1]["verdict"] == want, 4.0)
+
+        for guid in list(writers) + ["skewed"]:
+            assert verdict_of(guid, "ALIVE"), (guid, rig.check("reader", guid), rig.log("reader"))
+        code, result = rig.check("reader", "skewed")
+        assert code == 0 and result["observed_by"] == "daemon"
+        # Without a local daemon the checker observes for a bounded window itself (also through the cache).
+        code, result = rig.check("nodaemon", "dead")
+        assert code == 0 and result["verdict"] == "ALIVE" and result["observed_by"] == "probe", result
+        # A current-looking wall clock without progress is never ALIVE (it ends DEAD: it claims a real fence).
+        assert rig.check("reader", "stuck")[1]["verdict"] != "ALIVE"
+
+        for guid in ("dead", "nowd", "logonly"):
+            writers[guid].send_signal(signal.SIGKILL)
+        writers["stopper"].send_signal(signal.SIGTERM)
+        assert writers["stopper"].wait(10) == 0
+        assert verdict_of("dead", "DEAD"), rig.check("reader", "dead")
+        code, result = rig.check("reader", "dead")
+        assert code == 3 and float(result["since_progress"]) >= 1.0 + 1.4
+        expectations = {"nowd": "arms no watchdog", "logonly": "log-only", "stopper": "stopped cleanly",
+                        "missing": "no heartbeat file"}
+        for guid, reason in expectations.items():
+            code, result = rig.check("reader", guid)
+            assert (code, result["verdict"]) == (4, "UNKNOWN") and reason in result["reason"], (guid, result)
+        code, result = rig.check("reader", "skewed")
+        assert code == 0, result
+
+        # Storage that stops answering reads: the last DEAD becomes UNKNOWN, never stays DEAD.
+        rig.b.freeze(reads=True)
+        assert rig.wait_for(lambda: "storage slow" in rig.check("reader", "dead")[1]["reason"], 4.0)
+        code, result = rig.check("reader", "dead")
+        assert code == 4 and result["verdict"] == "UNKNOWN"
+        assert reader.poll() is None
+    finally:
+        stop_fake.set()
+        rig.b.release()
+        fake.join(5)
+
+
+def test_script_runs_without_the_package(rig):
+    """The same file runs as a plain script with its flat neighbours (as deployed on dom0)."""
+    out = subprocess.run([sys.executable, HEARTBEAT, "--help"], capture_output=True, text=True, env=rig.env)
+    assert out.returncode == 2 or out.returncode == 0
+    assert "start|stop|status|run|check" in out.stdout
