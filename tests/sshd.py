@@ -74,7 +74,8 @@ class SSHServer:
         text = (
             "Port %d\nListenAddress 127.0.0.1\nHostKey %s\nPidFile %s\nUsePAM no\nStrictModes no\n"
             "AuthorizedKeysFile %s\nPermitRootLogin yes\nPasswordAuthentication %s\n"
-            "KbdInteractiveAuthentication no\nLogLevel ERROR\nSubsystem sftp internal-sftp\n"
+            "KbdInteractiveAuthentication no\nLogLevel VERBOSE\nUseDNS no\nPrintMotd no\nPrintLastLog no\n"
+            "Subsystem sftp internal-sftp\n"
             % (port, self.host_key, os.path.join(self.workdir, "sshd.pid"), self.authorized,
                "yes" if self.password_auth else "no"))
         if self.legacy:

@@ -74,9 +74,9 @@ class Connector:
         """Run one argv; with ``check`` a non-zero exit raises :class:`ovm3.errors.SSHError`."""
         return self._result(argv, command_line(argv), stdin, timeout, check)
 
-    def run_chain(self, argvs, timeout=DEFAULT_COMMAND_TIMEOUT, check=False):
-        """Run several argvs joined with ``&&`` in one round trip."""
-        return self._result(list(argvs), chain(*argvs), None, timeout, check)
+    def run_chain(self, argvs, stdin=None, timeout=DEFAULT_COMMAND_TIMEOUT, check=False):
+        """Run several argvs joined with ``&&`` in one round trip (``stdin`` goes to the chain)."""
+        return self._result(list(argvs), chain(*argvs), stdin, timeout, check)
 
     def _result(self, argv, line, stdin, timeout, check):
         status, out, err = self.run_line(line, stdin=stdin, timeout=timeout)

@@ -5,10 +5,12 @@ Uploads happen only where the host's checksum differs, each through a temp file 
 and owner, verified, then renamed over the target, so a host never sees a half-written file.
 """
 import dataclasses
+import io
 import logging
 import os
 import posixpath
 import secrets
+import tarfile
 from typing import List, Optional
 
 from ovm3 import errors
@@ -116,7 +118,6 @@ class HostDeployer:
         self.opts.root = check_root(opts.root)
         self.result = HostResult(label or conn.label)
         self.facts = None
-        self._dirs_made = set()
 
     # ---- shared -----------------------------------------------------------------------------------
     def _run(self, argv, why, check=True, timeout=None):
@@ -145,29 +146,45 @@ class HostDeployer:
                                  "changed" if have else "new"), spec=spec))
         return steps
 
-    def upload(self, spec):
-        """Temp file beside the target, mode and owner, verify checksum, rename over the target."""
-        directory = posixpath.dirname(spec.remote)
-        if directory not in self._dirs_made:
-            self._run(["mkdir", "-p", directory], "create %s" % directory)
-            self._dirs_made.add(directory)
-        name = posixpath.basename(spec.remote)
-        tmp = posixpath.join(directory, ".%s.ovm3-%s" % (name, secrets.token_hex(4)))
+    def upload(self, specs):
+        """Put each file beside its target under a temp name, then in one round trip set modes and
+        owners, verify every temp file's SHA-1 (``sha1sum -c`` reads the expected sums from stdin) and
+        rename each over its target. Nothing is renamed unless every file verified."""
+        specs = list(specs)
+        if not specs:
+            return
+        dirs = sorted({posixpath.dirname(s.remote) for s in specs})
+        temps = []
         try:
-            self.conn.put(spec.data, tmp, timeout=self.opts.command_timeout)
-            result = self.conn.run_chain([["chmod", "%o" % spec.mode, tmp], ["chown", spec.owner, tmp],
-                                          ["sha1sum", tmp]], timeout=self.opts.command_timeout)
-            digest = result.text().split()[:1]
-            if not result.ok or digest != [host_facts.local_digest("sha1", spec.data)]:
-                raise errors.DeployError("upload of %s did not verify (%s)"
-                                         % (spec.remote, result.error_text() or "checksum differs"),
+            for spec in specs:
+                folder, name = posixpath.split(spec.remote)
+                temps.append(posixpath.join(folder, ".%s.ovm3-%s" % (name, secrets.token_hex(4))))
+            # All temp files in one tar stream (relative to /; GNU tar exists on every dom0).
+            self.conn.run_chain([["mkdir", "-p"] + dirs, ["tar", "-x", "-C", "/", "-f", "-"]],
+                                stdin=_tar(zip(temps, specs)), timeout=self.opts.command_timeout, check=True)
+            by_mode = {}
+            for spec, tmp in zip(specs, temps):
+                by_mode.setdefault(spec.mode, []).append(tmp)
+            chain = [["chmod", "%o" % mode] + paths for mode, paths in sorted(by_mode.items())]
+            by_owner = {}
+            for spec, tmp in zip(specs, temps):
+                by_owner.setdefault(spec.owner, []).append(tmp)
+            chain += [["chown", owner] + paths for owner, paths in sorted(by_owner.items())]
+            chain.append(["sha1sum", "-c", "-"])
+            chain += [["mv", "-f", tmp, spec.remote] for spec, tmp in zip(specs, temps)]
+            expected = "".join("%s  %s\n" % (host_facts.local_digest("sha1", spec.data), tmp)
+                               for spec, tmp in zip(specs, temps))
+            result = self.conn.run_chain(chain, stdin=expected.encode("utf-8"),
+                                         timeout=self.opts.command_timeout)
+            if not result.ok:
+                raise errors.DeployError("uploads did not verify: %s" % result.error_text(),
                                          host=self.result.host, hint="check free space on the host")
-            self.conn.run(["mv", "-f", tmp, spec.remote], check=True, timeout=self.opts.command_timeout)
         except BaseException:
-            self.conn.run(["rm", "-f", tmp], timeout=30)
+            if temps:
+                self.conn.run(["rm", "-f"] + temps, timeout=30)
             raise
-        self.result.uploaded.append(spec.remote)
-        self.result.bytes_uploaded += len(spec.data)
+        self.result.uploaded += [s.remote for s in specs]
+        self.result.bytes_uploaded += sum(len(s.data) for s in specs)
 
     def _installer(self, action, why):
         result = self._run(installer_argv(self.facts, self.opts, action), why, check=False)
@@ -201,7 +218,7 @@ class HostDeployer:
                                                       label=self.result.host)
 
     def _finish(self, steps, changed):
-        self.result.plan = [s.text for s in steps]
+        self.result.plan = self.result.plan or [s.text for s in steps]
         if self.opts.dry_run:
             self.result.status = "planned"
         else:
@@ -241,15 +258,16 @@ class HostDeployer:
         """Run the deployment; returns the :class:`HostResult` (raises on the first failing step)."""
         steps = self.plan_deploy()
         if self.opts.dry_run:
-            status = self._installer("status", "agent module status (dry run)")
+            if any(s.kind == "upload" and s.spec.role == "agent" for s in steps):
+                state = "unknown until the new installer is staged"
+            else:
+                state = self._installer("status", "agent module status (dry run)").get("state", "?")
             self.result.plan = [s.text for s in steps]
-            self.result.plan.append("agent module now: state=%s" % status.get("state", "?"))
-            would = any(s.kind == "upload" for s in steps) or status.get("state") != "installed"
+            self.result.plan.append("agent module now: state=%s" % state)
+            would = any(s.kind == "upload" for s in steps) or state != "installed"
             self.result.reason = "would change" if would else "nothing to do"
             return self._finish(steps, False)
-        for step in steps:
-            if step.kind == "upload":
-                self.upload(step.spec)
+        self.upload(s.spec for s in steps if s.kind == "upload")
         installed = self._installer("install", "install agent module")
         agent_changed = installed.get("changed") == "yes"
         changed = bool(self.result.uploaded) or agent_changed
@@ -298,9 +316,7 @@ class HostDeployer:
         steps = self.plan_uninstall()
         if self.opts.dry_run:
             return self._finish(steps, False)
-        for step in steps:
-            if step.kind == "upload":
-                self.upload(step.spec)
+        self.upload(s.spec for s in steps if s.kind == "upload")
         removed = self._installer("uninstall", "remove agent module")
         changed = removed.get("changed") == "yes"
         if changed:
@@ -313,6 +329,18 @@ class HostDeployer:
             self._run(argv, "remove the heartbeat", check=argv[0] == "rm")
         # Everything we put on the host lives in these paths; their presence means work was done.
         return self._finish(steps, changed or has_daemon or bool(self.result.uploaded))
+
+
+def _tar(members):
+    """A GNU tar archive (bytes) of ``[(absolute path, FileSpec)]``, names relative to ``/``."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for path, spec in members:
+            info = tarfile.TarInfo(path.lstrip("/"))
+            info.size = len(spec.data)
+            info.mode = 0o600
+            tar.addfile(info, io.BytesIO(spec.data))
+    return buf.getvalue()
 
 
 def deploy(conn, opts, label=None, uninstall=False):

@@ -29,9 +29,12 @@ OWNER = "root:root"
 PROGRAMS = (INSTALLER, HEARTBEAT, "ovm3_dump_api.py")
 
 #: Heartbeat settings when neither the inventory nor the command line gives them (seconds).
-DEFAULT_INTERVAL = 10
+DEFAULT_INTERVAL = 1
 DEFAULT_TIMEOUT = 120
-DEFAULT_POLICY = "all"
+DEFAULT_POLICY = "any"
+#: FENCE_ACTION values: the daemon only logs unless deployment is told to arm it.
+FENCE_LOG_ONLY = "log-only"
+FENCE_ARMED = "crash"
 DEFAULT_STATE_DIR = "/var/run/ovm3-heartbeat"
 
 
@@ -95,8 +98,8 @@ class HeartbeatSettings:
 
     guid: str
     mounts: List[str]
-    interval: int = DEFAULT_INTERVAL
-    timeout: int = DEFAULT_TIMEOUT
+    interval: float = DEFAULT_INTERVAL
+    timeout: float = DEFAULT_TIMEOUT
     policy: str = DEFAULT_POLICY
     watchdog: str = ""
     state_dir: str = DEFAULT_STATE_DIR
@@ -117,9 +120,9 @@ class HeartbeatSettings:
             "# ovm3 heartbeat settings, written by 'ovm3 deploy' (changes are overwritten on redeploy)",
             "GUID=%s" % self.guid,
             'MOUNTS="%s"' % " ".join(self.mounts),
-            "INTERVAL=%d" % int(self.interval),
-            "TIMEOUT=%d" % int(self.timeout),
-            "FENCE_ACTION=%s" % ("reboot" if self.armed else "log"),
+            "INTERVAL=%g" % float(self.interval),
+            "TIMEOUT=%g" % float(self.timeout),
+            "FENCE_ACTION=%s" % (FENCE_ARMED if self.armed else FENCE_LOG_ONLY),
             "POLICY=%s" % self.policy,
             "WATCHDOG=%s" % self.watchdog,
             "STATE_DIR=%s" % self.state_dir,

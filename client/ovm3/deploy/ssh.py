@@ -3,8 +3,9 @@
 Settings for old dom0 sshd (OVM 3.2 = Oracle Linux 5, OpenSSH 4.3; 3.3/3.4 = Oracle Linux 6, OpenSSH
 5.3): they offer only ``ssh-rsa`` host keys and SHA-1 key exchanges, which paramiko 3.4..4.x still
 negotiate (5.x removed them, hence ``paramiko<5`` in pyproject.toml). They also predate the
-``server-sig-algs`` extension (OpenSSH 7.2), so when a server does not announce it we sign public-key
-logins with plain ``ssh-rsa`` instead of paramiko's first choice ``rsa-sha2-512``, which they reject.
+``server-sig-algs`` extension (OpenSSH 7.2), so for servers whose version string says OpenSSH older than
+7.2 we sign public-key logins with plain ``ssh-rsa`` instead of paramiko's first choice ``rsa-sha2-512``,
+which they reject.
 
 Host keys are checked before any credential is sent: a key missing from known_hosts is refused unless
 ``trust_new`` (trust on first use, which appends it), a different key for a known host is always refused.
@@ -13,6 +14,7 @@ import base64
 import hashlib
 import logging
 import os
+import re
 import select
 import socket
 import threading
@@ -29,6 +31,7 @@ DEFAULT_SSH_PORT = 22
 DEFAULT_CONNECT_TIMEOUT = 15.0
 DEFAULT_KEY_FILES = ("~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa")
 _SHA2_RSA = ["rsa-sha2-512", "rsa-sha2-256"]
+_OLD_OPENSSH = re.compile(r"OpenSSH_(?:[1-6]\.|7\.[01](?![0-9]))")
 _known_hosts_lock = threading.Lock()
 
 
@@ -129,8 +132,9 @@ class SSHConnector(Connector):
                                     "ssh-rsa and SHA-1 key exchange, which paramiko>=5 removed") from None
             key = transport.get_remote_server_key()
             self.host_key_status = check_host_key(self.known_hosts, self.host, self.port, key, trust_new)
-            if "server-sig-algs" not in transport.server_extensions:
-                # Pre-7.2 OpenSSH (every OVM dom0) knows only ssh-rsa signatures for RSA logins.
+            if _OLD_OPENSSH.search(transport.remote_version or ""):
+                # Pre-7.2 OpenSSH (every OVM dom0) knows only ssh-rsa signatures for RSA logins and
+                # does not send server-sig-algs, so paramiko would offer rsa-sha2-512 and be refused.
                 disabled = dict(transport.disabled_algorithms or {})
                 disabled["pubkeys"] = list(disabled.get("pubkeys", [])) + _SHA2_RSA
                 transport.disabled_algorithms = disabled
@@ -148,7 +152,14 @@ class SSHConnector(Connector):
                 raise SSHError("cannot load SSH key %s: %s" % (path, e), host=self.label,
                                hint="give an unencrypted key readable by this user") from None
             try:
-                self._transport.auth_publickey(self.user, pkey)
+                try:
+                    self._transport.auth_publickey(self.user, pkey)
+                except paramiko.AuthenticationException:
+                    if not self._rsa_sha1_only(pkey):
+                        raise
+                    # A server that took no rsa-sha2 signature (announced late or not at all): the
+                    # same key again, signed with ssh-rsa.
+                    self._transport.auth_publickey(self.user, pkey)
                 return
             except paramiko.BadAuthenticationType as e:
                 tried.append("publickey (server allows only %s)" % ", ".join(e.allowed_types))
@@ -169,6 +180,16 @@ class SSHConnector(Connector):
         raise SSHError("%s login refused (tried %s)" % (self.user, ", ".join(tried) or "nothing"),
                        host=self.label,
                        hint="give --ssh-key, or a password via --ssh-password-file / OVM3_SSH_PASSWORD")
+
+    def _rsa_sha1_only(self, pkey):
+        """Switch RSA logins to ssh-rsa signatures; False if not RSA or already switched."""
+        disabled = dict(self._transport.disabled_algorithms or {})
+        pubkeys = list(disabled.get("pubkeys", []))
+        if pkey.get_name() != "ssh-rsa" or set(_SHA2_RSA) <= set(pubkeys):
+            return False
+        disabled["pubkeys"] = pubkeys + _SHA2_RSA
+        self._transport.disabled_algorithms = disabled
+        return True
 
     @staticmethod
     def _key_paths(key_files):
@@ -196,21 +217,27 @@ class SSHConnector(Connector):
         feeder.start()
         out, err = [], []
         try:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise SSHError("remote command did not finish within %ss: %s" % (timeout, line[:160]),
-                                   host=self.label, hint="the host may be overloaded or the command hung")
+            # The channel's pipe wakes select() on data for either stream and on EOF; EOF comes before
+            # the exit status, which is then awaited on its own event (recv_exit_status has no timeout).
+            while not (channel.eof_received or channel.closed):
+                remaining = self._remaining(deadline, timeout, line)
                 select.select([channel], [], [], min(remaining, 1.0))
                 _drain(channel, out, err)
-                if channel.exit_status_ready():
-                    _drain(channel, out, err)
-                    if channel.eof_received or channel.closed:
-                        break
+            _drain(channel, out, err)
+            while not channel.status_event.wait(min(self._remaining(deadline, timeout, line), 1.0)):
+                pass
+            _drain(channel, out, err)
         finally:
             channel.close()
         feeder.join(timeout=1.0)
         return channel.recv_exit_status(), b"".join(out), b"".join(err)
+
+    def _remaining(self, deadline, timeout, line):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise SSHError("remote command did not finish within %ss: %s" % (timeout, line[:160]),
+                           host=self.label, hint="the host may be overloaded or the command hung")
+        return remaining
 
 
 def _drain(channel, out, err):

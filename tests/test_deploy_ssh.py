@@ -1,0 +1,83 @@
+"""The SSH connector against a real sshd: host keys, logins, quoting, concurrent output, deadlines."""
+import os
+
+import pytest
+
+from ovm3 import errors
+from ovm3.deploy.ssh import SSHConnector, known_hosts_name
+from tests import sshd
+from tests.conftest_sshd import *  # noqa: F403  (the sshd fixtures)
+
+pytestmark = [pytest.mark.sshd]
+
+
+def test_unknown_host_key_is_refused_and_nothing_recorded(ssh_server, ssh_keys, tmp_path):
+    known = tmp_path / "known_hosts"
+    with pytest.raises(errors.HostKeyError, match="unknown host key"):
+        SSHConnector("127.0.0.1", ssh_server.port, key_files=[ssh_keys], known_hosts=str(known))
+    assert not known.exists()
+
+
+def test_trust_on_first_use_records_the_key_then_it_is_known(ssh_server, ssh_keys, tmp_path):
+    known = str(tmp_path / "known_hosts")
+    with SSHConnector("127.0.0.1", ssh_server.port, key_files=[ssh_keys], known_hosts=known,
+                      trust_new=True) as conn:
+        assert conn.host_key_status == "recorded"
+    kind, b64 = ssh_server.host_public_key()
+    with open(known) as f:
+        assert f.read() == "%s %s %s\n" % (known_hosts_name("127.0.0.1", ssh_server.port), kind, b64)
+    with SSHConnector("127.0.0.1", ssh_server.port, key_files=[ssh_keys], known_hosts=known) as conn:
+        assert conn.host_key_status == "known"
+
+
+def test_changed_host_key_is_refused_even_with_trust_on_first_use(ssh_server, ssh_keys, tmp_path):
+    other = sshd.keygen(str(tmp_path / "other_host_key"), "ed25519")
+    with open(other + ".pub") as f:
+        kind, b64 = f.read().split()[:2]
+    known = tmp_path / "known_hosts"
+    known.write_text("[127.0.0.1]:%d %s %s\n" % (ssh_server.port, kind, b64))
+    with pytest.raises(errors.HostKeyError, match="HOST KEY CHANGED") as caught:
+        SSHConnector("127.0.0.1", ssh_server.port, key_files=[ssh_keys], known_hosts=str(known),
+                     trust_new=True)
+    assert "ssh-keygen -R" in str(caught.value)
+    assert known.read_text().count("\n") == 1
+
+
+def test_argv_is_quoted_and_both_streams_are_read_before_the_exit_status(ssh_server, ssh_keys, known_hosts):
+    with SSHConnector("127.0.0.1", ssh_server.port, key_files=[ssh_keys], known_hosts=known_hosts) as conn:
+        hostile = "a b; touch /tmp/ovm3-pwned-$$ `id` 'q' \"dq\""
+        assert conn.run(["printf", "%s", hostile]).stdout == hostile.encode()
+        # 5 MB on stdout and 4 MB on stderr: far beyond the SSH window, deadlocks if read in order
+        result = conn.run(["sh", "-c", "head -c 5000000 /dev/zero; head -c 4000000 /dev/zero >&2; exit 7"])
+        assert (result.status, len(result.stdout), len(result.stderr)) == (7, 5000000, 4000000)
+
+
+def test_a_hung_command_hits_its_deadline(ssh_server, ssh_keys, known_hosts):
+    with SSHConnector("127.0.0.1", ssh_server.port, key_files=[ssh_keys], known_hosts=known_hosts) as conn:
+        with pytest.raises(errors.SSHError, match="did not finish within 0.5s"):
+            conn.run(["sleep", "30"], timeout=0.5)
+        assert conn.run(["true"]).ok  # the session survives
+
+
+def test_put_and_get_round_trip_binary(ssh_server, ssh_keys, known_hosts, tmp_path):
+    data = os.urandom(300000)
+    with SSHConnector("127.0.0.1", ssh_server.port, key_files=[ssh_keys], known_hosts=known_hosts) as conn:
+        conn.put(data, str(tmp_path / "blob"))
+        assert conn.get(str(tmp_path / "blob")) == data
+        assert conn.get(str(tmp_path / "missing")) is None
+
+
+def test_refused_password_login_never_shows_the_password(tmp_path, ssh_keys):
+    with sshd.SSHServer(str(tmp_path / "pw"), [], password_auth=True) as server:
+        known = tmp_path / "kh"
+        known.write_text(server.known_hosts_line())
+        with pytest.raises(errors.SSHError) as caught:
+            SSHConnector("127.0.0.1", server.port, key_files=[], password="s3cret-Pw!",
+                         known_hosts=str(known))
+    assert "login refused" in str(caught.value) and "s3cret" not in str(caught.value)
+    assert "s3cret" not in repr(caught.value)
+
+
+def test_nothing_listening_is_a_clear_connect_error(ssh_keys, tmp_path):
+    with pytest.raises(errors.SSHError, match="cannot connect to sshd"):
+        SSHConnector("127.0.0.1", sshd.free_port(), key_files=[ssh_keys], known_hosts=str(tmp_path / "kh"))
