@@ -121,6 +121,7 @@ class FakeAgent:
     """
 
     def __init__(self, workdir, password="agent-pw", down_calls=3):
+        os.makedirs(workdir, exist_ok=True)
         self.cert, self.key, self.fingerprint = self_signed_cert(workdir)
         self.password = password
         self.restart_marker = os.path.join(workdir, "agent.restart")
@@ -196,11 +197,11 @@ exit 0
 class FakeDom0:
     """A dom0 file tree under ``workdir/root`` plus the bookkeeping files beside it."""
 
-    def __init__(self, workdir, agent=None, release="Oracle VM server release 3.3.1"):
+    def __init__(self, workdir, agent=None, release="Oracle VM server release 3.3.1", dom0_python="2.6"):
         self.workdir = workdir
         self.root = os.path.join(workdir, "root")
         self.calls_log = os.path.join(workdir, "calls.log")
-        self.agent_dir = os.path.join(self.root, "usr/lib64/python2.6/site-packages/agent")
+        self.agent_dir = os.path.join(self.root, "usr/lib64/python%s/site-packages/agent" % dom0_python)
         for d in ("etc/init.d", "etc/sysconfig", "etc/ovs-agent/cert", "opt", "sbin", "var/run",
                   os.path.join(self.agent_dir, "target"), os.path.join(self.agent_dir, "api")):
             os.makedirs(os.path.join(self.root, d), exist_ok=True)

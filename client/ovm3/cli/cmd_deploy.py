@@ -50,9 +50,11 @@ def _heartbeat(entry, opts):
 def _agent_access(settings, entry, need_password):
     password = None
     password_file = entry.agent_password_file or settings.password_file
-    if password_file:
+    if not need_password:
+        pass  # a dry run talks to no agent
+    elif password_file:
         password = read_password_file(password_file)
-    elif need_password:
+    else:
         password = settings.password()
     return AgentAccess(url=entry.url, user=entry.agent_user or settings.user, password=password,
                        password_file=password_file, legacy_tls=settings.legacy_tls)

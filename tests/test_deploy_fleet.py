@@ -1,0 +1,99 @@
+"""`ovm3 deploy` as the operator runs it: inventory, several sshd instances, one broken host, rotation."""
+import os
+
+import pytest
+
+from ovm3.cli.main import main
+from ovm3.pinning import PinStore
+from tests import sshd
+from tests.conftest_sshd import *  # noqa: F403  (the sshd, fake dom0 and agent fixtures)
+from tests.conftest_sshd import REMOTE_PYTHON, FakeAgent, FakeDom0
+
+pytestmark = [pytest.mark.sshd]
+
+
+def write_inventory(path, hosts):
+    lines = ["[defaults]", "remote_python = %s" % REMOTE_PYTHON, "mounts = /nfsmnt/pool1", ""]
+    for name, values in hosts:
+        lines.append("[host %s]" % name)
+        lines += ["%s = %s" % kv for kv in values.items()]
+        lines.append("")
+    path.write_text("\n".join(lines))
+    return str(path)
+
+
+def host_values(server, key, known, dom0, agent, pw_file):
+    return {"address": "127.0.0.1", "ssh_port": server.port, "ssh_key": key, "known_hosts": known,
+            "remote_root": dom0.root, "agent_url": agent.url, "agent_password_file": pw_file}
+
+
+def test_fleet_deploy_with_one_broken_host(tmp_path, ssh_server, ssh_keys, known_hosts, host_files, capsys):
+    pw = tmp_path / "agent.pw"
+    pw.write_text("agent-pw\n")
+    os.chmod(pw, 0o600)
+    with sshd.SSHServer(str(tmp_path / "sshd2"), [ssh_keys + ".pub"]) as second, \
+            FakeAgent(str(tmp_path / "a1")) as a1, FakeAgent(str(tmp_path / "a2")) as a2:
+        with open(known_hosts, "a") as f:
+            f.write(second.known_hosts_line())
+        d1 = FakeDom0(str(tmp_path / "d1"), a1)
+        d2 = FakeDom0(str(tmp_path / "d2"), a2)
+        dead = dict(host_values(ssh_server, ssh_keys, known_hosts, d1, a1, str(pw)), ssh_port=sshd.free_port())
+        inv = write_inventory(tmp_path / "fleet.ini", [
+            ("ovm-1", host_values(ssh_server, ssh_keys, known_hosts, d1, a1, str(pw))),
+            ("ovm-broken", dead),
+            ("ovm-2", host_values(second, ssh_keys, known_hosts, d2, a2, str(pw)))])
+
+        code = main(["deploy", "--inventory", inv, "--host-files", host_files, "--workers", "3",
+                     "--wait-timeout", "20"])
+        out, err = capsys.readouterr()
+
+        assert code == 1, out + err
+        rows = {line.split()[0]: line.split() for line in out.splitlines()[1:] if line.strip()}
+        assert rows["ovm-1"][1] == "changed" and rows["ovm-2"][1] == "changed"
+        assert rows["ovm-broken"][1] == "failed" and "cannot connect to sshd" in out
+        assert "[3/3]" in err  # progress
+        for dom0 in (d1, d2):
+            assert os.path.exists(os.path.join(dom0.root, "etc/init.d/ovm3-heartbeat"))
+        assert PinStore().get("127.0.0.1", int(a2.url.rsplit(":", 1)[1])) == a2.fingerprint
+
+        # all hosts fine now (the broken one left out): the same run is a no-op and exits 0
+        code = main(["deploy", "--inventory", inv, "--host-files", host_files, "ovm-1", "ovm-2"])
+        out, _ = capsys.readouterr()
+        assert code == 0 and out.count(" unchanged ") == 2
+
+
+def test_dry_run_from_the_command_line_prints_the_plan(env, tmp_path, capsys):
+    ssh_server, ssh_keys, known_hosts, dom0, agent, host_files = env
+    inv = write_inventory(tmp_path / "one.ini", [
+        ("ovm-1", host_values(ssh_server, ssh_keys, known_hosts, dom0, agent, str(tmp_path / "none")))])
+    before = dom0.snapshot()
+    code = main(["deploy", "--inventory", inv, "--host-files", host_files, "--dry-run"])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert "== ovm-1: plan" in out and "upload %s/opt/ovm3/ovm3_agent.py" % dom0.root in out
+    assert dom0.snapshot() == before
+
+
+@pytest.mark.parametrize("release,dom0_python,nargs", [("3.3.1", "2.6", 3), ("3.2.8", "2.4", 2)])
+def test_rotate_agent_password_updates_the_password_file(tmp_path, ssh_server, ssh_keys, known_hosts, host_files,
+                                                         agent, capsys, release, dom0_python, nargs):
+    dom0 = FakeDom0(str(tmp_path / "dom0"), agent, "Oracle VM server release %s" % release, dom0_python)
+    pw = tmp_path / "agent.pw"
+    pw.write_text("agent-pw\n")
+    os.chmod(pw, 0o600)
+    inv = write_inventory(tmp_path / "one.ini", [
+        ("ovm-1", host_values(ssh_server, ssh_keys, known_hosts, dom0, agent, str(pw)))])
+
+    code = main(["deploy", "--inventory", inv, "--host-files", host_files, "--rotate-agent-password",
+                 "--no-heartbeat"])
+    out, err = capsys.readouterr()
+
+    assert code == 0, out + err
+    new = pw.read_text().strip()
+    assert new != "agent-pw" and agent.password == new
+    call = [c for c in agent.calls if c[0] == "update_agent_password"][0]
+    assert len(call) - 1 == nargs and call[1] == "oracle"
+    if nargs == 3:
+        assert call[3] == "agent-pw"
+    assert new not in out + err and os.stat(pw).st_mode & 0o777 == 0o600
+    assert not os.path.exists(str(pw) + ".new")
