@@ -38,7 +38,7 @@ STANDIN_INSTALLER = textwrap.dedent('''\
     def main(argv):
         action, args = argv[0], argv[1:]
         opts = dict(zip(args[::2], args[1::2]))
-        agent = opts["--agent-dir"]
+        agent = opts.get("--root", "") + opts["--agent-dir"]  # host paths live below --root
         here = os.path.dirname(os.path.abspath(__file__))
         api = os.path.join(agent, "target", "api.py")
         backup = api + ".ovm3-orig"
@@ -202,7 +202,7 @@ class FakeDom0:
         self.root = os.path.join(workdir, "root")
         self.calls_log = os.path.join(workdir, "calls.log")
         self.agent_dir = os.path.join(self.root, "usr/lib64/python%s/site-packages/agent" % dom0_python)
-        for d in ("etc/init.d", "etc/sysconfig", "etc/ovs-agent/cert", "opt", "sbin", "var/run",
+        for d in ("etc/init.d", "etc/sysconfig", "etc/ovs-agent/cert", "opt", "sbin", "var/run", "var/lib",
                   os.path.join(self.agent_dir, "target"), os.path.join(self.agent_dir, "api")):
             os.makedirs(os.path.join(self.root, d), exist_ok=True)
         self.write("etc/ovs-release", release + "\n")
@@ -228,11 +228,13 @@ class FakeDom0:
         except FileNotFoundError:
             return []
 
-    def snapshot(self):
+    def snapshot(self, ignore_bytecode=False):
         """{relative path: (mode, bytes or None for dirs)} of the whole tree."""
         out = {}
         for base, dirs, files in os.walk(self.root):
             for name in dirs + files:
+                if ignore_bytecode and ("__pycache__" in os.path.join(base, name) or name.endswith(".pyc")):
+                    continue
                 full = os.path.join(base, name)
                 st = os.lstat(full)
                 data = None

@@ -88,10 +88,12 @@ def _sbin(opts, tool):
 
 def installer_argv(facts, opts, action):
     """``python <staging>/ovm3_agent.py ACTION --agent-dir ... [...]`` for install, uninstall or status."""
+    # The installer takes host paths and puts --root in front of each itself.
+    agent_dir = "/" + posixpath.relpath(facts.agent_dir, opts.root) if opts.root != "/" else facts.agent_dir
     argv = [facts.python, under(opts.root, manifest.STAGING + "/" + manifest.INSTALLER), action,
-            "--agent-dir", facts.agent_dir]
+            "--agent-dir", agent_dir]
     if action == "install":
-        argv += ["--agent-ini", under(opts.root, AGENT_INI), "--agent-ssl", opts.agent_ssl]
+        argv += ["--agent-ini", AGENT_INI, "--agent-ssl", opts.agent_ssl]
         if opts.host_fixes:
             argv.append("--host-fixes")
     if opts.root != "/":
