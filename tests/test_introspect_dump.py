@@ -183,17 +183,7 @@ def test_dump_command_via_ssh_and_diff_against_synthetic(ssh_host, tmp_path, cap
 # ---- the simulated agent -------------------------------------------------------------------------------
 
 def _dump_sim(version):
-    """dump_sim, marked xfail (not skipped) while the simulator does not serve get_api_services yet."""
-    from ovm3.errors import NotSimulatedFault
-
-    try:
-        from ovm3.sim import simulated_agents  # noqa: F401
-    except ImportError as e:
-        pytest.xfail("the simulator is not available: %s" % e)
-    try:
-        return dump.dump_sim(version)
-    except NotSimulatedFault as e:
-        pytest.xfail("the simulator does not serve get_api_services yet: %s" % e)
+    return dump.dump_sim(version)
 
 
 @pytest.mark.parametrize("version", ["3.2", "3.3", "3.4"])
@@ -202,6 +192,10 @@ def test_dump_the_simulator(version):
     snap = snapshot.Snapshot(data)
     assert data["source"] == "sim" and data["agent_version"] == version
     assert "take_ownership" in snap.services and "get_api_services" in snap.services
+    # Every method the table lists for this version is exposed, and nothing else.
+    from ovm3.api import TABLE
+
+    assert set(snap.services) == {m.wire for m in TABLE.for_version(version)}
 
 
 def test_simulator_personalities_differ_in_take_ownership():

@@ -21,7 +21,7 @@ def hosts(tmp_path_factory):
 
 def test_loaded_from_a_fake_agent_target_api(hosts):
     api = os.path.join(hosts.root, "agent", "target", "api.py")
-    assert "MODULES = [OVM3Agent]" in open(api).read()
+    assert "+ [OVM3Agent]" in open(api).read()
     c = hosts[0].client()
     assert c.call("call", "put") == "put"
     assert c.call("get_ovs_version") == "3.2.1"

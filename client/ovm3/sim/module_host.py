@@ -20,11 +20,12 @@ import time
 
 from ovm3.sim.state import AgentError
 
-API_PY = """# Written by the ovm3 simulator: the MODULES list ovs-agent reads, with our module only
-# (Oracle's own services are the simulator's handlers).
+API_PY = """# Written by the ovm3 simulator: the MODULES list ovs-agent reads. Oracle's modules are stand-ins
+# generated from the API table (their calls are served by the simulator's handlers), then ours.
+from ovm3.sim.oracle_modules import classes_for
 from ovm3_agent import OVM3Agent
 
-MODULES = [OVM3Agent]
+MODULES = classes_for(%(personality)r) + [OVM3Agent]
 """
 _lock = threading.Lock()
 _loaded = {}
@@ -79,14 +80,15 @@ class HostRouter:
         return getattr(current, name)
 
 
-def load_modules(world_root):
+def load_modules(world_root, personality):
     """Write the fake ``agent/target/api.py`` under ``world_root`` and load its MODULES (once per root)."""
     dirs = _source_dirs()
     if dirs is None:
         return None
     with _lock:
-        if world_root in _loaded:
-            return _loaded[world_root]
+        key = (world_root, personality)
+        if key in _loaded:
+            return _loaded[key]
         for d in reversed(dirs):
             if d not in sys.path:
                 sys.path.insert(0, d)
@@ -96,7 +98,7 @@ def load_modules(world_root):
             open(os.path.join(pkg, "__init__.py"), "a").close()
         api_py = os.path.join(target, "api.py")
         with open(api_py, "w", encoding="utf-8") as f:
-            f.write(API_PY)
+            f.write(API_PY % {"personality": personality})
         spec = importlib.util.spec_from_file_location("ovm3_sim_agent_api_%d" % next(_names), api_py)
         api = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(api)
@@ -107,8 +109,8 @@ def load_modules(world_root):
             router = ovm3_agent._ovm3_sim_router = HostRouter()
             ovm3_agent.set_host(router)
         ovm3_agent.set_agent_modules(list(api.MODULES))
-        _loaded[world_root] = (list(api.MODULES), router)
-        return _loaded[world_root]
+        _loaded[key] = (list(api.MODULES), router)
+        return _loaded[key]
 
 
 def _fault_string(e):
@@ -121,10 +123,14 @@ def _fault_string(e):
 
 def attach(sim_host):
     """Load the agent module for ``sim_host`` and register its services; returns the HostIO or None."""
-    loaded = load_modules(sim_host.world.root)
+    from ovm3.api import normalise_version
+
+    loaded = load_modules(sim_host.world.root, normalise_version(sim_host.state.personality.agent_version))
     if loaded is None:
         return None
     modules, router = loaded
+    import ovm3_agent
+
     state = sim_host.state
     hostio = SimHostIO(state)
     release = os.path.join(state.root, "etc", "ovs-release")
@@ -133,10 +139,15 @@ def attach(sim_host):
             f.write("Oracle VM server release %s\n" % state.personality.ovm_version.split("-")[0])
     services = {}
     for cls in modules:
-        services.update(cls().get_services(state.personality.agent_version))
+        if getattr(cls, "__module__", "").startswith("ovm3_agent"):
+            services.update(cls().get_services(state.personality.agent_version))
 
     def wrap(name, fn):
         def call(*args):
+            # The module holds one HostIO per process and tests may install their own fakes between
+            # simulator calls: re-install the router on every call so the module never falls back to
+            # the real host (RealHost would run real `ip`, `ping`... on this machine).
+            ovm3_agent.set_host(router)
             with router.serving(hostio):
                 try:
                     return fn(*args)
