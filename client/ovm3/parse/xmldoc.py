@@ -105,6 +105,10 @@ def text_content(node):
     """DOM ``textContent``: all descendant text, comments and processing instructions excluded."""
     if isinstance(node, str):
         return str(node)
+    if len(node) == 0 and isinstance(node.tag, str):
+        # A leaf element (no child elements, comments or PIs): its text is all of string(.), and
+        # reading it directly skips an XPath evaluation (~6 us) per leaf (bench part 2).
+        return node.text or ""
     return str(node.xpath("string(.)"))
 
 
