@@ -1,0 +1,124 @@
+"""The benchmark report: one JSON file (every figure) and one Markdown file (tables for people).
+
+JSON schema ``ovm3-bench`` version 1::
+
+    {"schema": "ovm3-bench", "schema_version": 1, "machine": {date, cpu_model, cpus, ...},
+     "quick": bool, "duration_s": float,
+     "summary": {"targets": n, "met": n, "missed": [target names], "not_measured": [part keys]},
+     "parts": [{"key", "title", "status": "measured" | "not measured" | "failed", "reason" (when not
+                measured or failed), "method", "columns": [[key, header, format]], "rows": [{...}],
+                "targets": [{"name", "value", "limit", "op", "met", "unit"?}], "notes": [str]}],
+     "fixes": [{"what", "where", "cause", "before", "after"}]}
+"""
+import json
+import os
+
+SCHEMA = "ovm3-bench"
+SCHEMA_VERSION = 1
+PART_STATUSES = ("measured", "not measured", "failed")
+
+
+def not_measured(key, title, reason):
+    """A part that could not run (a missing dependency): kept in the report with the reason."""
+    return {"key": key, "title": title, "status": "not measured", "reason": reason, "rows": [], "targets": []}
+
+
+def build(machine, parts, fixes, quick, duration):
+    """The JSON document (a dict) of one run."""
+    targets = [t for p in parts for t in p.get("targets", [])]
+    summary = {
+        "targets": len(targets),
+        "met": sum(1 for t in targets if t["met"]),
+        "missed": [t["name"] for t in targets if not t["met"]],
+        "not_measured": [p["key"] for p in parts if p["status"] != "measured"],
+    }
+    for p in parts:
+        if p.get("status") not in PART_STATUSES:
+            raise ValueError("part %s has status %r" % (p.get("key"), p.get("status")))
+    return {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "machine": machine, "quick": bool(quick),
+            "duration_s": round(duration, 1), "summary": summary, "parts": parts, "fixes": list(fixes)}
+
+
+def _get(row, dotted):
+    value = row
+    for k in dotted.split("."):
+        if not isinstance(value, dict) or k not in value:
+            return None
+        value = value[k]
+    return value
+
+
+def _cell(value, fmt):
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if fmt and isinstance(value, (int, float)):
+        return fmt % value
+    return str(value)
+
+
+def _table(columns, rows):
+    lines = ["| " + " | ".join(h for _, h, _ in columns) + " |",
+             "|" + "|".join("---" for _ in columns) + "|"]
+    for row in rows:
+        lines.append("| " + " | ".join(_cell(_get(row, k), f) for k, _, f in columns) + " |")
+    return lines
+
+
+def _value(t):
+    unit = t.get("unit", "")
+    return ("%.3g %s" % (t["value"], unit)).strip() if unit else "%.2fx" % t["value"]
+
+
+def markdown(doc):
+    """The Markdown report of a JSON document made by :func:`build`."""
+    m = doc["machine"]
+    s = doc["summary"]
+    out = ["# ovm3 benchmarks", "",
+           "Measured %s on %s (%d cores, %.1f GiB), Linux %s, Python %s, requests %s, urllib3 %s%s." % (
+               m["date"], m["cpu_model"], m["cpus"], m["memory_gib"], m["kernel"], m["python"], m["requests"],
+               m["urllib3"], " (quick run: too few samples to quote)" if doc["quick"] else ""),
+           "Rerun with `make bench` (`.venv/bin/python -m bench.run`); run time %.0f s." % doc["duration_s"], "",
+           "## Targets", "",
+           "%d of %d targets met." % (s["met"], s["targets"]), "",
+           "| part | target | measured | limit | met |", "|---|---|---|---|---|"]
+    for p in doc["parts"]:
+        for t in p.get("targets", []):
+            out.append("| %s | %s | %s | %s %s | %s |" % (p["key"], t["name"], _value(t), t["op"],
+                                                           _value(dict(t, value=t["limit"])),
+                                                           "yes" if t["met"] else "**no**"))
+        if p["status"] != "measured":
+            out.append("| %s | (%s) | %s: %s | | |" % (p["key"], p["title"], p["status"], p.get("reason", "")))
+    for p in doc["parts"]:
+        out += ["", "## " + p["title"], ""]
+        if p["status"] != "measured":
+            out += ["**%s**: %s" % (p["status"], p.get("reason", "")), ""]
+            continue
+        if p.get("method"):
+            out += ["Method: " + p["method"], ""]
+        if p.get("columns") and p.get("rows"):
+            out += _table(p["columns"], p["rows"]) + [""]
+        for note in p.get("notes", []):
+            out += ["- " + note]
+    if doc["fixes"]:
+        out += ["", "## What was changed after profiling", ""]
+        for f in doc["fixes"]:
+            out += ["- **%s** (`%s`). Cause: %s Before: %s. After: %s." % (
+                f["what"], f["where"], f["cause"], f["before"], f["after"])]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def write(doc, directory):
+    """Write ``results.json`` and ``report.md`` into ``directory`` (atomically); return their paths."""
+    os.makedirs(directory, exist_ok=True)
+    paths = []
+    for name, text in (("results.json", json.dumps(doc, indent=1, sort_keys=True) + "\n"),
+                       ("report.md", markdown(doc))):
+        path = os.path.join(directory, name)
+        tmp = path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+        paths.append(path)
+    return paths
