@@ -8,7 +8,11 @@ PY27 ?= $(shell if PYENV_VERSION=2.7.18 python -c 'import sys; assert sys.versio
 DEB_PACKAGES := fuse3 libfuse2 openssh-server openssh-client
 HOST_SOURCES = $(shell git ls-files 'agent_module/*.py' 'fencing/*.py' 'hostlib/*.py' 'tools/host/*.py' 2>/dev/null || ls agent_module/*.py fencing/*.py hostlib/*.py)
 
-.PHONY: venv deb test lint gate test-py3 test-py27 demo bench clean
+# The oldest management-side Python we support; its venv runs the client's own tests.
+PY39 ?= $(shell if PYENV_VERSION=3.9.18 python -c 'import sys; assert sys.version_info[:2]==(3,9)' >/dev/null 2>&1; then echo 'env PYENV_VERSION=3.9.18 python'; elif command -v python3.9 >/dev/null 2>&1; then echo python3.9; fi)
+VENV39 := .venv39
+
+.PHONY: venv deb test lint gate test-py3 test-py27 test-py39 demo bench clean
 
 $(VENV)/.installed: pyproject.toml setup.py
 	test -x $(VPY) || $(PY) -m venv $(VENV)
@@ -39,10 +43,22 @@ test-py27:
 	@if [ -z "$(PY27)" ]; then echo "make test: no Python 2.7 interpreter found (need pyenv's 2.7.18 or python2.7): host-side code must be tested under Python 2"; exit 1; fi
 	$(PY27) -m unittest discover -s tests/host -t . -p 'test_*.py'
 
+$(VENV39)/.installed: pyproject.toml setup.py
+	@if [ -z "$(PY39)" ]; then echo "make test: no Python 3.9 interpreter found (need pyenv's 3.9.18 or python3.9): the client promises 3.9 support"; exit 1; fi
+	test -x $(VENV39)/bin/python || $(PY39) -m venv $(VENV39)
+	$(VENV39)/bin/python -m pip install -q -e '.[test]'
+	touch $@
+
+# The client core (transport, wire, parsers, table, CLI, simulator) on the oldest supported Python.
+test-py39: $(VENV39)/.installed
+	$(VENV39)/bin/python -m pytest -q -p no:cacheprovider tests/test_transport.py tests/test_wire.py \
+	  tests/test_client.py tests/test_table.py tests/test_parse_fixtures.py tests/test_vmcfg.py \
+	  tests/test_cli_client.py tests/test_sim_scenario.py
+
 test-py3: venv deb
 	$(VPY) -m pytest -q
 
-test: venv deb lint gate test-py27 test-py3
+test: venv deb lint gate test-py27 test-py39 test-py3
 
 demo: venv
 	$(VENV)/bin/ovm3 demo
@@ -51,4 +67,4 @@ bench: venv deb
 	$(VPY) -m bench.run
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info client/*.egg-info .pytest_cache
+	rm -rf $(VENV) $(VENV39) build dist *.egg-info client/*.egg-info .pytest_cache
