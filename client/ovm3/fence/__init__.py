@@ -45,7 +45,8 @@ class Verdict:
     ``since_progress`` is the seconds since the peer last saw the host's heartbeat advance (on the
     peer's monotonic clock, at the time of the answer; None when never seen); ``timeout``/``interval``
     are the host's own heartbeat settings as it advertised them. ``received`` is this process's
-    ``time.monotonic()`` when the answer arrived.
+    ``time.monotonic()`` when the answer arrived. ``error`` is set (and the state is UNKNOWN) when the peer
+    itself could not give a verdict: it was unreachable, failed the call or answered nonsense.
     """
 
     state: str
@@ -58,6 +59,7 @@ class Verdict:
     observed_by: Optional[str] = None
     mounts: list = dataclasses.field(default_factory=list)
     received: float = dataclasses.field(default_factory=time.monotonic)
+    error: Optional[errors.OVM3Error] = dataclasses.field(default=None, repr=False, compare=False)
 
     @property
     def exit_code(self):
@@ -92,8 +94,9 @@ class Verdict:
         return age is not None and wait is not None and age >= wait
 
     def to_dict(self):
-        data = dataclasses.asdict(self)
-        data.pop("received")
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name not in ("received", "error")}
+        data["mounts"] = [dict(m) if isinstance(m, dict) else m for m in self.mounts]
         return data
 
 
@@ -109,8 +112,9 @@ def _float(value):
 def from_reply(reply, guid, peer=None):
     """A :class:`Verdict` from the agent's reply (a struct); malformed replies become UNKNOWN."""
     if not isinstance(reply, dict) or reply.get("verdict") not in STATES:
-        return Verdict(UNKNOWN, "malformed verdict reply from %s: %.200r" % (peer or "peer", reply), guid,
-                       peer)
+        reason = "malformed verdict reply from %s: %.200r" % (peer or "peer", reply)
+        return Verdict(UNKNOWN, reason, guid, peer,
+                       error=errors.ParseError(reason, host=peer, method="check_dom0_storage_verdict"))
     state = reply["verdict"]
     since = _float(reply.get("since_progress"))
     timeout = _float(reply.get("timeout"))
@@ -131,7 +135,7 @@ def check_host(peer_client, guid):
         reply = peer_client.ovm3.check_dom0_storage_verdict(guid)
     except errors.OVM3Error as e:
         log.warning("fence check of %s via %s failed: %s", guid, peer, e)
-        return Verdict(UNKNOWN, "peer %s could not answer: %s" % (peer, e), guid, peer)
+        return Verdict(UNKNOWN, "peer %s could not answer: %s" % (peer, e), guid, peer, error=e)
     return from_reply(reply, guid, peer)
 
 

@@ -11,8 +11,9 @@ import logging
 import threading
 import time
 import uuid as uuidlib
+from typing import Optional
 
-from ovm3 import errors
+from ovm3 import errors, fence
 from ovm3.resource import naming
 from ovm3.resource.state import VmStates
 
@@ -32,6 +33,11 @@ class HostConfig:
         never a constant shared by every installation).
     :param vip: the pool's virtual IP; with ``pool`` the first host to add primary storage creates the
         OVM server pool and the others join it.
+    :param fence_latency: seconds from a host's heartbeat timeout to it certainly being down (its
+        watchdog timeout plus crash time); with ``fence_margin`` this sets when FenceCommand lets its VMs
+        be taken over (see :mod:`ovm3.fence`).
+    :param clustered: the pool runs o2cb (OCFS2), so takeover also waits for o2cb's own 120 s
+        self-fence; None means "when ``pool`` is set".
     """
 
     ip: str
@@ -50,6 +56,9 @@ class HostConfig:
     heartbeat_timeout: int = DEFAULT_HEARTBEAT_TIMEOUT
     heartbeat_interval: int = DEFAULT_HEARTBEAT_INTERVAL
     module_version: str = ""
+    fence_latency: float = fence.DEFAULT_FENCE_LATENCY
+    fence_margin: float = fence.DEFAULT_MARGIN
+    clustered: Optional[bool] = None
 
     def __post_init__(self):
         self.name = self.name or self.ip
@@ -93,6 +102,8 @@ class HostResource:
     stop_timeout = 300.0
     migrate_timeout = 600.0
     poll_interval = 1.0
+    #: FenceCommand waits at most this long for a DEAD host to become safe to take over.
+    fence_wait = 120.0
 
     def __init__(self, client, config, peers=None, clock=time.monotonic, sleep=time.sleep):
         self.client = client

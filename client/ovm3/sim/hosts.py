@@ -56,6 +56,8 @@ class SimHost:
             legacy_tls = self.state.personality.legacy_tls
         self.legacy_tls = bool(tls and legacy_tls)
         self.fingerprint = material.fingerprint if tls else None
+        if tls:
+            _publish_certificate(material, self.state.root)
         self.module = None
         if load_module:
             from ovm3.sim import module_host
@@ -119,6 +121,17 @@ class SimHost:
             return 200, {"calls": [vars(r) for r in self.calls]}
         return 404, {"error": "no admin endpoint %s %s" % (command, path)}
 
+    def heartbeat(self, guid, mounts, **kw):
+        """The real heartbeat daemon for this host, provisioned in its sandbox (not started yet).
+
+        See :class:`ovm3.sim.heartbeat.Heartbeat` for the keywords (interval, timeout, fence_action,
+        watchdog, policy, env). The hosted agent module's ``check_dom0_storage_verdict`` then answers
+        from this daemon's record of its peers.
+        """
+        from ovm3.sim.heartbeat import Heartbeat
+
+        return Heartbeat(self, guid, mounts, **kw)
+
     def power_off_soon(self, delay=0.2):
         """Stop answering shortly after the current reply went out (sys_shutdown)."""
         t = threading.Timer(delay, self.server.unlisten, args=(self,))
@@ -128,6 +141,14 @@ class SimHost:
     def stop(self):
         self.faults.clear()
         self.server.unlisten(self)
+
+
+def _publish_certificate(material, host_root):
+    """Put the agent certificate where a dom0 keeps it (``etc/ovs-agent/cert/certificate.pem`` under the
+    host's sandbox root), so tools that read it over SSH (``ovm3 deploy``) find the one being served."""
+    cert_dir = os.path.join(host_root, "etc", "ovs-agent", "cert")
+    os.makedirs(cert_dir, exist_ok=True)
+    shutil.copyfile(material.cert_file, os.path.join(cert_dir, "certificate.pem"))
 
 
 class Hosts(list):
