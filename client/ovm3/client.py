@@ -92,6 +92,19 @@ class AgentClient:
             self._version = normalise_version(info.ovm_version)
         return self._version
 
+    @property
+    def version_known(self):
+        """True once the API generation is set or discovered (``version`` will not call the agent)."""
+        return self._version is not None
+
+    def set_version(self, ovm_version):
+        """Record the agent's version read elsewhere (e.g. a ``discover_server`` the caller already made),
+        so ``version`` needs no call of its own. Takes an OVM version (``3.3.1-1065``) or ``3.3``."""
+        self._version = normalise_version(ovm_version)
+        if str(ovm_version) != self._version:
+            self._ovm_version = str(ovm_version)
+        return self._version
+
     def call(self, wire, *args, timeout_class=None):
         """Call one agent method by wire name with positional arguments; return the raw decoded value.
 

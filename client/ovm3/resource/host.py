@@ -11,7 +11,7 @@ import re
 
 from ovm3 import errors
 from ovm3.api import normalise_version
-from ovm3.resource import answers, docs, state
+from ovm3.resource import answers, state
 from ovm3.resource.context import HEARTBEAT_DIR, HEARTBEAT_SCRIPT
 from ovm3.resource.domains import list_domains
 from ovm3.resource.network import ensure_control, traffic_bridges
@@ -22,7 +22,6 @@ log = logging.getLogger(__name__)
 
 ROLES = ("utility", "xen")
 SUPPORTED = ("3.2.", "3.3.", "3.4.")
-PAGE = 4096
 OWNERSHIP_EVENT_URL = "http://localhost:10024/event"
 OWNERSHIP_STATS_URL = "http://localhost:10024/stats"
 
@@ -32,22 +31,26 @@ class HostRefused(errors.OVM3Error):
 
 
 def server_info(resource, refresh=False):
+    """The host's :class:`ovm3.parse.server.ServerInfo` (cached per host)."""
+
     def load():
         with resource.step("discover_server"):
-            return docs.server(resource.client.call("discover_server"))
+            return resource.client.linux.discover_server()
 
     info = resource.discovered("server", load, refresh)
     client = resource.client
-    if getattr(client, "_version", "x") is None and info.get("OVM_Version"):
+    if not client.version_known and info.ovm_version.startswith(SUPPORTED):
         # The client would otherwise rediscover the version itself for version-dependent calls.
-        client._version = normalise_version(info["OVM_Version"])
+        client.set_version(info.ovm_version)
     return info
 
 
 def hardware_info(resource):
+    """The host's :class:`ovm3.parse.server.HardwareInfo` (cached per host)."""
+
     def load():
         with resource.step("discover_hardware"):
-            return docs.hardware(resource.client.call("discover_hardware"))
+            return resource.client.linux.discover_hardware()
 
     return resource.discovered("hardware", load)
 
@@ -83,10 +86,9 @@ def module_status(resource):
 def ownership(resource, info):
     """Take ownership for this installation, or refuse a host someone else owns. Returns the action."""
     mine = resource.config.manager_uuid
-    state_ = info.get("Membership_State", "")
-    owner = (info.get("Manager_Unique_Id") or "").replace("-", "")
-    if state_ == "Unowned" or owner in ("", "none"):
-        version = normalise_version(info.get("OVM_Version"))
+    owner = info.manager_unique_id.replace("-", "")
+    if info.membership_state == "Unowned" or owner in ("", "none"):
+        version = normalise_version(info.ovm_version)
         with resource.step("take_ownership"):
             if version == "3.2":
                 resource.client.call("take_ownership", mine, "")
@@ -116,12 +118,12 @@ def setup(resource):
     """Host set-up; returns ``[(step, outcome)]``. Raises on the first failing step."""
     done = []
     info = server_info(resource, refresh=True)
-    version = info.get("OVM_Version", "")
+    version = info.ovm_version
     if not version.startswith(SUPPORTED):
         raise HostRefused("OVM %s is not supported (3.2, 3.3 or 3.4)" % version, host=resource.host)
     done.append(("version", version))
     done.append(("ownership", ownership(resource, info)))
-    roles = sorted(r.strip() for r in str(info.get("Server_Roles", "")).split(",") if r.strip())
+    roles = sorted(info.server_roles)
     if tuple(roles) != ROLES:
         with resource.step("update_server_roles"):
             resource.client.call("update_server_roles", ",".join(ROLES))
@@ -208,9 +210,9 @@ def startup(resource):
     """StartupRoutingCommand data: capabilities, versions, memory, CPUs and the host's VM states."""
     info = server_info(resource, refresh=True)
     hw = hardware_info(resource)
-    sockets = int(hw.get("SocketsPerNode", 1))
-    cpus = sockets * int(hw.get("CoresPerSocket", 1)) * int(hw.get("ThreadsPerCore", 1))
-    total, free = int(hw.get("TotalPages", 0)) * PAGE, int(hw.get("FreePages", 0)) * PAGE
+    sockets = hw.sockets_per_node or 1
+    cpus = sockets * (hw.cores_per_socket or 1) * (hw.threads_per_core or 1)
+    total, free = hw.memory, hw.free_memory
     bridges = traffic_bridges(resource)
     cfg = resource.config
     resource.module_status = module_status(resource)
@@ -219,18 +221,18 @@ def startup(resource):
             "type": "Routing",
             "hypervisorType": "Ovm3",
             "guid": cfg.guid,
-            "name": info.get("Hostname") or cfg.name,
+            "name": info.hostname or cfg.name,
             "dataCenter": cfg.zone,
             "pod": cfg.pod,
             "cluster": cfg.cluster,
             "cpus": cpus,
             "cpuSockets": sockets,
-            "speed": int(hw.get("CPUKHz", 0)) // 1000,
+            "speed": hw.cpu_khz // 1000,
             "memory": total,
             "dom0MinMemory": max(total - free, 0),
-            "caps": info.get("VMM_Capabilities", ""),
-            "hypervisorVersion": info.get("OVM_Version", ""),
-            "version": info.get("Agent_Version", ""),
+            "caps": info.vmm_capabilities,
+            "hypervisorVersion": info.ovm_version,
+            "version": info.agent_version,
             "privateIpAddress": cfg.ip,
             "storageIpAddress": cfg.ip,
             "hostDetails": {
@@ -248,15 +250,13 @@ def startup(resource):
 @handles("ReadyCommand", "ReadyAnswer")
 def ready(resource, cmd):
     info = server_info(resource, refresh=True)
-    owner = (info.get("Manager_Unique_Id") or "").replace("-", "")
+    owner = info.manager_unique_id.replace("-", "")
     if owner != resource.config.manager_uuid:
         return answers.failure(
             "ReadyAnswer",
             "host %s is not owned by this installation (owner %s)" % (resource.host, owner or "none"),
         )
-    return answers.answer(
-        "ReadyAnswer", True, "host %s ready (OVM %s)" % (resource.host, info.get("OVM_Version"))
-    )
+    return answers.answer("ReadyAnswer", True, "host %s ready (OVM %s)" % (resource.host, info.ovm_version))
 
 
 @handles("CheckHealthCommand", "CheckHealthAnswer")

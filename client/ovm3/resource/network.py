@@ -8,7 +8,7 @@ Router primitives (used by CloudStack's generic virtual-router code, whose comma
 import ipaddress
 import re
 
-from ovm3.resource import answers, docs, naming
+from ovm3.resource import answers, naming
 from ovm3.resource.domains import list_domains, vif_entries
 from ovm3.resource.registry import CommandError, handles, need
 
@@ -18,11 +18,11 @@ _SCRIPT_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
 def bridges(resource, refresh=False):
-    """``{bridge: {...}}`` from ``discover_network`` (cached per host until a handler changes it)."""
+    """``{bridge: Interface}`` from ``discover_network`` (cached per host until a handler changes it)."""
 
     def load():
         with resource.step("discover_network"):
-            return docs.bridges(resource.client.call("discover_network"))
+            return resource.client.network.discover_network().bridges
 
     return resource.discovered("network", load, refresh)
 
@@ -31,10 +31,10 @@ def default_bridge(resource):
     """The bridge carrying the host's own IP (the management bridge)."""
     found = bridges(resource)
     for name, info in sorted(found.items()):
-        if info.get("address") == resource.config.ip:
+        if info.address == resource.config.ip:
             return name
     for name, info in sorted(found.items()):
-        if info.get("phys") and "." not in name:
+        if info.physical and "." not in name:
             return name
     raise CommandError("no bridge carries host address %s" % resource.config.ip)
 
@@ -84,7 +84,7 @@ def ensure_vlan_bridge(resource, base, vlan):
         return name
     if base not in known:
         raise CommandError("bridge %s does not exist on host %s" % (base, resource.host))
-    phys = known[base].get("phys")
+    phys = known[base].physical
     if not phys:
         raise CommandError("bridge %s has no physical interface to carry VLAN %d" % (base, vlan))
     with resource.step("ovs_vlan_bridge %s" % name):

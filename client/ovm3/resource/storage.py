@@ -9,7 +9,7 @@ import posixpath
 import uuid as uuidlib
 
 from ovm3 import errors
-from ovm3.resource import answers, docs, naming
+from ovm3.resource import answers, naming
 from ovm3.resource.domains import list_domains
 from ovm3.resource.registry import CommandError, handles, need, unwrap
 
@@ -43,7 +43,8 @@ def storage_details(fs_uuid, access_path="", state=1):
 def mounts(resource, refresh=True):
     def load():
         with resource.step("discover_mounted_file_systems"):
-            return docs.mounts(resource.client.call("discover_mounted_file_systems", "nfs"))
+            found = resource.client.linux.discover_mounted_file_systems("nfs")
+            return {m.dir: m.device for m in found.mounts.values()}
 
     return resource.discovered("mounts", load, refresh)
 
@@ -208,8 +209,10 @@ def add_pool(resource, pool_uuid, host, path):
 
 
 def pool_doc(resource):
+    """The host's :class:`ovm3.parse.pool.PoolInfo`, or None when it is in no pool."""
     with resource.step("discover_server_pool"):
-        return docs.pool(resource.client.call("discover_server_pool"))
+        info = resource.client.pool.discover_server_pool()
+    return info if info.in_pool else None
 
 
 def is_vip_holder(resource):
@@ -234,15 +237,15 @@ def setup_pool(resource, pool_uuid, host, path):
     alias, target = naming.nfs_location(host, path), naming.pool_fs_target(host, path)
     current = pool_doc(resource)
     if current is not None:
-        if current["id"] != pool_uuid:
+        if current.pool_id != pool_uuid:
             raise CommandError(
                 "host %s is already in pool %s; one NFS primary storage per pooled cluster"
-                % (resource.host, current["id"])
+                % (resource.host, current.pool_id)
             )
     elif is_vip_holder(resource):
         with resource.step("discover_pool_filesystem"):
-            poolfs = docs.pool_filesystem(resource.client.call("discover_pool_filesystem"))
-        if poolfs is None:
+            poolfs = resource.client.poolfs.discover_pool_filesystem()
+        if not poolfs.exists:
             with resource.step("create_pool_filesystem"):
                 resource.client.call(
                     "create_pool_filesystem",
@@ -254,23 +257,23 @@ def setup_pool(resource, pool_uuid, host, path):
                     cfg.manager_uuid,
                     pool_uuid,
                 )
-        elif poolfs.get("Pool_Filesystem_Uuid") != pool_uuid:
+        elif poolfs.uuid != pool_uuid:
             raise CommandError(
                 "host %s has pool filesystem %s, not %s"
-                % (resource.host, poolfs.get("Pool_Filesystem_Uuid"), pool_uuid)
+                % (resource.host, poolfs.uuid, pool_uuid)
             )
         with resource.step("create_server_pool"):
             resource.client.call("create_server_pool", alias, pool_uuid, cfg.vip, 1, cfg.name, cfg.ip, ROLES)
     else:
-        node = 1 + max([len(d["members"]) for d in (pool_doc(p) for p in resource.peers.values()) if d] + [1])
+        node = 1 + max([len(d.members) for d in (pool_doc(p) for p in resource.peers.values()) if d] + [1])
         with resource.step("join_server_pool"):
             resource.client.call("join_server_pool", alias, pool_uuid, cfg.vip, node, cfg.name, cfg.ip, ROLES)
     members = {cfg.ip}
     pooled = [resource]
     for peer in resource.peers.values():
         doc = pool_doc(peer)
-        if doc is not None and doc["id"] == pool_uuid:
-            members.update(doc["members"])
+        if doc is not None and doc.pool_id == pool_uuid:
+            members.update(doc.members)
             members.add(peer.config.ip)
             pooled.append(peer)
     for member in pooled:
@@ -297,7 +300,7 @@ def remove_pool(resource, pool_uuid, host, path):
                 True,
             )
     doc = pool_doc(resource) if resource.config.pool else None
-    if doc is not None and doc["id"] == pool_uuid:
+    if doc is not None and doc.pool_id == pool_uuid:
         with resource.step("leave_server_pool"):
             resource.client.call("leave_server_pool", pool_uuid)
     if naming.repo_path(pool_uuid) in current:
