@@ -141,6 +141,9 @@ class Heartbeat:
         """Start ``run`` as a child process; its log goes to the sandbox's /var/log/ovm3-heartbeat.log."""
         if self.running():
             raise RuntimeError("the heartbeat of %s already runs (pid %d)" % (self.guid, self.proc.pid))
+        # The daemon writes the watchdog from offset 0 (a device has no content): empty the test file so it
+        # shows this run's pets and close only.
+        open(self.watchdog, "w").close()
         with open(self.log_file, "ab") as log:
             self.proc = subprocess.Popen(self.argv("run"), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                          env=self.env)
