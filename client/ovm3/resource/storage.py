@@ -57,17 +57,10 @@ def _plugin_mount(resource, fs_uuid, host, remote_path, mount_point):
         return False
     if current:
         raise CommandError("%s is already mounted from %s, not %s" % (mount_point, current, location))
-    with resource.step("storage_plugin_mount %s" % mount_point):
-        resource.client.call(
-            "storage_plugin_mount",
-            NFS_PLUGIN,
-            storage_server(fs_uuid, host),
-            storage_details(fs_uuid, location, 0),
-            mount_point,
-            "",
-            True,
-            [],
-        )
+    plugin_call(
+        resource, "storage_plugin_mount", fs_uuid, host, storage_details(fs_uuid, location, 0), mount_point, "",
+        True, [], step="storage_plugin_mount %s" % mount_point,
+    )
     resource.invalidate("mounts")
     return True
 
@@ -117,18 +110,23 @@ def _primary_uuid(store):
     return need(fields, "uuid", "primary data store")
 
 
+def plugin_call(resource, method, fs_uuid, host, *args, step=None):
+    """One call of the NFS storage plugin about file system ``fs_uuid`` served by ``host`` -> the reply."""
+    with resource.step(step or method):
+        return resource.client.call(method, NFS_PLUGIN, storage_server(fs_uuid, host), *args)
+
+
+def create_file(resource, fs_uuid, host, path, size):
+    """Create a sparse ``size``-byte file at ``path`` through the storage plugin -> its properties."""
+    return plugin_call(
+        resource, "storage_plugin_create", fs_uuid, host, storage_details(fs_uuid, state=2), path, "File", size
+    ) or {}
+
+
 def file_size(resource, fs_uuid, host, path):
-    with resource.step("storage_plugin_getFileInfo"):
-        info = (
-            resource.client.call(
-                "storage_plugin_getFileInfo",
-                NFS_PLUGIN,
-                storage_server(fs_uuid, host),
-                storage_details(fs_uuid),
-                {"file_path": path},
-            )
-            or {}
-        )
+    info = plugin_call(
+        resource, "storage_plugin_getFileInfo", fs_uuid, host, storage_details(fs_uuid), {"file_path": path}
+    ) or {}
     try:
         return int(info.get("file_sz") or 0)
     except (TypeError, ValueError):
@@ -138,14 +136,10 @@ def file_size(resource, fs_uuid, host, path):
 def destroy_file(resource, fs_uuid, host, path):
     """Delete a file through the storage plugin; a file already gone is not an error."""
     try:
-        with resource.step("storage_plugin_destroy"):
-            resource.client.call(
-                "storage_plugin_destroy",
-                NFS_PLUGIN,
-                storage_server(fs_uuid, host),
-                storage_details(fs_uuid),
-                {"fr_type": "File", "fs_uuid": naming.dashed(fs_uuid), "file_path": path},
-            )
+        plugin_call(
+            resource, "storage_plugin_destroy", fs_uuid, host, storage_details(fs_uuid),
+            {"fr_type": "File", "fs_uuid": naming.dashed(fs_uuid), "file_path": path},
+        )
     except errors.NoSuchFileFault:
         return False
     return True
@@ -195,16 +189,14 @@ def add_pool(resource, pool_uuid, host, path):
     _plugin_mount(
         resource, pool_uuid, host, path + "/" + naming.VIRTUAL_MACHINES, naming.pool_vm_mount(pool_uuid)
     )
-    with resource.step("storage_plugin_getFileSystemInfo"):
-        info = (
-            resource.client.call(
-                "storage_plugin_getFileSystemInfo",
-                NFS_PLUGIN,
-                storage_server(pool_uuid, host),
-                storage_details(pool_uuid, location),
-            )
-            or {}
-        )
+    return fs_capacity(resource, pool_uuid, host, location)
+
+
+def fs_capacity(resource, pool_uuid, host, location):
+    """``(size, free)`` in bytes of the NFS file system ``location`` behind primary storage ``pool_uuid``."""
+    info = plugin_call(
+        resource, "storage_plugin_getFileSystemInfo", pool_uuid, host, storage_details(pool_uuid, location)
+    ) or {}
     return int(info.get("size") or 0), int(info.get("free_sz") or 0)
 
 
@@ -290,15 +282,10 @@ def remove_pool(resource, pool_uuid, host, path):
     current = mounts(resource)
     vm_mount = naming.pool_vm_mount(pool_uuid)
     if vm_mount in current:
-        with resource.step("storage_plugin_unmount"):
-            resource.client.call(
-                "storage_plugin_unmount",
-                NFS_PLUGIN,
-                storage_server(pool_uuid, host),
-                storage_details(pool_uuid, current[vm_mount]),
-                vm_mount,
-                True,
-            )
+        plugin_call(
+            resource, "storage_plugin_unmount", pool_uuid, host, storage_details(pool_uuid, current[vm_mount]),
+            vm_mount, True,
+        )
     doc = pool_doc(resource) if resource.config.pool else None
     if doc is not None and doc.pool_id == pool_uuid:
         with resource.step("leave_server_pool"):
@@ -333,11 +320,10 @@ def create_storage_pool(resource, cmd):
 def modify_storage_pool(resource, cmd):
     pool_uuid, host, path = _pool_fields(cmd)
     if cmd.get("add", True) is False:
-        remove_pool(resource, pool_uuid, host, path)
         return answers.answer(
             "ModifyStoragePoolAnswer",
             True,
-            "primary storage %s removed from %s" % (pool_uuid, resource.host),
+            _remove(resource, pool_uuid, host, path),
             poolInfo=_pool_info(pool_uuid, host, path, 0, 0),
             templateInfo={},
         )
@@ -354,9 +340,12 @@ def modify_storage_pool(resource, cmd):
 
 @handles("DeleteStoragePoolCommand", "Answer")
 def delete_storage_pool(resource, cmd):
-    pool_uuid, host, path = _pool_fields(cmd)
+    return answers.answer("Answer", True, _remove(resource, *_pool_fields(cmd)))
+
+
+def _remove(resource, pool_uuid, host, path):
     remove_pool(resource, pool_uuid, host, path)
-    return answers.answer("Answer", True, "primary storage %s removed from %s" % (pool_uuid, resource.host))
+    return "primary storage %s removed from %s" % (pool_uuid, resource.host)
 
 
 @handles("GetStorageStatsCommand", "GetStorageStatsAnswer")
@@ -369,18 +358,7 @@ def storage_stats(resource, cmd):
     location = mounts(resource).get(naming.repo_path(pool_uuid))
     if not location:
         raise CommandError("primary storage %s is not mounted on %s" % (pool_uuid, resource.host))
-    host = location.split(":", 1)[0]
-    with resource.step("storage_plugin_getFileSystemInfo"):
-        info = (
-            resource.client.call(
-                "storage_plugin_getFileSystemInfo",
-                NFS_PLUGIN,
-                storage_server(pool_uuid, host),
-                storage_details(pool_uuid, location),
-            )
-            or {}
-        )
-    size, free = int(info.get("size") or 0), int(info.get("free_sz") or 0)
+    size, free = fs_capacity(resource, pool_uuid, location.split(":", 1)[0], location)
     return answers.answer("GetStorageStatsAnswer", True, None, capacity=size, used=max(size - free, 0))
 
 
@@ -433,7 +411,11 @@ def _clone_volume(resource, src, dst):
     vol_uuid = need(dst, "uuid", "destination volume")
     target = naming.volume_path(dst_pool, vol_uuid)
     copy(resource, naming.template_path(src_pool, src.get("path") or need(src, "uuid")), target)
-    size = file_size(resource, dst_pool, _host_of(dst_store), target)
+    return _volume_to(vol_uuid, dst, file_size(resource, dst_pool, _host_of(dst_store), target))
+
+
+def _volume_to(vol_uuid, dst, size=None):
+    """The VolumeObjectTO a copy answers with (the requested size when the real one is unknown)."""
     return {
         "VolumeObjectTO": {
             "uuid": vol_uuid,
@@ -473,15 +455,7 @@ def _volume_from_snapshot(resource, src, dst):
     vol_uuid = need(dst, "uuid", "volume")
     source = secondary_path(resource, src.get("dataStore"), need(src, "path", "snapshot"))
     copy(resource, source, naming.volume_path(pool, vol_uuid))
-    return {
-        "VolumeObjectTO": {
-            "uuid": vol_uuid,
-            "path": vol_uuid,
-            "name": dst.get("name"),
-            "format": "RAW",
-            "size": dst.get("size"),
-        }
-    }
+    return _volume_to(vol_uuid, dst)
 
 
 @handles("CopyCommand", "CopyCmdAnswer")
@@ -529,17 +503,7 @@ def create_object(resource, cmd):
         pool, host = _primary_uuid(store), _host_of(store)
         vol_uuid = need(data, "uuid", "volume")
         path = naming.volume_path(pool, vol_uuid)
-        with resource.step("storage_plugin_create"):
-            props = resource.client.call(
-                "storage_plugin_create",
-                NFS_PLUGIN,
-                storage_server(pool, host),
-                storage_details(pool, state=2),
-                path,
-                "File",
-                int(data.get("size") or 0),
-            )
-        props = props or {}
+        props = create_file(resource, pool, host, path, int(data.get("size") or 0))
         if props.get("file_path") not in (None, path):
             raise CommandError("agent created %s, expected %s" % (props.get("file_path"), path))
         new = {
@@ -658,16 +622,7 @@ def create_volume_legacy(resource, cmd):
         source = template if template.startswith("/") else naming.template_path(pool_uuid, template)
         copy(resource, source, dst)
     else:
-        with resource.step("storage_plugin_create"):
-            resource.client.call(
-                "storage_plugin_create",
-                NFS_PLUGIN,
-                storage_server(pool_uuid, host),
-                storage_details(pool_uuid, state=2),
-                dst,
-                "File",
-                int(disk.get("size") or 0),
-            )
+        create_file(resource, pool_uuid, host, dst, int(disk.get("size") or 0))
     size = file_size(resource, pool_uuid, host, dst)
     volume = {
         "id": cmd.get("volId"),

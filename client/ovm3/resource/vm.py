@@ -119,6 +119,18 @@ def _running(resource, name):
     return dom
 
 
+def _begin(resource, name, event):
+    """The running domain ``name``, its state synced to Running and ``event`` (reboot, migrate) recorded.
+
+    Call with the VM's lock held; the transition then lags in the state table until the caller forces
+    the outcome.
+    """
+    dom = _running(resource, name)
+    resource.vms.force(name, state.RUNNING)
+    resource.vms.event(name, event)
+    return dom
+
+
 # ---- handlers ----
 @handles("StartCommand", "StartAnswer")
 def start(resource, cmd):
@@ -208,9 +220,7 @@ def stop(resource, cmd):
 def reboot(resource, cmd):
     name = need(cmd, "vmName")
     with resource.vms.lock(name):
-        dom = _running(resource, name)
-        resource.vms.force(name, state.RUNNING)
-        resource.vms.event(name, "reboot")
+        dom = _begin(resource, name, "reboot")
         try:
             with resource.step("reboot_vm"):
                 resource.client.call("reboot_vm", dom.repo, dom.uuid, 3)
@@ -233,9 +243,7 @@ def migrate(resource, cmd):
     name = need(cmd, "vmName")
     dest = need(cmd, "destIp")
     with resource.vms.lock(name):
-        dom = _running(resource, name)
-        resource.vms.force(name, state.RUNNING)
-        resource.vms.event(name, "migrate")
+        dom = _begin(resource, name, "migrate")
         try:
             with resource.step("migrate_vm"):
                 resource.client.call("migrate_vm", dom.repo, dom.uuid, dest)
