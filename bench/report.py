@@ -79,6 +79,8 @@ def markdown(doc):
            "Measured %s on %s (%d cores, %.1f GiB), Linux %s, Python %s, requests %s, urllib3 %s%s." % (
                m["date"], m["cpu_model"], m["cpus"], m["memory_gib"], m["kernel"], m["python"], m["requests"],
                m["urllib3"], " (quick run: too few samples to quote)" if doc["quick"] else ""),
+           "Load average (1/5/15 min) before %s, after %s: other work on this machine during the run "
+           "inflates CPU figures and wall/CPU ratios." % (m.get("load_before"), m.get("load_after")),
            "Rerun with `make bench` (`.venv/bin/python -m bench.run`); run time %.0f s." % doc["duration_s"], "",
            "## Targets", "",
            "%d of %d targets met." % (s["met"], s["targets"]), "",
