@@ -52,7 +52,12 @@ def verdict(config, guid, paths=None, window=None, margin=None, read_timeout=Non
     observed_by ('daemon': answered at once from the local daemon's record; 'probe': no daemon runs
     here, so the storage was watched for a bounded ``window`` of seconds).
     """
-    paths = paths or default_paths()
+    if paths is None:
+        # The same system paths the daemon uses: the config file may move them (tests, sandboxes).
+        paths = default_paths()
+        for key in paths.keys():
+            if config.get(key):
+                paths[key] = config[key]
     if margin is None:
         margin = config.get("margin")
     if not ovm3_hb_config.valid_guid(guid or ""):
@@ -240,13 +245,13 @@ def build_parser():
     p.add_option("--margin", help="extra seconds beyond the writer's timeout before DEAD")
     p.add_option("--window", type="float", help="check without a local daemon: observe at most this long")
     p.add_option("--read-timeout", type="float", help="seconds a heartbeat read may take")
-    p.add_option("--sysrq-trigger", default=ovm3_hb_config.DEFAULT_SYSRQ_TRIGGER)
-    p.add_option("--sysrq-control", default=ovm3_hb_config.DEFAULT_SYSRQ_CONTROL)
-    p.add_option("--pid-file", default=ovm3_hb_config.DEFAULT_PID_FILE)
-    p.add_option("--lock-file", default=ovm3_hb_config.DEFAULT_LOCK_FILE)
-    p.add_option("--proc-mounts", default=ovm3_hb_config.DEFAULT_PROC_MOUNTS)
-    p.add_option("--o2cb-config", default=ovm3_hb_config.DEFAULT_O2CB_CONFIG)
-    p.add_option("--boot-id", default=ovm3_hb_config.DEFAULT_BOOT_ID)
+    p.add_option("--sysrq-trigger", help="default: the config's SYSRQ_TRIGGER, else %s" % ovm3_hb_config.DEFAULT_SYSRQ_TRIGGER)
+    p.add_option("--sysrq-control", help="default: the config's SYSRQ_CONTROL, else %s" % ovm3_hb_config.DEFAULT_SYSRQ_CONTROL)
+    p.add_option("--pid-file", help="default: the config's PID_FILE, else %s" % ovm3_hb_config.DEFAULT_PID_FILE)
+    p.add_option("--lock-file", help="default: the config's LOCK_FILE, else %s" % ovm3_hb_config.DEFAULT_LOCK_FILE)
+    p.add_option("--proc-mounts", help="default: the config's PROC_MOUNTS, else %s" % ovm3_hb_config.DEFAULT_PROC_MOUNTS)
+    p.add_option("--o2cb-config", help="default: the config's O2CB_CONFIG, else %s" % ovm3_hb_config.DEFAULT_O2CB_CONFIG)
+    p.add_option("--boot-id", help="default: the config's BOOT_ID, else %s" % ovm3_hb_config.DEFAULT_BOOT_ID)
     p.add_option("--log-file", help="start: append the daemon's log here (syslog is always used)")
     p.add_option("--no-syslog", action="store_true", default=False, help="log to stderr only")
     return p
@@ -293,16 +298,20 @@ def main(argv=None, out=None):
         command = "check"
     if args:
         command = args[0]
-    paths = {"sysrq_trigger": opts.sysrq_trigger, "sysrq_control": opts.sysrq_control,
-             "pid_file": opts.pid_file, "lock_file": opts.lock_file, "proc_mounts": opts.proc_mounts,
-             "o2cb_config": opts.o2cb_config, "boot_id": opts.boot_id}
-    if command == "status":
-        return status(paths, out)
     try:
         config, overrides = _config(opts, need_guid=command in ("start", "run", "check"))
     except ConfigError:
-        sys.stderr.write("ovm3-heartbeat: error: %s\n" % sys.exc_info()[1])
-        return EXIT_USAGE
+        if command != "status":
+            sys.stderr.write("ovm3-heartbeat: error: %s\n" % sys.exc_info()[1])
+            return EXIT_USAGE
+        config = ovm3_hb_config.defaults()  # status needs only the pid and lock files
+    # System paths: a flag wins, else the config file's value, else the built-in default.
+    paths = ovm3_hb_config.paths_of(config)
+    for key in ovm3_hb_config.PATH_KEYS:
+        if getattr(opts, key) is not None:
+            paths[key] = getattr(opts, key)
+    if command == "status":
+        return status(paths, out)
     if command == "stop":
         return stop(config, paths, out)
     if command == "start":

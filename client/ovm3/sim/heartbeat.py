@@ -101,6 +101,15 @@ class Heartbeat:
             "POLICY=%s" % self.policy,
             "WATCHDOG=%s" % (self.watchdog if self.watchdog_armed else ""),
             "STATE_DIR=%s" % self.state_dir,
+            # The daemon's system paths, so every reader of this file (the daemon, and the agent
+            # module's verdict) stays inside the sandbox. The boot id is read-only and real.
+            "PID_FILE=%s" % self.path("/var/run/ovm3-heartbeat.pid"),
+            "LOCK_FILE=%s" % self.path("/var/run/ovm3-heartbeat.lock"),
+            "SYSRQ_TRIGGER=%s" % self.sysrq_trigger,
+            "SYSRQ_CONTROL=%s" % self.path("/proc/sys/kernel/sysrq"),
+            "PROC_MOUNTS=%s" % self.path("/proc/mounts"),
+            "O2CB_CONFIG=%s" % self.path("/etc/sysconfig/o2cb"),
+            "BOOT_ID=%s" % BOOT_ID,
         ]
         with open(self.config_file, "w", encoding="utf-8") as f:
             f.write("\n".join(lines) + "\n")
