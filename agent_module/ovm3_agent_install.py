@@ -192,7 +192,10 @@ def add_ovm3(text):
 
 def verify_api(paths, python=None):
     """Import the agent's api.py in a fresh interpreter and check our class is in MODULES."""
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); sys.path.insert(1, sys.argv[2]); "
+    # No bytecode from this check (2.6+ honour the flag; 2.4 ignores it, and on 2.x the agent itself
+    # compiles these files anyway): uninstall must leave the agent tree as it found it.
+    code = ("import sys; sys.dont_write_bytecode = True; "
+            "sys.path.insert(0, sys.argv[1]); sys.path.insert(1, sys.argv[2]); "
             "import agent.target.api as a; "
             "names = [getattr(m, '__name__', '') for m in a.MODULES]; "
             "sys.stdout.write(' '.join(names))")
@@ -399,8 +402,10 @@ def uninstall(paths):
             os.unlink(target)
             changed = True
         _remove_compiled(target)
-    if os.path.isdir(paths.state) and not os.listdir(paths.state):
-        os.rmdir(paths.state)
+    # The state folder and its ovm3 parent were made by install; take them away once empty.
+    for folder in (paths.state, os.path.dirname(paths.state)):
+        if os.path.isdir(folder) and not os.listdir(folder):
+            os.rmdir(folder)
     return {"changed": _yes(changed), "state": "absent"}
 
 
