@@ -39,7 +39,17 @@ FILE_KEYS = {
     "GUID": "guid", "MOUNTS": "mounts", "INTERVAL": "interval", "TIMEOUT": "timeout",
     "FENCE_ACTION": "fence_action", "POLICY": "policy", "WATCHDOG": "watchdog",
     "STATE_DIR": "state_dir", "MARGIN": "margin", "REPOSITORIES": "repositories",
+    "PID_FILE": "pid_file", "LOCK_FILE": "lock_file", "PROC_MOUNTS": "proc_mounts", "BOOT_ID": "boot_id",
+    "SYSRQ_TRIGGER": "sysrq_trigger", "SYSRQ_CONTROL": "sysrq_control", "O2CB_CONFIG": "o2cb_config",
+    "PYTHON": "python", "DAEMON": "daemon", "SUBSYS_LOCK": "subsys_lock",
 }
+
+#: System paths the daemon touches, each settable in the config file (command-line flags still win), so
+#: a deployment under another root keeps every one of them inside that root.
+PATH_KEYS = ("pid_file", "lock_file", "proc_mounts", "boot_id", "sysrq_trigger", "sysrq_control",
+             "o2cb_config")
+#: Keys only the init script reads (it sources the file): the interpreter, the daemon, its subsys lock.
+INIT_KEYS = ("python", "daemon", "subsys_lock")
 
 
 class ConfigError(Exception):
@@ -53,7 +63,19 @@ def defaults():
         "fence_action": DEFAULT_FENCE_ACTION, "policy": DEFAULT_POLICY, "watchdog": None,
         "state_dir": DEFAULT_STATE_DIR, "margin": None, "repositories": DEFAULT_REPOSITORIES,
         "config_path": None,
+        "pid_file": DEFAULT_PID_FILE, "lock_file": DEFAULT_LOCK_FILE, "proc_mounts": DEFAULT_PROC_MOUNTS,
+        "boot_id": DEFAULT_BOOT_ID, "sysrq_trigger": DEFAULT_SYSRQ_TRIGGER,
+        "sysrq_control": DEFAULT_SYSRQ_CONTROL, "o2cb_config": DEFAULT_O2CB_CONFIG,
+        "python": None, "daemon": None, "subsys_lock": None,
     }
+
+
+def paths_of(config):
+    """The daemon's system paths (see :data:`PATH_KEYS`) as set in ``config``."""
+    out = {}
+    for key in PATH_KEYS:
+        out[key] = config[key]
+    return out
 
 
 def valid_guid(guid):
@@ -158,7 +180,7 @@ def validate(config, need_guid=True):
     for mount in config["mounts"]:
         if not os.path.isabs(mount):
             raise ConfigError("MOUNTS entries must be absolute paths, not %r" % (mount,))
-    for key in ("state_dir", "repositories"):
+    for key in ("state_dir", "repositories") + PATH_KEYS:
         if not config.get(key) or not os.path.isabs(config[key]):
             raise ConfigError("%s must be an absolute path, not %r" % (key.upper(), config.get(key)))
     if config.get("watchdog") and not os.path.isabs(config["watchdog"]):
