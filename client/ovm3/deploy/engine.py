@@ -49,7 +49,7 @@ class Options:
 class Step:
     """One planned action: an upload (``spec``) or a command (``argv``), with a reason."""
 
-    kind: str  # upload | run
+    kind: str  # upload | fix (mode/owner of an unchanged file) | run
     text: str
     spec: Optional[manifest.FileSpec] = None
     argv: Optional[list] = None
@@ -136,17 +136,42 @@ class HostDeployer:
         return self.facts
 
     def file_steps(self, specs):
-        """Upload steps for the specs whose remote checksum differs (or that are missing)."""
-        sums = host_facts.remote_checksums(self.conn, [s.remote for s in specs])
+        """Upload steps for the specs whose remote checksum differs (or that are missing), and fix steps
+        (chmod/chown, no upload) for unchanged files whose mode or owner drifted."""
+        paths = [s.remote for s in specs]
+        sums = host_facts.remote_checksums(self.conn, paths)
+        modes = host_facts.remote_modes(self.conn, [p for p in paths if p in sums])
         steps = []
         for spec in specs:
             have = sums.get(spec.remote)
             if have and have[1] == host_facts.local_digest(have[0], spec.data):
+                mode, owner = modes.get(spec.remote, (spec.mode, spec.owner))
+                argv = []
+                if mode != spec.mode:
+                    argv.append(["chmod", "%o" % spec.mode, spec.remote])
+                if owner != spec.owner:
+                    argv.append(["chown", spec.owner, spec.remote])
+                if argv:
+                    steps.append(Step("fix", "fix %s: mode %04o %s -> %04o %s (content unchanged)"
+                                      % (spec.remote, mode, owner, spec.mode, spec.owner), spec=spec, argv=argv))
                 continue
             steps.append(Step("upload", "upload %s (%d bytes, mode %04o, %s) [%s]"
                               % (spec.remote, len(spec.data), spec.mode, spec.owner,
                                  "changed" if have else "new"), spec=spec))
         return steps
+
+    def fix_modes(self, steps):
+        """Run the chmod/chown of every fix step in one round trip; returns the fixed paths."""
+        chain = [argv for step in steps if step.kind == "fix" for argv in step.argv]
+        if not chain:
+            return []
+        result = self.conn.run_chain(chain, timeout=self.opts.command_timeout)
+        if not result.ok:
+            raise errors.DeployError("cannot restore modes and owners: %s" % result.error_text(),
+                                     host=self.result.host)
+        fixed = [step.spec.remote for step in steps if step.kind == "fix"]
+        self.result.actions += [step.text for step in steps if step.kind == "fix"]
+        return fixed
 
     def upload(self, specs):
         """Put each file beside its target under a temp name, then in one round trip set modes and
@@ -232,7 +257,7 @@ class HostDeployer:
         """Facts, the files to upload, and the commands that will follow (some depend on results)."""
         self.detect()
         sources = self.opts.sources or manifest.default_sources()
-        specs = manifest.build(self.opts.root, sources, self.opts.heartbeat)
+        specs = manifest.build(self.opts.root, sources, self.opts.heartbeat, self.facts.python)
         steps = self.file_steps(specs)
         install = installer_argv(self.facts, self.opts, "install")
         steps.append(Step("run", "run %s" % command_line(install), argv=install))
@@ -266,13 +291,14 @@ class HostDeployer:
                 state = self._installer("status", "agent module status (dry run)").get("state", "?")
             self.result.plan = [s.text for s in steps]
             self.result.plan.append("agent module now: state=%s" % state)
-            would = any(s.kind == "upload" for s in steps) or state != "installed"
+            would = any(s.kind in ("upload", "fix") for s in steps) or state != "installed"
             self.result.reason = "would change" if would else "nothing to do"
             return self._finish(steps, False)
         self.upload(s.spec for s in steps if s.kind == "upload")
+        fixed = self.fix_modes(steps)
         installed = self._installer("install", "install agent module")
         agent_changed = installed.get("changed") == "yes"
-        changed = bool(self.result.uploaded) or agent_changed
+        changed = bool(self.result.uploaded) or bool(fixed) or agent_changed
         if agent_changed:
             self._restart_agent_and_wait()
         if self.opts.heartbeat is not None:
@@ -297,7 +323,7 @@ class HostDeployer:
         self.detect()
         sources = self.opts.sources or manifest.default_sources()
         specs = [s for s in manifest.build(self.opts.root, sources, None) if s.role == "agent"]
-        steps = self.file_steps(specs)
+        steps = [s for s in self.file_steps(specs) if s.kind == "upload"]
         uninstall = installer_argv(self.facts, self.opts, "uninstall")
         steps.append(Step("run", "run %s" % command_line(uninstall), argv=uninstall))
         steps.append(Step("run", "run %s ovs-agent restart (only if the uninstall reports changed=yes)"
@@ -306,12 +332,51 @@ class HostDeployer:
             steps.append(Step("run", "run %s" % command_line(argv), argv=argv))
         return steps
 
+    def _deployed_heartbeat(self):
+        """The deployed heartbeat config as ``{KEY: value}`` ({} when there is none), read once."""
+        if not hasattr(self, "_hb_config"):
+            data = self.conn.get(under(self.opts.root, manifest.HEARTBEAT_CONFIG))
+            self._hb_config = manifest.parse_config(data) if data else {}
+        return self._hb_config
+
+    def _daemon_files(self):
+        """What the running daemon leaves behind, from the deployed config: (files, state dir or None).
+
+        Its pid and lock files, its state file and ``.hb-<guid>`` (and a stray ``.tmp``) on each mount.
+        Paths that are not absolute, or (under a test root) not inside the root, are skipped.
+        """
+        config = self._deployed_heartbeat()
+        if not config:
+            return [], None
+
+        def ok(path):
+            if not path or not path.startswith("/") or ".." in path.split("/"):
+                return False
+            return self.opts.root == "/" or path.startswith(self.opts.root.rstrip("/") + "/")
+
+        files = [config.get("PID_FILE", ""), config.get("LOCK_FILE", "")]
+        state_dir = config.get("STATE_DIR", "")
+        if ok(state_dir) and posixpath.normpath(state_dir) != "/":
+            files.append(posixpath.join(state_dir, "peers.state"))
+        else:
+            state_dir = None
+        guid = config.get("GUID", "")
+        if guid and "/" not in guid and not guid.startswith("."):
+            for mount in config.get("MOUNTS", "").split():
+                files += [posixpath.join(mount, ".hb-" + guid), posixpath.join(mount, ".hb-%s.tmp" % guid)]
+        return [f for f in files if ok(f)], state_dir
+
     def _heartbeat_remove(self):
         service, chkconfig = _sbin(self.opts, "service"), _sbin(self.opts, "chkconfig")
-        return [[service, manifest.SERVICE, "stop"], [chkconfig, "--del", manifest.SERVICE],
-                ["rm", "-f", under(self.opts.root, manifest.INIT_SCRIPT),
-                 under(self.opts.root, manifest.HEARTBEAT_CONFIG)],
-                ["rm", "-rf", under(self.opts.root, manifest.STAGING)]]
+        files, state_dir = self._daemon_files()
+        steps = [[service, manifest.SERVICE, "stop"], [chkconfig, "--del", manifest.SERVICE],
+                 ["rm", "-f", under(self.opts.root, manifest.INIT_SCRIPT),
+                  under(self.opts.root, manifest.HEARTBEAT_CONFIG)] + files]
+        if state_dir:
+            # rmdir, not rm -r: a state dir someone pointed at a shared folder keeps its other files.
+            steps.append(["rmdir", "--ignore-fail-on-non-empty", state_dir])
+        steps.append(["rm", "-rf", under(self.opts.root, manifest.STAGING)])
+        return steps
 
     def uninstall(self):
         """Take the module out of the agent (its api.py restored), stop and remove the heartbeat."""
@@ -326,7 +391,7 @@ class HostDeployer:
         init_script = under(self.opts.root, manifest.INIT_SCRIPT)
         has_daemon = self.conn.run(["test", "-e", init_script], timeout=30).ok
         for argv in self._heartbeat_remove():
-            if argv[0] != "rm" and not has_daemon:
+            if argv[0] not in ("rm", "rmdir") and not has_daemon:
                 continue
             self._run(argv, "remove the heartbeat", check=argv[0] == "rm")
         # Everything we put on the host lives in these paths; their presence means work was done.

@@ -109,6 +109,19 @@ def remote_checksums(conn, paths):
     raise DeployError("neither sha1sum nor md5sum exists on the host", host=conn.label)
 
 
+def remote_modes(conn, paths):
+    """``{path: (permission bits, "user:group")}`` for the paths that exist (GNU ``stat``)."""
+    if not paths:
+        return {}
+    result = conn.run(["stat", "-c", "%a %U:%G %n"] + list(paths), timeout=120)  # missing files: exit 1
+    out = {}
+    for line in result.stdout.decode("utf-8", "replace").splitlines():
+        parts = line.split(" ", 2)
+        if len(parts) == 3 and re.match(r"^[0-7]{3,4}$", parts[0]):
+            out[parts[2]] = (int(parts[0], 8), parts[1])
+    return out
+
+
 def local_digest(algorithm, data):
     """Hex digest of bytes with the algorithm the host used."""
     return hashlib.new(algorithm, data).hexdigest()

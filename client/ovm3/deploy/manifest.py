@@ -36,6 +36,19 @@ DEFAULT_POLICY = "any"
 FENCE_LOG_ONLY = "log-only"
 FENCE_ARMED = "crash"
 DEFAULT_STATE_DIR = "/var/run/ovm3-heartbeat"
+#: The daemon's system paths on dom0 (config key, host path); the config file names each one.
+SYSTEM_PATHS = (
+    ("PID_FILE", "/var/run/ovm3-heartbeat.pid"),
+    ("LOCK_FILE", "/var/run/ovm3-heartbeat.lock"),
+    ("SUBSYS_LOCK", "/var/lock/subsys/ovm3-heartbeat"),
+    ("PROC_MOUNTS", "/proc/mounts"),
+    ("BOOT_ID", "/proc/sys/kernel/random/boot_id"),
+    ("SYSRQ_TRIGGER", "/proc/sysrq-trigger"),
+    ("SYSRQ_CONTROL", "/proc/sys/kernel/sysrq"),
+    ("O2CB_CONFIG", "/etc/sysconfig/o2cb"),
+    ("REPOSITORIES", "/OVS/Repositories"),
+)
+_UNSAFE = "\n\"'$`\\ "
 
 
 @dataclasses.dataclass
@@ -105,29 +118,55 @@ class HeartbeatSettings:
     state_dir: str = DEFAULT_STATE_DIR
     armed: bool = False
 
-    def render(self):
-        """The ``KEY=value`` file (also valid shell, so the init script may source it)."""
+    def render(self, root="/", python=None):
+        """The ``KEY=value`` file (also valid shell: the init script sources it).
+
+        Every host path in it (mounts, state dir, watchdog and the daemon's system paths of
+        :data:`SYSTEM_PATHS`) is written as seen below ``root``, so a deployment under a remote root
+        keeps the daemon inside that root. ``python`` is the dom0 interpreter the init script runs.
+        """
         for name, value in (("guid", self.guid), ("policy", self.policy), ("watchdog", self.watchdog),
-                            ("state_dir", self.state_dir)):
-            if any(c in str(value) for c in "\n\"'$`\\ "):
+                            ("state_dir", self.state_dir), ("python", python or "")):
+            if any(c in str(value) for c in _UNSAFE):
                 raise DeployError("heartbeat %s %r contains a character the config file cannot hold"
                                   % (name, value))
         for mount in self.mounts:
-            if not mount.startswith("/") or any(c in mount for c in "\n\"'$`\\ "):
+            if not mount.startswith("/") or any(c in mount for c in _UNSAFE):
                 raise DeployError("heartbeat mount %r must be an absolute path without quotes or spaces"
                                   % mount)
+        if self.watchdog and not self.watchdog.startswith("/"):
+            raise DeployError("heartbeat watchdog %r must be an absolute device path" % self.watchdog)
+        if not self.state_dir.startswith("/"):
+            raise DeployError("heartbeat state_dir %r must be an absolute path" % self.state_dir)
         lines = [
             "# ovm3 heartbeat settings, written by 'ovm3 deploy' (changes are overwritten on redeploy)",
             "GUID=%s" % self.guid,
-            'MOUNTS="%s"' % " ".join(self.mounts),
+            'MOUNTS="%s"' % " ".join(under(root, m) for m in self.mounts),
             "INTERVAL=%g" % float(self.interval),
             "TIMEOUT=%g" % float(self.timeout),
             "FENCE_ACTION=%s" % (FENCE_ARMED if self.armed else FENCE_LOG_ONLY),
             "POLICY=%s" % self.policy,
-            "WATCHDOG=%s" % self.watchdog,
-            "STATE_DIR=%s" % self.state_dir,
+            "WATCHDOG=%s" % (under(root, self.watchdog) if self.watchdog else ""),
+            "STATE_DIR=%s" % under(root, self.state_dir),
+            "# where this host keeps the daemon's files (read by the daemon and by the init script)",
+            "PYTHON=%s" % (python or "/usr/bin/python"),
+            "DAEMON=%s" % under(root, STAGING + "/" + HEARTBEAT),
         ]
+        lines += ["%s=%s" % (key, under(root, path)) for key, path in SYSTEM_PATHS]
         return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def parse_config(data):
+    """A deployed heartbeat config (bytes) -> ``{KEY: value}`` with quotes taken off."""
+    out = {}
+    for line in data.decode("utf-8", "replace").splitlines():
+        key, sep, value = line.strip().partition("=")
+        if sep and key and not key.startswith("#"):
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+                value = value[1:-1]
+            out[key.strip()] = value
+    return out
 
 
 def _read(path):
@@ -141,8 +180,9 @@ def _staged(root, path, role):
                     role=role)
 
 
-def build(root, sources, heartbeat=None):
-    """Every file for one host. Without ``heartbeat`` settings the daemon files are left out."""
+def build(root, sources, heartbeat=None, python=None):
+    """Every file for one host. Without ``heartbeat`` settings the daemon files are left out.
+    ``python`` is the dom0 interpreter the heartbeat's init script runs the daemon with."""
     names = [os.path.basename(p) for p in sources.agent_module]
     if INSTALLER not in names:
         raise DeployError("this ovm3 copy has no agent_module/%s to install with" % INSTALLER)
@@ -155,7 +195,7 @@ def build(root, sources, heartbeat=None):
                               "fencing/ovm3-heartbeat.init)" % HEARTBEAT)
         specs += [_staged(root, p, "heartbeat") for p in sources.heartbeat]
         specs.append(FileSpec(under(root, INIT_SCRIPT), _read(sources.init_script), 0o755, role="heartbeat"))
-        specs.append(FileSpec(under(root, HEARTBEAT_CONFIG), heartbeat.render(), 0o644, role="heartbeat"))
+        specs.append(FileSpec(under(root, HEARTBEAT_CONFIG), heartbeat.render(root, python), 0o644, role="heartbeat"))
     seen = set()
     for spec in specs:
         if spec.remote in seen:
