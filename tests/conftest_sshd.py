@@ -1,221 +1,117 @@
-"""Fixtures for the deploy tests: a real sshd, a fake dom0 tree, a stand-in installer and a TLS agent.
+"""Fixtures for the deploy tests: a real sshd, the project's simulated agent, and a fake dom0 tree in its sandbox.
 
 Import the fixtures into a test module with ``from tests.conftest_sshd import *``. Everything lives in
-pytest temp dirs; nothing touches the machine's /etc, /opt or a real agent.
+pytest temp dirs; nothing touches the machine's /etc, /opt, /proc or a real agent.
 
-The fake dom0 (``FakeDom0``) has ``/etc/ovs-release``, an ``agent/target/api.py`` tree under
-``usr/lib64/python2.6/site-packages``, ``etc/init.d``, ``etc/sysconfig``, the agent's certificate and stub
-``sbin/service`` / ``sbin/chkconfig`` that record each call in ``calls.log`` (outside the tree) and
-"restart" the fake agent by dropping a marker file it reacts to.
+The agent is ``ovm3.sim`` (TLS on, 3.2 or 3.3 personality). Its sandbox root for the host
+(``host.root``) is the deploy's remote root: :class:`FakeDom0` adds what a dom0 has there besides the
+agent's own files (the simulator already keeps its certificate at ``etc/ovs-agent/cert/certificate.pem``):
+``/etc/ovs-release``, an ``agent/target/api.py`` package tree, ``etc/init.d``, ``etc/sysconfig``,
+mount directories with a ``proc/mounts`` that lists them as NFS, and stub ``sbin/service`` and
+``sbin/chkconfig`` that record each call in a log beside the tree. The stub ``service`` runs the real
+init script the deploy installed (``service ovm3-heartbeat start`` starts the real daemon, in log-only
+mode, confined to the tree by the config file the deploy wrote); ``service ovs-agent restart`` is only
+recorded.
 """
-import base64
-import datetime
-import hashlib
+import contextlib
+import fcntl
 import os
 import shutil
-import ssl
+import signal
 import sys
-import textwrap
-import threading
-import xmlrpc.server
+import time
 
 import pytest
 
+from ovm3.deploy import manifest
+from ovm3.sim import simulated_agents
 from tests import sshd
 
 __all__ = ["ssh_keys", "ssh_server", "known_hosts", "_testing_env", "agent", "dom0", "host_files", "env",
-           "FakeAgent", "FakeDom0", "make_host_files", "REMOTE_PYTHON"]
+           "FakeDom0", "make_host_files", "sim_agent", "REMOTE_PYTHON", "AGENT_PASSWORD", "MOUNTS"]
 
 pytestmark = pytest.mark.skipif(not sshd.available(), reason="needs /usr/sbin/sshd and root")
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REMOTE_PYTHON = sys.executable
+AGENT_PASSWORD = "agent-pw"
+#: The heartbeat mounts of the fake dom0 (host paths; directories under the tree, NFS in proc/mounts).
+MOUNTS = ("/nfsmnt/pool1", "/nfsmnt/pool2")
+#: The simulator's own bookkeeping in the host tree (it rewrites it after state-changing calls).
+SIM_FILES = ("etc/ovs-agent/sim-state.json",)
 
-#: A stand-in for agent_module/ovm3_agent.py's installer CLI, same interface (key=value output).
-STANDIN_INSTALLER = textwrap.dedent('''\
-    import os, shutil, sys
-    MARK = "import ovm3_agent  # added by ovm3\\n"
+API_PY = b"# ovs-agent target/api.py (fake)\nMODULES = []\n"
 
-    def main(argv):
-        action, args = argv[0], argv[1:]
-        opts = dict(zip(args[::2], args[1::2]))
-        agent = opts.get("--root", "") + opts["--agent-dir"]  # host paths live below --root
-        here = os.path.dirname(os.path.abspath(__file__))
-        api = os.path.join(agent, "target", "api.py")
-        backup = api + ".ovm3-orig"
-        target = os.path.join(agent, "api", "ovm3_agent_mod.py")
-        mine = open(os.path.join(here, "ovm3_agent_base.py"), "rb").read()
-        have = open(target, "rb").read() if os.path.exists(target) else None
-        text = open(api).read()
-        state = "absent"
-        if MARK in text:
-            state = "installed" if have == mine else "outdated"
-        changed = "no"
-        if action == "install" and state != "installed":
-            if not os.path.exists(backup):
-                shutil.copy2(api, backup)
-            if MARK not in text:
-                open(api, "a").write(MARK)
-            open(target, "wb").write(mine)
-            changed, state = "yes", "installed"
-        elif action == "uninstall" and state != "absent":
-            os.rename(backup, api)
-            os.remove(target)
-            changed, state = "yes", "absent"
-        print("action=%s" % action)
-        print("changed=%s" % changed)
-        print("state=%s" % state)
-        return 0
+SERVICE_STUB = '''#!/bin/sh
+# Stand-in for /sbin/service on the fake dom0 {root}: records the call, runs init scripts from the tree.
+echo "service $*" >> {log}
+case "$1" in
+  ovs-agent) exit 0 ;;
+esac
+script={root}/etc/init.d/$1
+[ -x "$script" ] || {{ echo "$1: unrecognized service" >&2; exit 1; }}
+CONFIG={root}/etc/sysconfig/$1 exec "$script" "$2"
+'''
 
-    sys.exit(main(sys.argv[1:]))
-''')
-
-API_PY = b"# ovs-agent target/api.py (fake)\nMODULES = ['agent.api.linux']\n"
-
-
-def make_host_files(base):
-    """A host-files tree (agent_module/, hostlib/, fencing/, tools/host/) with the stand-in installer."""
-    for folder in ("agent_module", "hostlib", "fencing", os.path.join("tools", "host")):
-        os.makedirs(os.path.join(base, folder), exist_ok=True)
-    files = {
-        "agent_module/ovm3_agent.py": STANDIN_INSTALLER,
-        "agent_module/ovm3_agent_base.py": "SERVICES = {}\n",
-        "hostlib/ovm3_compat.py": "# compat\n",
-        "fencing/ovm3_heartbeat.py": "# heartbeat\n",
-        "fencing/ovm3_hb_record.py": "# record\n",
-        "fencing/ovm3-heartbeat.init": "#!/bin/sh\n# chkconfig: 345 99 01\n",
-        "tools/host/ovm3_dump_api.py": "# dumper\n",
-    }
-    for rel, text in files.items():
-        with open(os.path.join(base, rel), "w") as f:
-            f.write(text)
-    return base
-
-
-def self_signed_cert(directory):
-    """A self-signed certificate + key (PEM files); returns (cert path, key path, sha256 of DER)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake-ovs-agent")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=30)).sign(key, hashes.SHA256()))
-    cert_path, key_path = os.path.join(directory, "agent.pem"), os.path.join(directory, "agent.key")
-    with open(cert_path, "wb") as f:
-        f.write(cert.public_bytes(serialization.Encoding.PEM))
-    with open(key_path, "wb") as f:
-        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                  serialization.NoEncryption()))
-    return cert_path, key_path, hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
-
-
-class FakeAgent:
-    """An https XML-RPC agent on 127.0.0.1 with Basic auth: ``echo`` and ``update_agent_password``.
-
-    When ``restart_marker`` exists it is consumed and the agent answers the next ``down_calls`` requests
-    with a dropped connection, like an ovs-agent that is restarting.
-    """
-
-    def __init__(self, workdir, password="agent-pw", down_calls=3):
-        os.makedirs(workdir, exist_ok=True)
-        self.cert, self.key, self.fingerprint = self_signed_cert(workdir)
-        self.password = password
-        self.restart_marker = os.path.join(workdir, "agent.restart")
-        self.down_calls = down_calls
-        self.down_left = 0
-        self.calls = []
-        self.restarts = 0
-        agent = self
-
-        class Handler(xmlrpc.server.SimpleXMLRPCRequestHandler):
-            def parse_request(self):
-                if not super().parse_request():
-                    return False
-                if os.path.exists(agent.restart_marker):
-                    os.unlink(agent.restart_marker)
-                    agent.restarts += 1
-                    agent.down_left = agent.down_calls
-                if agent.down_left > 0:
-                    agent.down_left -= 1
-                    self.close_connection = True
-                    return False
-                want = "Basic " + base64.b64encode(("oracle:%s" % agent.password).encode()).decode()
-                if self.headers.get("Authorization") != want:
-                    self.send_error(401)
-                    return False
-                return True
-
-            def log_message(self, *args):
-                pass
-
-        self.server = xmlrpc.server.SimpleXMLRPCServer(("127.0.0.1", 0), Handler, logRequests=False,
-                                                       allow_none=True)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(self.cert, self.key)
-        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
-        self.server.register_function(self._echo, "echo")
-        self.server.register_function(self._update_password, "update_agent_password")
-        self.url = "https://127.0.0.1:%d" % self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def _echo(self, msg):
-        self.calls.append(("echo", msg))
-        return msg
-
-    def _update_password(self, *args):
-        self.calls.append(("update_agent_password",) + args)
-        self.password = args[1]
-        return None
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-STUB = '''#!/bin/sh
-echo "$(basename "$0") $*" >> {log}
-if [ "$(basename "$0")" = service ]; then
-  case "$1 $2" in
-    "ovs-agent restart") touch {marker} ;;
-    "ovm3-heartbeat start"|"ovm3-heartbeat restart") touch {running} ;;
-    "ovm3-heartbeat stop") rm -f {running} ;;
-    "ovm3-heartbeat status") test -e {running} || exit 3 ;;
-  esac
-fi
+CHKCONFIG_STUB = '''#!/bin/sh
+echo "chkconfig $*" >> {log}
 exit 0
 '''
 
 
-class FakeDom0:
-    """A dom0 file tree under ``workdir/root`` plus the bookkeeping files beside it."""
+def make_host_files(base):
+    """A copy of this checkout's host-side files (agent_module/, hostlib/, fencing/, tools/host/), so a
+    test may change one without touching the checkout."""
+    src = manifest.default_sources()
+    groups = [("agent_module", src.agent_module), ("hostlib", src.hostlib),
+              ("fencing", src.heartbeat + [src.init_script]), (os.path.join("tools", "host"), [src.dumper])]
+    for folder, paths in groups:
+        os.makedirs(os.path.join(base, folder), exist_ok=True)
+        for path in paths:
+            shutil.copy2(path, os.path.join(base, folder, os.path.basename(path)))
+    return base
 
-    def __init__(self, workdir, agent=None, release="Oracle VM server release 3.3.1", dom0_python="2.6"):
-        self.workdir = workdir
-        self.root = os.path.join(workdir, "root")
-        self.calls_log = os.path.join(workdir, "calls.log")
+
+@contextlib.contextmanager
+def sim_agent(workdir, version="3.3"):
+    """One simulated agent with TLS on (``version`` 3.2 speaks TLS 1.0 only), its sandbox in ``workdir``."""
+    with simulated_agents(count=1, version=version, tls=True, root=workdir, password=AGENT_PASSWORD,
+                          load_module=False) as hosts:
+        yield hosts[0]
+
+
+class FakeDom0:
+    """The dom0 file tree a deploy sees, laid out in the simulated host's sandbox root (``host.root``)."""
+
+    def __init__(self, host, release=None, dom0_python=None, mounts=MOUNTS):
+        self.host = host
+        self.root = host.root
+        self.calls_log = os.path.join(host.world.root, "calls-%s.log" % host.name)
+        generation = host.version
+        release = release or "Oracle VM server release %s" % host.state.personality.ovm_version.split("-")[0]
+        dom0_python = dom0_python or ("2.4" if generation == "3.2" else "2.6")
         self.agent_dir = os.path.join(self.root, "usr/lib64/python%s/site-packages/agent" % dom0_python)
-        for d in ("etc/init.d", "etc/sysconfig", "etc/ovs-agent/cert", "opt", "sbin", "var/run", "var/lib",
-                  os.path.join(self.agent_dir, "target"), os.path.join(self.agent_dir, "api")):
+        for d in ("etc/init.d", "etc/sysconfig", "opt", "sbin", "var/run", "var/lib", "var/lock/subsys",
+                  "proc/sys/kernel/random", os.path.join(self.agent_dir, "target"),
+                  os.path.join(self.agent_dir, "api")):
             os.makedirs(os.path.join(self.root, d), exist_ok=True)
         self.write("etc/ovs-release", release + "\n")
         self.write("etc/ovs-agent/agent.ini", "[server]\nssl=enable\nport=8899\n")
         with open(os.path.join(self.agent_dir, "target", "api.py"), "wb") as f:
             f.write(API_PY)
-        if agent is not None:
-            shutil.copy(agent.cert, os.path.join(self.root, "etc/ovs-agent/cert/certificate.pem"))
-        marker = agent.restart_marker if agent else os.path.join(workdir, "agent.restart")
-        stub = STUB.format(log=self.calls_log, marker=marker, running=os.path.join(workdir, "hb.running"))
-        for tool in ("service", "chkconfig"):
-            self.write("sbin/" + tool, stub)
-            os.chmod(os.path.join(self.root, "sbin", tool), 0o755)
+        self.mounts = [self.local(m) for m in mounts]
+        table = ["rootfs / rootfs rw 0 0"]
+        for i, local in enumerate(self.mounts):
+            os.makedirs(local, exist_ok=True)
+            table.append("nfs-1:/export/pool%d %s nfs rw,vers=3 0 0" % (i + 1, local))
+        self.write("proc/mounts", "\n".join(table) + "\n")
+        self.write("proc/sys/kernel/random/boot_id", "0f4c1a52-6d5e-4d1e-9a55-ovm3-sim-boot\n")
+        for name, stub in (("service", SERVICE_STUB), ("chkconfig", CHKCONFIG_STUB)):
+            self.write("sbin/" + name, stub.format(root=self.root, log=self.calls_log))
+            os.chmod(os.path.join(self.root, "sbin", name), 0o755)
+
+    def local(self, host_path):
+        """This machine's path for a host path on the fake dom0."""
+        return os.path.join(self.root, host_path.lstrip("/"))
 
     def write(self, rel, text):
         with open(os.path.join(self.root, rel), "w") as f:
@@ -228,20 +124,49 @@ class FakeDom0:
         except FileNotFoundError:
             return []
 
-    def snapshot(self, ignore_bytecode=False):
-        """{relative path: (mode, bytes or None for dirs)} of the whole tree."""
+    def daemon_pid(self):
+        """The pid of the heartbeat daemon of this tree while it runs (holds its lock file), else None.
+
+        The lock, not ``kill(pid, 0)``: a killed daemon whose parent is gone may linger as a zombie.
+        """
+        try:
+            fd = os.open(self.local("/var/run/ovm3-heartbeat.lock"), os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return None
+        except OSError:
+            with open(self.local("/var/run/ovm3-heartbeat.pid")) as f:
+                return int(f.read().strip())
+        finally:
+            os.close(fd)
+
+    def kill_daemon(self):
+        """SIGKILL the daemon (teardown, or a crashed daemon in a test) and wait until its lock is free."""
+        pid = self.daemon_pid()
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 5
+            while self.daemon_pid() and time.monotonic() < deadline:
+                time.sleep(0.02)
+
+    def snapshot(self):
+        """{relative path: (mode, uid, gid, bytes or None for dirs)} of the whole tree (bytecode included),
+        leaving out only the simulator's own state file."""
         out = {}
         for base, dirs, files in os.walk(self.root):
             for name in dirs + files:
-                if ignore_bytecode and ("__pycache__" in os.path.join(base, name) or name.endswith(".pyc")):
-                    continue
                 full = os.path.join(base, name)
+                rel = os.path.relpath(full, self.root)
+                if rel in SIM_FILES:
+                    continue
                 st = os.lstat(full)
                 data = None
-                if os.path.isfile(full):
+                if os.path.isfile(full) and not os.path.islink(full):
                     with open(full, "rb") as f:
                         data = f.read()
-                out[os.path.relpath(full, self.root)] = (st.st_mode, data)
+                out[rel] = (st.st_mode, st.st_uid, st.st_gid, data)
         return out
 
 
@@ -276,13 +201,16 @@ def _testing_env(monkeypatch, tmp_path):
 
 @pytest.fixture
 def agent(tmp_path):
-    with FakeAgent(str(tmp_path)) as a:
-        yield a
+    """A simulated 3.3 agent (TLS) with its sandbox under the test's temp dir."""
+    with sim_agent(str(tmp_path / "sim")) as host:
+        yield host
 
 
 @pytest.fixture
-def dom0(tmp_path, agent):
-    return FakeDom0(str(tmp_path / "dom0"), agent)
+def dom0(agent):
+    tree = FakeDom0(agent)
+    yield tree
+    tree.kill_daemon()
 
 
 @pytest.fixture
@@ -294,6 +222,3 @@ def host_files(tmp_path):
 def env(ssh_server, ssh_keys, known_hosts, dom0, agent, host_files):
     """Everything one deploy test needs, as a tuple."""
     return ssh_server, ssh_keys, known_hosts, dom0, agent, host_files
-
-
-REMOTE_PYTHON = sys.executable

@@ -1,13 +1,15 @@
 """`ovm3 deploy` as the operator runs it: inventory, several sshd instances, one broken host, rotation."""
+import contextlib
 import os
 
 import pytest
 
+from ovm3 import errors
 from ovm3.cli.main import main
 from ovm3.pinning import PinStore
 from tests import sshd
-from tests.conftest_sshd import *  # noqa: F403  (the sshd, fake dom0 and agent fixtures)
-from tests.conftest_sshd import REMOTE_PYTHON, FakeAgent, FakeDom0
+from tests.conftest_sshd import *  # noqa: F403  (the sshd, simulated agent and fake dom0 fixtures)
+from tests.conftest_sshd import AGENT_PASSWORD, REMOTE_PYTHON, FakeDom0, sim_agent
 
 pytestmark = [pytest.mark.sshd]
 
@@ -29,14 +31,17 @@ def host_values(server, key, known, dom0, agent, pw_file):
 
 def test_fleet_deploy_with_one_broken_host(tmp_path, ssh_server, ssh_keys, known_hosts, host_files, capsys):
     pw = tmp_path / "agent.pw"
-    pw.write_text("agent-pw\n")
+    pw.write_text(AGENT_PASSWORD + "\n")
     os.chmod(pw, 0o600)
-    with sshd.SSHServer(str(tmp_path / "sshd2"), [ssh_keys + ".pub"]) as second, \
-            FakeAgent(str(tmp_path / "a1")) as a1, FakeAgent(str(tmp_path / "a2")) as a2:
+    with contextlib.ExitStack() as stack:
+        second = stack.enter_context(sshd.SSHServer(str(tmp_path / "sshd2"), [ssh_keys + ".pub"]))
+        a1 = stack.enter_context(sim_agent(str(tmp_path / "a1")))
+        a2 = stack.enter_context(sim_agent(str(tmp_path / "a2")))
+        d1, d2 = FakeDom0(a1), FakeDom0(a2)
+        stack.callback(d1.kill_daemon)
+        stack.callback(d2.kill_daemon)
         with open(known_hosts, "a") as f:
             f.write(second.known_hosts_line())
-        d1 = FakeDom0(str(tmp_path / "d1"), a1)
-        d2 = FakeDom0(str(tmp_path / "d2"), a2)
         dead = dict(host_values(ssh_server, ssh_keys, known_hosts, d1, a1, str(pw)), ssh_port=sshd.free_port())
         inv = write_inventory(tmp_path / "fleet.ini", [
             ("ovm-1", host_values(ssh_server, ssh_keys, known_hosts, d1, a1, str(pw))),
@@ -54,7 +59,9 @@ def test_fleet_deploy_with_one_broken_host(tmp_path, ssh_server, ssh_keys, known
         assert "[3/3]" in err  # progress
         for dom0 in (d1, d2):
             assert os.path.exists(os.path.join(dom0.root, "etc/init.d/ovm3-heartbeat"))
-        assert PinStore().get("127.0.0.1", int(a2.url.rsplit(":", 1)[1])) == a2.fingerprint
+            assert dom0.daemon_pid()
+        assert PinStore().get("127.0.0.1", a1.port) == a1.fingerprint
+        assert PinStore().get("127.0.0.1", a2.port) == a2.fingerprint
 
         # all hosts fine now (the broken one left out): the same run is a no-op and exits 0
         code = main(["deploy", "--inventory", inv, "--host-files", host_files, "ovm-1", "ovm-2"])
@@ -74,26 +81,34 @@ def test_dry_run_from_the_command_line_prints_the_plan(env, tmp_path, capsys):
     assert dom0.snapshot() == before
 
 
-@pytest.mark.parametrize("release,dom0_python,nargs", [("3.3.1", "2.6", 3), ("3.2.8", "2.4", 2)])
+@pytest.mark.parametrize("version,nargs", [("3.3", 3), ("3.2", 2)])
 def test_rotate_agent_password_updates_the_password_file(tmp_path, ssh_server, ssh_keys, known_hosts, host_files,
-                                                         agent, capsys, release, dom0_python, nargs):
-    dom0 = FakeDom0(str(tmp_path / "dom0"), agent, "Oracle VM server release %s" % release, dom0_python)
+                                                         capsys, version, nargs):
     pw = tmp_path / "agent.pw"
-    pw.write_text("agent-pw\n")
+    pw.write_text(AGENT_PASSWORD + "\n")
     os.chmod(pw, 0o600)
-    inv = write_inventory(tmp_path / "one.ini", [
-        ("ovm-1", host_values(ssh_server, ssh_keys, known_hosts, dom0, agent, str(pw)))])
+    with sim_agent(str(tmp_path / "sim"), version) as agent:
+        dom0 = FakeDom0(agent)
+        inv = write_inventory(tmp_path / "one.ini", [
+            ("ovm-1", host_values(ssh_server, ssh_keys, known_hosts, dom0, agent, str(pw)))])
+        legacy = ["--legacy-tls"] if agent.legacy_tls else []  # the 3.2 agent speaks TLS 1.0 only
 
-    code = main(["deploy", "--inventory", inv, "--host-files", host_files, "--rotate-agent-password",
-                 "--no-heartbeat"])
-    out, err = capsys.readouterr()
+        code = main(legacy + ["deploy", "--inventory", inv, "--host-files", host_files, "--rotate-agent-password",
+                              "--no-heartbeat"])
+        out, err = capsys.readouterr()
 
-    assert code == 0, out + err
-    new = pw.read_text().strip()
-    assert new != "agent-pw" and agent.password == new
-    call = [c for c in agent.calls if c[0] == "update_agent_password"][0]
-    assert len(call) - 1 == nargs and call[1] == "oracle"
-    if nargs == 3:
-        assert call[3] == "agent-pw"
-    assert new not in out + err and os.stat(pw).st_mode & 0o777 == 0o600
-    assert not os.path.exists(str(pw) + ".new")
+        assert code == 0, out + err
+        assert dom0.calls()[0] == "service ovs-agent restart"
+        new = pw.read_text().strip()
+        # the simulated agent took the new password with its own signature, and answers with it only
+        assert new != AGENT_PASSWORD and agent.password == new
+        calls = agent.calls.find("update_agent_password")
+        assert len(calls) == 1 and calls[0].ok and len(calls[0].args) == nargs
+        assert agent.calls.methods()[-1] == "echo" and agent.calls[-1].ok
+        with agent.client(password=new) as client:
+            assert client.call("echo", "again") == "again"
+        with pytest.raises(errors.AuthenticationError):
+            with agent.client(password=AGENT_PASSWORD) as client:
+                client.call("echo", "old")
+        assert new not in out + err and os.stat(pw).st_mode & 0o777 == 0o600
+        assert not os.path.exists(str(pw) + ".new")

@@ -6,8 +6,8 @@ from ovm3.deploy.agent import AgentAccess
 from ovm3.deploy.ssh import SSHConnector
 from ovm3.pinning import PinStore
 from tests import sshd
-from tests.conftest_sshd import *  # noqa: F403  (the sshd, fake dom0 and agent fixtures)
-from tests.conftest_sshd import REMOTE_PYTHON
+from tests.conftest_sshd import *  # noqa: F403  (the sshd, simulated agent and fake dom0 fixtures)
+from tests.conftest_sshd import MOUNTS, REMOTE_PYTHON
 
 pytestmark = [pytest.mark.sshd]
 
@@ -22,7 +22,7 @@ def test_deploy_through_an_oracle_linux_6_sshd(ol6_server, ssh_keys, tmp_path, d
     known = tmp_path / "kh"
     known.write_text(ol6_server.known_hosts_line())
     opts = engine.Options(root=dom0.root, python=REMOTE_PYTHON, sources=manifest.default_sources(host_files),
-                          heartbeat=manifest.HeartbeatSettings(guid="h", mounts=["/nfsmnt/a"]),
+                          heartbeat=manifest.HeartbeatSettings(guid="h", mounts=list(MOUNTS)),
                           agent=AgentAccess(url=agent.url, password=agent.password), pin_store=PinStore(),
                           wait_timeout=20.0)
     with SSHConnector("127.0.0.1", ol6_server.port, key_files=[ssh_keys], known_hosts=str(known)) as conn:
@@ -33,3 +33,4 @@ def test_deploy_through_an_oracle_linux_6_sshd(ol6_server, ssh_keys, tmp_path, d
         assert t.local_cipher in ("aes128-ctr", "aes256-ctr") and t.local_mac == "hmac-sha1"
         result = engine.deploy(conn, opts, label="ol6")
     assert result.status == "changed" and result.fingerprint == agent.fingerprint
+    assert dom0.daemon_pid()  # the real init script started the real daemon through this sshd too
