@@ -184,3 +184,22 @@ def test_unreachable_agent(sleeps):
     with pytest.raises(errors.AgentUnreachable) as info:
         c.call("echo", "put")
     assert "127.0.0.1:9" in str(info.value) and info.value.exit_code == 1 and len(sleeps) == 1
+
+
+def test_fault_text_quoting_a_secret_argument_is_masked(rs):
+    # the agent echoes what it was given: a positional secret and a secret struct member
+    fault = "exceptions.Exception:cannot set password %s (old %s) for oracle" % (NEW_PASSWORD, "old-Passw0rd")
+    rs.add(responses.POST, URL, body=dumps_response(fault=(1, fault)))
+    with pytest.raises(errors.AgentFault) as info:
+        agent(agent_version="3.3").call("update_agent_password", "oracle", NEW_PASSWORD, "old-Passw0rd")
+    e = info.value
+    for text in (str(e), repr(e), e.agent_message, e.fault_string, repr(e.args)):
+        assert NEW_PASSWORD not in text and "old-Passw0rd" not in text
+    assert e.agent_message == "cannot set password *** (old ***) for oracle"
+    rs.replace(responses.POST, URL, body=dumps_response(
+        fault=(1, "exceptions.Exception:mount of nfs failed: {'admin_passwd': 'Nfs-S3cret'}")))
+    with pytest.raises(errors.AgentFault) as info:
+        agent().call("storage_plugin_mount", "oracle.generic.NFSPlugin.GenericNFSPlugin",
+                     {"admin_passwd": "Nfs-S3cret", "name": "nfs1"}, {}, "/mnt", "", True, [])
+    assert "Nfs-S3cret" not in str(info.value) and "'admin_passwd': '***'" in str(info.value)
+    assert "nfs1" in str(info.value)  # non-secret arguments stay readable

@@ -1,13 +1,19 @@
 """The transport: per-class timeouts handed to requests, HTTP error mapping, size cap, TLS pinning
 against a real local HTTPS server with a certificate generated here."""
 
+import http.server
+import ssl
+import threading
+import tracemalloc
+import warnings
+
 import pytest
 import requests
 import responses
 
 from ovm3 import errors
 from ovm3.client import AgentClient
-from ovm3.pinning import PinStore, fetch_fingerprint, pretty_fingerprint
+from ovm3.pinning import PinStore, fetch_fingerprint, legacy_context, pretty_fingerprint
 from ovm3.transport import Timeouts, Transport, parse_agent_url
 from ovm3.wire import dumps_request, dumps_response
 
@@ -173,3 +179,85 @@ def test_legacy_tls_with_a_pin_still_checks_the_pin(https_agent, empty_store):
                       agent_version="3.3")
     with pytest.raises(errors.FingerprintMismatch):
         bad.call("echo", "put")
+
+
+def test_legacy_context_allows_tls1_without_a_deprecation_warning():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ctx = legacy_context()
+        warnings.warn("ssl.TLSVersion.TLSv1 is deprecated elsewhere", DeprecationWarning, stacklevel=1)
+    assert ctx.minimum_version == ssl.TLSVersion.TLSv1
+    # only our own deliberate warning is silenced, and only inside legacy_context
+    assert [str(w.message) for w in caught] == ["ssl.TLSVersion.TLSv1 is deprecated elsewhere"]
+
+
+# ---- size cap on a chunked reply (no Content-Length) from a real local server ----------------------
+
+class _ChunkedAgent:
+    """An HTTP/1.1 server answering every POST with a chunked body of ``total`` bytes (or ``body``)."""
+
+    def __init__(self, total=0, body=None, chunk=64 * 1024):
+        self.sent = 0
+        self.finished = False
+        self.hung_up = threading.Event()
+        agent = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                self.send_response(200)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                pieces = [body] if body is not None else [b"<" * chunk] * (total // chunk)
+                try:
+                    for piece in pieces:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                        agent.sent += len(piece)
+                    self.wfile.write(b"0\r\n\r\n")
+                    agent.finished = True
+                except OSError:  # the client hung up: what the cap should make it do
+                    agent.hung_up.set()
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_chunked_reply_within_the_cap_is_read_whole():
+    with _ChunkedAgent(body=dumps_response("put")) as server:
+        t = Transport(server.url, password="pw", max_reply_bytes=1024)
+        assert t.post(ECHO) == dumps_response("put")
+
+
+def test_chunked_reply_past_the_cap_is_refused_with_bounded_memory():
+    cap, total = 1024 * 1024, 64 * 1024 * 1024
+    with _ChunkedAgent(total=total) as server:
+        t = Transport(server.url, password="pw", max_reply_bytes=cap)
+        tracemalloc.start()
+        try:
+            with pytest.raises(errors.ProtocolError) as info:
+                t.post(ECHO, method="list_vms")
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        t.close()
+    assert "exceeds the %d byte cap" % cap in str(info.value) and "list_vms" in str(info.value)
+    # the client kept at most about the cap plus one read buffer, not the 64 MiB on offer
+    assert peak < 4 * cap, peak
+    # and it closed the connection instead of draining it: the server's next writes failed
+    assert server.hung_up.wait(10) and not server.finished and server.sent < total

@@ -14,7 +14,7 @@ from ovm3 import errors
 from ovm3.api import TABLE, normalise_version
 from ovm3.api.mirror import build_mirrors
 from ovm3.faults import fault_error
-from ovm3.redact import redact_args
+from ovm3.redact import redact_args, secret_values
 from ovm3.transport import DEFAULT_USER, Timeouts, TLSPolicy, Transport
 from ovm3.wire import Fault, dumps_request, loads_response
 
@@ -128,7 +128,8 @@ class AgentClient:
             except Fault as f:
                 shown = shown or redact_args(method, wire_args, version)
                 log.debug("%s %s fault after %.1f ms", self.host, method.wire, _ms(started))
-                raise fault_error(f.code, f.string, host=self.host, method=method.wire, args=shown) from None
+                raise fault_error(f.code, f.string, host=self.host, method=method.wire, args=shown,
+                                  secrets=secret_values(method, wire_args, version)) from None
             except errors.OVM3Error as e:
                 shown = shown or redact_args(method, wire_args, version)
                 e.args_redacted = shown

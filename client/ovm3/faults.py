@@ -2,7 +2,7 @@
 import re
 
 from ovm3 import errors
-from ovm3.redact import redact_text
+from ovm3.redact import mask_values, redact_text
 
 # (pattern on the agent message or exception class, error class). First match wins.
 _RULES = (
@@ -34,8 +34,13 @@ def split_fault_string(fault_string):
     return cls, m.group(2).strip()
 
 
-def fault_error(code, fault_string, host=None, method=None, args=None):
-    """The typed :class:`ovm3.errors.AgentFault` for one fault."""
+def fault_error(code, fault_string, host=None, method=None, args=None, secrets=()):
+    """The typed :class:`ovm3.errors.AgentFault` for one fault.
+
+    ``secrets``: the secret strings the call sent (:func:`ovm3.redact.secret_values`); agents quote
+    their arguments in fault text, so each is masked wherever it appears.
+    """
+    fault_string = mask_values(fault_string, secrets)
     cls_name, message = split_fault_string(fault_string)
     error_cls = errors.AgentFault
     for pattern, candidate in _RULES:

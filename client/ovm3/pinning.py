@@ -10,6 +10,7 @@ import re
 import socket
 import ssl
 import tempfile
+import warnings
 
 from ovm3.errors import ConfigError, TLSError, AgentUnreachable, AgentTimeout
 
@@ -41,7 +42,11 @@ def legacy_context(verify=False):
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_REQUIRED if verify else ssl.CERT_NONE
     try:
-        ctx.minimum_version = ssl.TLSVersion.TLSv1
+        with warnings.catch_warnings():
+            # Deliberate: TLS 1.0 is what these agents speak. Silence exactly this one warning.
+            warnings.filterwarnings("ignore", message=r"ssl\.TLSVersion\.TLSv1 is deprecated",
+                                    category=DeprecationWarning)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1
     except (ValueError, AttributeError):  # pragma: no cover - OpenSSL built without TLS 1.0
         pass
     ctx.set_ciphers("DEFAULT:@SECLEVEL=0")

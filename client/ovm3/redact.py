@@ -42,6 +42,39 @@ def redact_args(method, args, version=None):
     return [MASK if i in secret else _shorten(redact_value(a)) for i, a in enumerate(args)]
 
 
+def secret_values(method, args, version=None):
+    """The secret strings one call carries: every string at a table-marked secret position and every
+    secret struct member (``SECRET_KEYS``), so text that echoes them (agent faults) can be masked."""
+    secret = method.secret_positions(version) if method is not None else set()
+    found = set()
+    for i, arg in enumerate(args):
+        _collect(arg, i in secret, found, 0)
+    return sorted(found, key=len, reverse=True)
+
+
+def _collect(value, is_secret, found, depth):
+    if depth > 20:
+        return
+    if isinstance(value, str):
+        if is_secret and value:
+            found.add(value)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _collect(v, is_secret or str(k).lower() in SECRET_KEYS, found, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _collect(v, is_secret, found, depth + 1)
+
+
+def mask_values(text, secrets):
+    """``text`` with every occurrence of each secret string (longest first) replaced by ``***``."""
+    if not isinstance(text, str):
+        return text
+    for value in secrets:
+        text = text.replace(value, MASK)
+    return text
+
+
 def _shorten(value, limit=200):
     if isinstance(value, str) and len(value) > limit:
         return value[:limit] + "...(%d chars)" % len(value)
