@@ -19,7 +19,6 @@ import ovm3_hb_record
 ALIVE = "ALIVE"
 DEAD = "DEAD"
 UNKNOWN = "UNKNOWN"
-CLOCK = "os.times"
 
 _RECORD_STR = ("guid", "instance", "policy", "state", "fence", "watchdog")
 
@@ -90,7 +89,8 @@ class PeerBook:
     def to_text(self, pid, boot):
         lines = [ovm3_hb_record.STATE_MAGIC,
                  ovm3_hb_record.format_line("reader", {
-                     "clock": CLOCK, "boot_id": boot, "pid": pid, "updated": _num(self.updated),
+                     "clock": ovm3_compat.monotonic_clock_name(), "boot_id": boot, "pid": pid,
+                     "updated": _num(self.updated),
                      "interval": _num(self.interval), "read_timeout": _num(self.read_timeout)})]
         for mount in sorted(self.mounts.keys()):
             info = self.mounts[mount]
@@ -291,7 +291,7 @@ def load_state(path, boot, now):
         book, reader = PeerBook.from_text(text)
     except (ValueError, KeyError, IndexError):
         return None, "state file %s is malformed" % path
-    if reader.get("clock") != CLOCK or (boot and reader.get("boot_id") != boot):
+    if reader.get("clock") != ovm3_compat.monotonic_clock_name() or (boot and reader.get("boot_id") != boot):
         return None, "state file %s is from another boot or clock" % path
     max_age = 3 * book.interval + 1.0
     if book.updated is None or now - book.updated > max_age or book.updated > now + 0.5:

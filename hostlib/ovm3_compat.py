@@ -7,7 +7,8 @@ its users (``import ovm3_compat``). Notes for every host-side author:
 * On 2.4 ``SystemExit`` and ``KeyboardInterrupt`` derive from ``Exception``: a bare
   ``except Exception`` swallows Ctrl-C and ``sys.exit``. Re-raise them: ``if is_fatal(e): raise``.
 * Python 2's xmlrpclib refuses ints of 2**31 and more: pass replies through :func:`xmlrpc_safe`.
-* No ``time.monotonic`` before 3.3: :func:`monotonic` (``os.times()[4]``, ticks since boot).
+* No ``time.monotonic`` before 3.3: :func:`monotonic` reads ``/proc/uptime`` (``os.times()[4]`` wraps
+  after 2**31 ticks, about 248 days, with a 32-bit ``clock_t``; it is only a calibrated fallback).
 * No ``subprocess`` ``timeout=`` before 3.3: :func:`run` polls and kills.
 * No ``json`` before 2.6, no ``hashlib`` before 2.5: :func:`json_dumps`, :func:`md5_hex`.
 * ``inspect.getargspec`` is gone in 3.11: :func:`getargspec`.
@@ -60,9 +61,101 @@ def is_fatal(exc):
     return isinstance(exc, (SystemExit, KeyboardInterrupt))
 
 
+#: Seconds since boot, the clock every host-side process on one host agrees on (Linux).
+UPTIME_FILE = "/proc/uptime"
+#: Names of the two scales :func:`monotonic` can run on (recorded next to saved readings).
+CLOCK_UPTIME = "uptime"
+CLOCK_TICKS = "os.times"
+
+
+def _clock_ticks_per_second():
+    try:
+        return float(os.sysconf("SC_CLK_TCK"))
+    except (ValueError, OSError, AttributeError):
+        return 100.0
+
+
+class MonotonicClock(object):
+    """Seconds since boot that never step back, on every Python from 2.4.
+
+    The source is ``/proc/uptime`` (monotonic, no wrap, the same in every process of the host). When
+    it cannot be read (out of file descriptors, no /proc), ``os.times()[4]`` takes over, shifted by the
+    offset measured while both were readable and with the wrap of a 32-bit ``clock_t`` (2**32 ticks)
+    undone, so the scale does not change. A clock that never read the uptime file runs on the ticks
+    scale and says so in :meth:`name`. Readings never go below an earlier one.
+    """
+
+    def __init__(self, uptime_file=UPTIME_FILE, times=None, ticks_per_second=None):
+        self.uptime_file = uptime_file
+        self.times = times or os.times
+        if ticks_per_second is None:
+            ticks_per_second = _clock_ticks_per_second()
+        self.wrap = (2.0 ** 32) / ticks_per_second
+        self.offset = None      # uptime - ticks seconds, once both were read
+        self.last_ticks = None
+        self.wraps = 0
+        self.last = None
+
+    def _uptime(self):
+        try:
+            f = open(self.uptime_file, "r")
+            try:
+                return float(f.read(128).split()[0])
+            finally:
+                f.close()
+        except (IOError, OSError, ValueError, IndexError):
+            return None
+
+    def _ticks(self):
+        raw = None
+        for attempt in range(3):
+            try:
+                raw = float(self.times()[4])
+                break
+            except OSError:  # times() returned (clock_t)-1: a valid tick count Python takes for an error
+                time.sleep(0.02)
+        if raw is None:
+            raw = self.last_ticks or 0.0
+        if self.last_ticks is not None and raw < self.last_ticks - self.wrap / 2:
+            self.wraps = self.wraps + 1
+        self.last_ticks = raw
+        return raw + self.wraps * self.wrap
+
+    def now(self):
+        """Seconds since boot (or, without the uptime file, since an arbitrary point)."""
+        ticks = self._ticks()
+        value = self._uptime()
+        if value is not None:
+            if self.offset is None:
+                self.offset = value - ticks
+        elif self.offset is not None:
+            value = ticks + self.offset
+        else:
+            value = ticks
+        if self.last is not None and value < self.last:
+            value = self.last
+        self.last = value
+        return value
+
+    def name(self):
+        """``"uptime"`` when readings are on the /proc/uptime scale, else ``"os.times"``."""
+        if self.offset is None and self._uptime() is None:
+            return CLOCK_TICKS
+        return CLOCK_UPTIME
+
+
+_CLOCK = MonotonicClock()
+
+
 def monotonic():
-    """Seconds on a clock that never steps back (elapsed real time since an arbitrary point)."""
-    return os.times()[4]
+    """Seconds on a clock that never steps back: seconds since boot from /proc/uptime (see
+    :class:`MonotonicClock`), comparable between processes of the same boot."""
+    return _CLOCK.now()
+
+
+def monotonic_clock_name():
+    """The scale :func:`monotonic` runs on: store it with saved readings, compare before using them."""
+    return _CLOCK.name()
 
 
 def retry_eintr(func, *args):

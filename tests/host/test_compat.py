@@ -107,6 +107,83 @@ class MiscTest(unittest.TestCase):
         ovm3_compat.run([SH, "-c", "sleep 0.05"], 5)
         self.assertTrue(ovm3_compat.monotonic() >= a)
 
+
+class FakeTimes(object):
+    """os.times() of a 32-bit dom0: element 4 is a signed 32-bit tick count (100 Hz) in seconds."""
+
+    def __init__(self, ticks):
+        self.ticks = ticks
+
+    def __call__(self):
+        signed = ((self.ticks + 2 ** 31) % 2 ** 32) - 2 ** 31
+        return (0.0, 0.0, 0.0, 0.0, signed / 100.0)
+
+
+class MonotonicClockTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp()
+        self.uptime = os.path.join(self.dir, "uptime")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir)
+
+    def set_uptime(self, seconds):
+        f = open(self.uptime, "w")
+        try:
+            f.write("%.2f 123.45\n" % seconds)
+        finally:
+            f.close()
+
+    def test_real_clock_is_proc_uptime(self):
+        f = open(ovm3_compat.UPTIME_FILE)
+        try:
+            before = float(f.read().split()[0])
+        finally:
+            f.close()
+        now = ovm3_compat.monotonic()
+        self.assertTrue(before - 0.02 <= now <= before + 5, (before, now))
+        self.assertEqual(ovm3_compat.monotonic_clock_name(), ovm3_compat.CLOCK_UPTIME)
+        # Another process (another Python even) reads the same scale: readings are comparable.
+        rc, out, err = ovm3_compat.run([sys.executable, "-c", "print(open('/proc/uptime').read().split()[0])"], 30)
+        self.assertTrue(abs(float(out) - ovm3_compat.monotonic()) < 10, out)
+
+    def test_uptime_file_is_the_source(self):
+        times = FakeTimes(5000)
+        clock = ovm3_compat.MonotonicClock(self.uptime, times, 100)
+        self.set_uptime(1000.5)
+        self.assertEqual(clock.now(), 1000.5)
+        self.set_uptime(1001.25)
+        self.assertEqual(clock.now(), 1001.25)
+        self.assertEqual(clock.name(), "uptime")
+
+    def test_32bit_tick_wrap_is_undone_when_uptime_is_unreadable(self):
+        # 248.5 days after boot the signed 32-bit clock_t jumps from +2**31 to -2**31 ticks.
+        start = 2 ** 31 - 150  # 1.5 s before the wrap
+        times = FakeTimes(start)
+        clock = ovm3_compat.MonotonicClock(self.uptime, times, 100)
+        self.set_uptime(21474835.0)
+        first = clock.now()
+        os.unlink(self.uptime)  # /proc/uptime unreadable from now on (say, EMFILE)
+        readings = []
+        for step in (100, 100, 100, 100):  # 1 s each, across the wrap
+            times.ticks += step
+            readings.append(clock.now())
+        self.assertTrue(times().__getitem__(4) < 0, "the fake did not wrap")
+        for i, value in enumerate(readings):
+            self.assertAlmostEqual(value, first + i + 1, 2)
+        self.assertEqual(clock.name(), "uptime")  # still on the uptime scale (calibrated offset)
+
+    def test_without_uptime_file_ticks_scale_wraps_too_and_never_steps_back(self):
+        times = FakeTimes(2 ** 31 - 50)
+        clock = ovm3_compat.MonotonicClock(os.path.join(self.dir, "none"), times, 100)
+        a = clock.now()
+        times.ticks += 100
+        b = clock.now()
+        self.assertAlmostEqual(b - a, 1.0, 2)
+        times.ticks -= 10  # a tick source that stepped back is clamped, never returned
+        self.assertEqual(clock.now(), b)
+        self.assertEqual(clock.name(), "os.times")
+
     def test_is_fatal(self):
         self.assertTrue(ovm3_compat.is_fatal(KeyboardInterrupt()))
         self.assertTrue(ovm3_compat.is_fatal(SystemExit(1)))
