@@ -3,6 +3,11 @@
 ``SSHServer(workdir, ...)`` writes its own host key, authorized_keys and config under ``workdir`` and runs
 ``/usr/sbin/sshd -D -e -f config`` until ``stop()``. Root may log in with the test's key (CI runs as
 root); ``legacy=True`` restricts the server to what an Oracle Linux 6 OpenSSH 5.3 offers.
+
+``root_password=...`` lets root log in with that password without touching the machine's accounts:
+sshd then runs in a private mount namespace (``unshare -m``) where a throwaway shadow file holding only
+that password is bind-mounted over /etc/shadow; the real file is never written and nothing outside
+the namespace sees the bind mount.
 """
 import os
 import shutil
@@ -12,6 +17,10 @@ import time
 
 SSHD = "/usr/sbin/sshd"
 SSH_KEYGEN = shutil.which("ssh-keygen") or "/usr/bin/ssh-keygen"
+UNSHARE = shutil.which("unshare") or "/usr/bin/unshare"
+OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
+#: Runs inside the new mount namespace: $0 is the throwaway shadow file, "$@" the sshd command line.
+_BIND_SHADOW = 'mount --bind "$0" /etc/shadow && exec "$@"'
 
 #: The algorithms of an Oracle Linux 6 (OVM 3.3/3.4) sshd; OpenSSH 9 needs them enabled explicitly.
 OL6_ALGORITHMS = """\
@@ -26,6 +35,15 @@ MACs hmac-sha1
 def available():
     """True when sshd and ssh-keygen exist and we run as root (sshd must switch to the root user)."""
     return os.path.exists(SSHD) and os.path.exists(SSH_KEYGEN) and os.geteuid() == 0
+
+
+def private_shadow_possible():
+    """True when sshd can run in its own mount namespace with a throwaway /etc/shadow (root, unshare)."""
+    if not available() or not os.path.exists(UNSHARE) or not os.path.exists(OPENSSL):
+        return False
+    probe = subprocess.run([UNSHARE, "-m", "--propagation", "private", "true"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return probe.returncode == 0
 
 
 def keygen(path, kind="ed25519"):
@@ -46,7 +64,8 @@ def free_port():
 class SSHServer:
     """One sshd. ``client_keys``: public key files allowed to log in as root."""
 
-    def __init__(self, workdir, client_keys, legacy=False, password_auth=False, host_key=None):
+    def __init__(self, workdir, client_keys, legacy=False, password_auth=False, host_key=None,
+                 root_password=None):
         self.workdir = workdir
         os.makedirs(workdir, exist_ok=True)
         self.legacy = legacy
@@ -56,7 +75,15 @@ class SSHServer:
             for pub in client_keys:
                 with open(pub) as f:
                     out.write(f.read())
-        self.password_auth = password_auth
+        self.password_auth = password_auth or root_password is not None
+        self.shadow = None
+        if root_password is not None:
+            self.shadow = os.path.join(workdir, "shadow")
+            crypted = subprocess.run([OPENSSL, "passwd", "-6", "-stdin"], input=root_password.encode(),
+                                     stdout=subprocess.PIPE, check=True).stdout.decode().strip()
+            with open(self.shadow, "w") as f:
+                f.write("root:%s:::::::\n" % crypted)
+            os.chmod(self.shadow, 0o600)
         self.proc = None
         self.port = None
 
@@ -91,7 +118,10 @@ class SSHServer:
             port = free_port()
             config = self._config(port)
             log = open(os.path.join(self.workdir, "sshd.log"), "ab")
-            self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", config], stdout=log, stderr=log)
+            argv = [SSHD, "-D", "-e", "-f", config]
+            if self.shadow:
+                argv = [UNSHARE, "-m", "--propagation", "private", "sh", "-c", _BIND_SHADOW, self.shadow] + argv
+            self.proc = subprocess.Popen(argv, stdout=log, stderr=log)
             log.close()
             end = time.monotonic() + deadline
             while time.monotonic() < end and self.proc.poll() is None:

@@ -81,3 +81,68 @@ def test_refused_password_login_never_shows_the_password(tmp_path, ssh_keys):
 def test_nothing_listening_is_a_clear_connect_error(ssh_keys, tmp_path):
     with pytest.raises(errors.SSHError, match="cannot connect to sshd"):
         SSHConnector("127.0.0.1", sshd.free_port(), key_files=[ssh_keys], known_hosts=str(tmp_path / "kh"))
+
+
+needs_private_shadow = pytest.mark.skipif(not sshd.private_shadow_possible(),
+                                          reason="needs unshare -m and openssl for a throwaway root password")
+ROOT_PASSWORD = "r00t-Test-Pw!"
+
+
+@pytest.fixture(scope="module")
+def password_server(tmp_path_factory):
+    """An sshd that takes root's password ROOT_PASSWORD and no key (see tests/sshd.py, root_password)."""
+    with sshd.SSHServer(str(tmp_path_factory.mktemp("sshd-pw")), [], root_password=ROOT_PASSWORD) as server:
+        yield server
+
+
+@needs_private_shadow
+def test_password_login_succeeds_without_touching_the_real_accounts(password_server, tmp_path):
+    with open("/etc/shadow", "rb") as f:
+        real_shadow = f.read()
+    known = tmp_path / "kh"
+    known.write_text(password_server.known_hosts_line())
+    with SSHConnector("127.0.0.1", password_server.port, key_files=[], password=ROOT_PASSWORD,
+                      known_hosts=str(known)) as conn:
+        assert conn.run(["id", "-u"]).stdout == b"0\n"
+        assert "r00t" not in repr(conn) and not any("r00t" in repr(v) for v in vars(conn).values())
+    with pytest.raises(errors.SSHError, match="login refused"):
+        SSHConnector("127.0.0.1", password_server.port, key_files=[], password="not-" + ROOT_PASSWORD,
+                     known_hosts=str(known))
+    with open("/etc/shadow", "rb") as f:
+        assert f.read() == real_shadow
+
+
+@needs_private_shadow
+@pytest.mark.parametrize("source", ["file", "env"])
+def test_cli_deploy_logs_in_with_a_password_from_a_file_or_the_environment(
+        source, password_server, dom0, agent, host_files, tmp_path, monkeypatch, capsys):
+    from ovm3.cli.main import main
+    from tests.conftest_sshd import AGENT_PASSWORD, REMOTE_PYTHON
+
+    known = tmp_path / "kh"
+    known.write_text(password_server.known_hosts_line())
+    agent_pw = tmp_path / "agent.pw"
+    agent_pw.write_text(AGENT_PASSWORD + "\n")
+    ssh_pw = tmp_path / "ssh.pw"
+    ssh_pw.write_text(ROOT_PASSWORD + "\n")
+    os.chmod(agent_pw, 0o600)
+    os.chmod(ssh_pw, 0o600)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.ssh/id_* keys to offer: the password must do it
+    lines = ["[host ovm-1]", "address = 127.0.0.1", "ssh_port = %d" % password_server.port,
+             "known_hosts = %s" % known, "remote_root = %s" % dom0.root, "remote_python = %s" % REMOTE_PYTHON,
+             "agent_url = %s" % agent.url, "agent_password_file = %s" % agent_pw]
+    if source == "file":
+        lines.append("ssh_password_file = %s" % ssh_pw)
+    else:
+        monkeypatch.setenv("OVM3_SSH_PASSWORD", ROOT_PASSWORD)
+    inv = tmp_path / "one.ini"
+    inv.write_text("\n".join(lines) + "\n")
+    legacy = ["--legacy-tls"] if agent.legacy_tls else []
+
+    code = main(legacy + ["deploy", "--inventory", str(inv), "--host-files", host_files, "--no-heartbeat"])
+    out, err = capsys.readouterr()
+
+    assert code == 0, out + err
+    assert out.splitlines()[1].split()[:2] == ["ovm-1", "changed"]
+    assert os.path.exists(os.path.join(dom0.root, "opt/ovm3/ovm3_agent.py"))
+    assert ROOT_PASSWORD not in out + err
