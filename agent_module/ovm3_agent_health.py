@@ -1,11 +1,15 @@
 """Storage-health services: start and query the heartbeat daemon (fencing/ovm3_heartbeat.py).
 
 The daemon's config file is the single source of guid and timings: a call whose arguments disagree
-with it gets a fault naming both values. CloudStack's ``path``/``script`` arguments are checked for
-shape and otherwise ignored: they would let a caller pick the program root runs.
+with it gets a fault naming both values. Timings travel as CloudStack's whole seconds: an argument
+agrees with a fractional configured value when it equals that value rounded up (INTERVAL=0.2 -> 1);
+``heartbeat_settings`` tells a manager the configured values (get_module_info reports them).
+CloudStack's ``path``/``script`` arguments are checked for shape and otherwise ignored: they would
+let a caller pick the program root runs.
 Python 2.4-compatible, stdlib only; ``ovm3_heartbeat`` is deployed next to this module and imported
 only when a service needs it.
 """
+import math
 import os
 import sys
 
@@ -42,13 +46,29 @@ def _config():
         raise base.ServiceError("cannot use the heartbeat config %s: %s" % (path, e))
 
 
+def whole_seconds(value):
+    """A configured timing as the wire carries it: whole seconds, rounded up (0.2 -> 1)."""
+    return int(math.ceil(float(value)))
+
+
 def _same(configured, value):
     if isinstance(value, ovm3_compat.integer_types):
         try:
-            return float(configured) == float(value)
+            return whole_seconds(configured) == value
         except (TypeError, ValueError):
             return False
     return str(configured) == str(value)
+
+
+def heartbeat_settings():
+    """``{guid, timeout, interval}`` of the deployed heartbeat config (seconds, as configured), or
+    ``{error}`` saying why it cannot be read; never a fault (get_module_info reports it)."""
+    try:
+        config = _config()
+    except base.ServiceError:
+        return {"error": str(sys.exc_info()[1])}
+    return {"guid": config.get("guid") or "", "timeout": float(config.get("timeout")),
+            "interval": float(config.get("interval")), "config": _config_path()}
 
 
 def _agree(config, key, name, value):
@@ -57,7 +77,8 @@ def _agree(config, key, name, value):
     if configured is None:
         raise base.ServiceError("the heartbeat config %s sets no %s" % (_config_path(), key))
     if not _same(configured, value):
-        raise base.ServiceError("argument %s=%s disagrees with %s=%s in the heartbeat config %s"
+        raise base.ServiceError("argument %s=%s disagrees with %s=%s in the heartbeat config %s (timings "
+                                "are sent in whole seconds, rounded up)"
                                 % (name, value, key, configured, _config_path()))
 
 

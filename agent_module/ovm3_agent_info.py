@@ -7,6 +7,7 @@ import re
 import sys
 
 import ovm3_agent_base as base
+import ovm3_agent_health
 import ovm3_compat
 
 #: Shared files deployed next to the module (ovm3_agent*.py files are found by name).
@@ -79,7 +80,9 @@ def _agent_version():
 
 
 def get_module_info():
-    """``{module_version, checksum, python_version, agent_version, ovs_version}`` (unknown -> "")."""
+    """``{module_version, checksum, python_version, agent_version, ovs_version, heartbeat}`` (unknown ->
+    ""); ``heartbeat`` is the deployed heartbeat config's ``{guid, timeout, interval, config}`` or
+    ``{error}``."""
     try:
         ovs = get_ovs_version()
     except base.ServiceError:
@@ -90,6 +93,7 @@ def get_module_info():
         "python_version": "%d.%d.%d" % tuple(sys.version_info[:3]),
         "agent_version": _agent_version() or "",
         "ovs_version": ovs,
+        "heartbeat": ovm3_compat.xmlrpc_safe(ovm3_agent_health.heartbeat_settings()),
     }
 
 

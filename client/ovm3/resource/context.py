@@ -19,8 +19,6 @@ from ovm3.resource.state import VmStates
 
 log = logging.getLogger(__name__)
 
-DEFAULT_HEARTBEAT_TIMEOUT = 120
-DEFAULT_HEARTBEAT_INTERVAL = 10
 HEARTBEAT_DIR = "/opt/ovm3/bin"
 HEARTBEAT_SCRIPT = "ovm3_heartbeat.py"
 
@@ -38,6 +36,9 @@ class HostConfig:
         be taken over (see :mod:`ovm3.fence`).
     :param clustered: the pool runs o2cb (OCFS2), so takeover also waits for o2cb's own 120 s
         self-fence; None means "when ``pool`` is set".
+    :param heartbeat_timeout: the heartbeat timings (seconds, fractions allowed) this installation
+        expects; None (the default) takes whatever the host's deployed heartbeat config says, which is
+        the one source of truth. When set, set-up and ping refuse a host whose config says otherwise.
     """
 
     ip: str
@@ -53,8 +54,8 @@ class HostConfig:
     zone: str = "1"
     pod: str = "1"
     cluster: str = "1"
-    heartbeat_timeout: int = DEFAULT_HEARTBEAT_TIMEOUT
-    heartbeat_interval: int = DEFAULT_HEARTBEAT_INTERVAL
+    heartbeat_timeout: Optional[float] = None
+    heartbeat_interval: Optional[float] = None
     module_version: str = ""
     fence_latency: float = fence.DEFAULT_FENCE_LATENCY
     fence_margin: float = fence.DEFAULT_MARGIN

@@ -7,10 +7,12 @@ Pool creation/join, the master VIP and the pool filesystem are done when primary
 """
 
 import logging
+import math
 import re
 
 from ovm3 import errors
 from ovm3.api import normalise_version
+from ovm3.redact import redact_text
 from ovm3.resource import answers, state
 from ovm3.resource.context import HEARTBEAT_DIR, HEARTBEAT_SCRIPT
 from ovm3.resource.domains import list_domains
@@ -28,6 +30,10 @@ OWNERSHIP_STATS_URL = "http://localhost:10024/stats"
 
 class HostRefused(errors.OVM3Error):
     """The host is not ours to manage (owned by another manager, or an unsupported version)."""
+
+
+class HeartbeatMismatch(errors.OVM3Error):
+    """The host's deployed heartbeat config disagrees with what this installation expects."""
 
 
 def server_info(resource, refresh=False):
@@ -67,17 +73,26 @@ def expected_module_version():
         return ""
 
 
-def module_status(resource):
+def module_info(resource):
+    """Our agent module's ``get_module_info`` (a dict), or None when the host does not serve it."""
+    try:
+        with resource.step("get_module_info"):
+            info = resource.client.call("get_module_info")
+    except errors.AgentFault:
+        return None
+    return info if isinstance(info, dict) else {}
+
+
+def module_status(resource, info):
     """``current``, ``outdated (...)`` or ``missing``: is our agent module installed and current?
 
-    An agent RPM update silently drops the module registration, so this is checked on every ping.
+    ``info`` is :func:`module_info`'s answer. An agent RPM update silently drops the module
+    registration, so this is checked on every ping.
     """
-    expected = resource.config.module_version or expected_module_version()
-    try:
-        info = resource.client.call("get_module_info")
-    except errors.AgentFault:
+    if info is None:
         return "missing"
-    installed = str((info or {}).get("module_version", ""))
+    expected = resource.config.module_version or expected_module_version()
+    installed = str(info.get("module_version", ""))
     if expected and installed != expected:
         return "outdated (host has %s, expected %s)" % (installed or "?", expected)
     return "current"
@@ -132,38 +147,78 @@ def setup(resource):
         done.append(("roles", "already xen,utility"))
     ensure_control(resource)
     done.append(("control interface", "control0 169.254.0.1/16"))
-    done.append(("heartbeat", start_heartbeat(resource)))
-    resource.module_status = module_status(resource)
+    info = module_info(resource)
+    resource.module_status = module_status(resource, info)
     done.append(("agent module", resource.module_status))
+    done.append(("heartbeat", start_heartbeat(resource, info)))
     return done
 
 
-def start_heartbeat(resource):
-    """Make sure the heartbeat daemon runs; a host without a heartbeat configuration says so (not fatal:
-    ``ovm3 deploy`` installs it)."""
+def wire_seconds(value):
+    """A heartbeat timing as check_dom0_storage_health_check takes it: CloudStack's whole seconds,
+    rounded up (the agent module compares a fractional configured value the same way: 0.2 -> 1)."""
+    return int(math.ceil(float(value)))
+
+
+def heartbeat_timings(resource, info):
+    """``(timeout, interval)`` in seconds from the host's deployed heartbeat config (``info`` is
+    :func:`module_info`'s answer), the one source of truth for them.
+
+    Returns a string saying why there are none (module missing or too old, no config). Raises
+    :class:`HeartbeatMismatch` when the config names another guid or other timings than this
+    installation's :class:`HostConfig` asks for.
+    """
+    if info is None:
+        return "not checked: our agent module is not installed (deploy it with ovm3 deploy)"
+    hb = info.get("heartbeat")
+    if not isinstance(hb, dict):
+        return "not checked: the agent module does not report its heartbeat config (redeploy it with ovm3 deploy)"
+    if hb.get("error"):
+        return "not configured (deploy it with ovm3 deploy): %s" % hb["error"]
     cfg = resource.config
+    where = hb.get("config") or "the heartbeat config"
+    if hb.get("guid") and hb["guid"] != cfg.guid:
+        raise HeartbeatMismatch(
+            "%s names guid %s, this host's guid is %s" % (where, hb["guid"], cfg.guid),
+            host=resource.host,
+            hint="redeploy the heartbeat for this host (ovm3 deploy)",
+        )
+    timings = (float(hb["timeout"]), float(hb["interval"]))
+    for name, want, have in zip(("timeout", "interval"), (cfg.heartbeat_timeout, cfg.heartbeat_interval), timings):
+        if want is not None and float(want) != have:
+            raise HeartbeatMismatch(
+                "%s sets %s=%g s, this installation expects %g s" % (where, name.upper(), have, float(want)),
+                host=resource.host,
+                hint="redeploy the heartbeat with the expected timings (ovm3 deploy), or leave heartbeat_%s unset to "
+                "take the host's" % name,
+            )
+    return timings
+
+
+def start_heartbeat(resource, info):
+    """Make sure the heartbeat daemon runs, with the timings of the host's deployed config; a host
+    without a heartbeat configuration says so (not fatal: ``ovm3 deploy`` installs it)."""
+    timings = heartbeat_timings(resource, info)
+    if isinstance(timings, str):
+        return timings
+    timeout, interval = timings
     try:
-        return _health_check(resource, cfg)
+        with resource.step("check_dom0_storage_health_check"):
+            reply = resource.client.call(
+                "check_dom0_storage_health_check",
+                HEARTBEAT_DIR,
+                HEARTBEAT_SCRIPT,
+                resource.config.guid,
+                wire_seconds(timeout),
+                wire_seconds(interval),
+            )
     except errors.NoSuchFileFault as e:
         return "not configured (deploy it with ovm3 deploy): %s" % e.agent_message
-
-
-def _health_check(resource, cfg):
-    with resource.step("check_dom0_storage_health_check"):
-        reply = resource.client.call(
-            "check_dom0_storage_health_check",
-            HEARTBEAT_DIR,
-            HEARTBEAT_SCRIPT,
-            cfg.guid,
-            int(cfg.heartbeat_timeout),
-            int(cfg.heartbeat_interval),
-        )
     running, started = (
         (list(reply) + [False, False])[:2] if isinstance(reply, (list, tuple)) else (False, False)
     )
-    if started:
-        return "started"
-    return "running" if running else "not running"
+    state = "started" if started else "running" if running else "not running"
+    return "%s (timeout %g s, interval %g s)" % (state, timeout, interval)
 
 
 def vm_report(resource):
@@ -183,14 +238,16 @@ def ping(resource):
     except Exception as e:  # noqa: BLE001 - a ping reports, it never raises
         log.warning("%s: ping failed: %s", resource.host, e)
         return None
+    info = None
     try:
-        heartbeat = start_heartbeat(resource)
-    except Exception as e:  # noqa: BLE001
-        heartbeat = "check failed: %s" % getattr(e, "message", e)
-    try:
-        resource.module_status = module_status(resource)
+        info = module_info(resource)
+        resource.module_status = module_status(resource, info)
     except Exception as e:  # noqa: BLE001
         resource.module_status = "unknown (%s)" % type(e).__name__
+    try:
+        heartbeat = start_heartbeat(resource, info)
+    except Exception as e:  # noqa: BLE001
+        heartbeat = "check failed: %s" % redact_text(str(e))
     if resource.module_status != "current":
         log.warning("%s: agent module %s: redeploy it (ovm3 deploy)", resource.host, resource.module_status)
     return {
@@ -215,7 +272,7 @@ def startup(resource):
     total, free = hw.memory, hw.free_memory
     bridges = traffic_bridges(resource)
     cfg = resource.config
-    resource.module_status = module_status(resource)
+    resource.module_status = module_status(resource, module_info(resource))
     return {
         "com.cloud.agent.api.StartupRoutingCommand": {
             "type": "Routing",

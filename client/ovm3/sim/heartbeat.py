@@ -59,6 +59,8 @@ class Heartbeat:
         self.env = env
         self.proc = None
         self._provision()
+        # the hosted agent module's daemon ``status``/``start`` act on this one (see module_host)
+        self.state.heartbeat_daemon = self
 
     # ---- sandbox paths ------------------------------------------------------------------------
     def path(self, host_path):
