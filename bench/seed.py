@@ -35,11 +35,14 @@ def vm_config(vm_id, index, name):
 
 
 def add_vms(state, count, prefix="bench"):
-    """Add ``count`` running domains to ``state`` (a HostState); return their names in domid order."""
+    """Add ``count`` running domains to ``state`` (a HostState); return their names in domid order.
+
+    Names are CloudStack's (``i-2-1-VM``...), unique on one host, as the agent module's services want.
+    """
     names = []
     for i in range(count):
         vm_id = str(uuid.uuid5(uuid.NAMESPACE_URL, "%s/%s/%d" % (state.hostname, prefix, i))).replace("-", "")
-        name = "%s-%s-%03d" % (prefix, state.hostname, i)
+        name = "i-2-%d-VM" % (i + 1)  # a CloudStack VM name: the agent module refuses any other kind
         cfg = vm_config(vm_id, i, name)
         dom = Domain(vm_id, REPO_ID, name, state.new_domid(), cfg["memory"], cfg["vcpus"], 5900 + i, cfg)
         dom.cpu_seconds = 10.0 + i

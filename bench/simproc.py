@@ -19,8 +19,8 @@ class SimProcess:
     """Start ``count`` simulated agents in a child process; a context manager.
 
     :param vms_per_host: running domains seeded on each host (see :mod:`bench.seed`).
-    :param stats: make sure every host answers ``ovs_dom0_stats``/``ovs_domU_stats`` (the agent
-        module when the simulator hosts it, else :mod:`bench.statshim`).
+    :param stats: make sure every host answers ``ovs_dom0_stats``/``ovs_domU_stats`` from the agent
+        module the simulator hosts (the child fails when the module is not there).
     """
 
     def __init__(self, count=1, tls=False, fleet=False, version="3.3", vms_per_host=0, stats=False):
@@ -99,20 +99,17 @@ class SimProcess:
 def _serve(settings, out):
     from ovm3.sim import simulated_agents
 
-    from bench import seed, statshim
+    from bench import seed
 
     with simulated_agents(count=settings["count"], version=settings["version"], tls=settings["tls"],
                           password=settings["password"], fleet=settings["fleet"]) as hosts:
         described = []
-        shimmed = 0
         for h in hosts:
             names = seed.add_vms(h.state, settings["vms_per_host"]) if settings["vms_per_host"] else []
-            if settings["stats"]:
-                shimmed += statshim.install(h)
+            if settings["stats"] and "ovs_dom0_stats" not in h.dispatcher.services:
+                raise RuntimeError("%s does not host the agent module (ovs_dom0_stats missing)" % h.name)
             described.append({"url": h.url, "name": h.name, "fingerprint": h.fingerprint, "vms": names})
-        source = None
-        if settings["stats"]:
-            source = "bench.statshim (simulator has no agent module attached)" if shimmed else "agent module"
+        source = "the agent module (ovm3_agent_stats, hosted by the simulator)" if settings["stats"] else None
         cert = os.path.join(hosts.root, "tls", "certificate.pem") if settings["tls"] else None
         out({"hosts": described, "user": hosts[0].user, "cert_file": cert, "stats_source": source})
         for line in sys.stdin:

@@ -40,6 +40,7 @@ class SimHost:
         port=0,
         persist=True,
         load_module=True,
+        ownership_restart=0.0,
         **state_kw,
     ):
         self.world = world
@@ -51,6 +52,12 @@ class SimHost:
         self.faults = FaultRules()
         self.dispatcher = Dispatcher(self.state, self.calls, self.faults, persist=persist)
         self.admin_token = secrets.token_hex(16)
+        #: seconds a 3.3/3.4 agent is away after take_ownership (it restarts); 0 = no restart
+        self.ownership_restart = float(ownership_restart)
+        self.restarts = 0
+        self._life = threading.Lock()
+        self._stopped = False
+        self._restart_timer = None
         self.tls = bool(tls)
         if legacy_tls is None:
             legacy_tls = self.state.personality.legacy_tls
@@ -132,13 +139,34 @@ class SimHost:
 
         return Heartbeat(self, guid, mounts, **kw)
 
-    def power_off_soon(self, delay=0.2):
-        """Stop answering shortly after the current reply went out (sys_shutdown)."""
-        t = threading.Timer(delay, self.server.unlisten, args=(self,))
-        t.daemon = True
-        t.start()
+    def power_off(self):
+        """Stop answering (sys_shutdown runs this once its reply went out)."""
+        self.server.unlisten(self)
+
+    def restart_agent(self, down_for=None):
+        """Be an agent that restarts: refuse connections (and cut open ones) for ``down_for`` seconds
+        (default ``ownership_restart``), then listen on the same port again. State is kept, as a
+        real ovs-agent restart keeps the host's state."""
+        down_for = self.ownership_restart if down_for is None else down_for
+        with self._life:
+            if self._stopped:
+                return
+            self.server.unlisten(self)
+            self.restarts += 1
+            self._restart_timer = threading.Timer(down_for, self._relisten)
+            self._restart_timer.daemon = True
+            self._restart_timer.start()
+
+    def _relisten(self):
+        with self._life:
+            if not self._stopped:
+                self.server.listen(self, self.port, self._ctx)
 
     def stop(self):
+        with self._life:
+            self._stopped = True
+            if self._restart_timer is not None:
+                self._restart_timer.cancel()
         self.faults.clear()
         self.server.unlisten(self)
 
@@ -184,6 +212,7 @@ def start_hosts(
     load_module=None,
     names=None,
     server=None,
+    ownership_restart=0.0,
 ):
     """Start ``count`` hosts; returns :class:`Hosts` (stop them with :func:`stop_hosts`)."""
     root = os.path.realpath(str(root))
@@ -193,7 +222,7 @@ def start_hosts(
         password = secrets.token_urlsafe(18)
     material = make_certificate(os.path.join(root, "tls"), "ovs-agent-sim") if tls else None
     if load_module is None:
-        load_module = not fleet
+        load_module = True  # fleet hosts too: the module is loaded once per world and shared
     hosts = []
     try:
         for i in range(count):
@@ -211,6 +240,7 @@ def start_hosts(
                 port=(port + i) if port else 0,
                 persist=not fleet,
                 load_module=load_module,
+                ownership_restart=ownership_restart,
             )
             if faults_file:
                 h.faults.load_file(faults_file)
@@ -241,20 +271,36 @@ def simulated_agents(
     port=0,
     faults_file=None,
     load_module=None,
+    ownership_restart=0.0,
 ):
     """Run ``count`` simulated agents on loopback for the duration of the block.
 
     :param version: personality, ``"3.2"``, ``"3.3"`` or ``"3.4"``.
     :param tls: serve HTTPS with a self-signed certificate (``host.fingerprint``); 3.2 speaks TLS 1.0.
     :param root: sandbox directory (a temporary one, removed afterwards, when None).
-    :param fleet: cheap mode for hundreds of hosts (state kept in memory, no agent module).
+    :param fleet: cheap mode for hundreds of hosts (state kept in memory, not written to disk after
+        each call); the agent module is hosted all the same (loaded once per world, shared).
+    :param load_module: host the project's agent module (default True); False leaves its methods
+        answering "not simulated".
+    :param ownership_restart: seconds a 3.3/3.4 host is away after ``take_ownership`` (the real agent
+        restarts then; CloudStack sleeps 2 s). 0, the default, keeps it answering.
     :yields: :class:`Hosts`, a list of :class:`SimHost`.
     """
     tmp = None
     if root is None:
         tmp = root = tempfile.mkdtemp(prefix="ovm3-sim-")
     hosts = start_hosts(
-        count, version, tls, root, password, fleet, legacy_tls, port, faults_file, load_module
+        count,
+        version,
+        tls,
+        root,
+        password,
+        fleet,
+        legacy_tls,
+        port,
+        faults_file,
+        load_module,
+        ownership_restart=ownership_restart,
     )
     try:
         yield hosts

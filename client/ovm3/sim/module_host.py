@@ -148,6 +148,7 @@ def attach(sim_host):
             # simulator calls: re-install the router on every call so the module never falls back to
             # the real host (RealHost would run real `ip`, `ping`... on this machine).
             ovm3_agent.set_host(router)
+            hostio.begin_call()
             with router.serving(hostio):
                 try:
                     return fn(*args)
@@ -171,6 +172,14 @@ class SimHostIO:
     def __init__(self, state):
         self.h = state
         self.routes = []
+        self._clock = threading.local()
+
+    def begin_call(self):
+        """Reset this thread's simulated clock to real time (called before every service call)."""
+        self._clock.skew = 0.0
+
+    def _now(self):
+        return time.time() + getattr(self._clock, "skew", 0.0)
 
     # ---- commands ---------------------------------------------------------------------------
     def run(self, argv, timeout, stdin_data=None):
@@ -178,9 +187,20 @@ class SimHostIO:
         handler = getattr(self, "_cmd_" + prog.replace("-", "_").replace(".", "_"), None)
         if handler is None:
             if prog.endswith("python") or prog.startswith("python"):
-                return 1, "", "the heartbeat daemon does not run inside the simulator\n"
+                return self._heartbeat_daemon(argv)
             raise OSError(errno.ENOENT, "No such file or directory: %r" % argv[0])
         return handler(list(argv[1:]), stdin_data)
+
+    def _heartbeat_daemon(self, argv):
+        """``status``/``start`` of the daemon go to the host's :class:`ovm3.sim.heartbeat.Heartbeat`
+        (a child process the test owns), never to a real daemonising start; none provisioned: rc 1."""
+        hb = getattr(self.h, "heartbeat_daemon", None)
+        action = argv[-1] if argv else ""
+        if hb is None or action not in ("status", "start"):
+            return 1, "", "the heartbeat daemon does not run inside the simulator\n"
+        if action == "start" and not hb.running():
+            hb.start()
+        return (0, "running\n", "") if hb.running() else (3, "", "not running\n")
 
     def _cmd_ping(self, args, stdin):
         target = args[-1] if args else ""
@@ -320,11 +340,12 @@ class SimHostIO:
         if dev not in self.h.bridges and dev not in self.h.nics and dev not in self.h.bonds:
             return None
         rx = tx = 0
+        now = self._now()
         for d in self.h.domains.values():
-            c = d.counters()
+            c = d.counters(now)
             rx += c["rx_bytes"]
             tx += c["tx_bytes"]
-        up = max(0.0, time.time() - self.h.boot_time)
+        up = max(0.0, now - self.h.boot_time)
         rx += int(up * 2000)
         tx += int(up * 1000)
         return {"rx_bytes": rx, "tx_bytes": tx, "rx_packets": rx // 1000, "tx_packets": tx // 1000}
@@ -338,7 +359,7 @@ class SimHostIO:
             "vfb_location": vfb[0],
             "vbd": [51712 + 16 * i for i in range(len(d.config.get("disk", [])))],
             "vif": list(range(len(d.config.get("vif", [])))),
-            "cpu_time": d.cpu_time(),
+            "cpu_time": d.cpu_time(self._now()),
             "start_time": d.start_time,
             "online_vcpus": d.vcpus,
         }
@@ -360,7 +381,7 @@ class SimHostIO:
                 "vfb_location": None,
                 "vbd": [],
                 "vif": [],
-                "cpu_time": max(0.0, time.time() - self.h.boot_time) * 0.05,
+                "cpu_time": max(0.0, self._now() - self.h.boot_time) * 0.05,
                 "start_time": float(self.h.boot_time),
                 "online_vcpus": self.h.cpus,
             }
@@ -371,8 +392,9 @@ class SimHostIO:
             return self.h.memory_mb, max(0, self.h.free_mb())
 
     def read_proc_stat(self):
-        up = max(0.0, time.time() - self.h.boot_time)
-        busy = sum(d.cpu_time() for d in self.h.domains.values()) * 100 + up * 5
+        now = self._now()
+        up = max(0.0, now - self.h.boot_time)
+        busy = sum(d.cpu_time(now) for d in self.h.domains.values()) * 100 + up * 5
         total = up * 100 * self.h.cpus
         user = int(busy * 0.7)
         system = int(busy * 0.3)
@@ -389,7 +411,7 @@ class SimHostIO:
         d = self._dom_by_id(domid)
         if d is None:
             return None
-        c = d.counters()
+        c = d.counters(self._now())
         return {
             "rd_sect": c["rd_bytes"] // 512,
             "wr_sect": c["wr_bytes"] // 512,
@@ -401,16 +423,19 @@ class SimHostIO:
         d = self._dom_by_id(domid)
         if d is None:
             return None
-        c = d.counters()
+        c = d.counters(self._now())
         # dom0 counts the backend side: what the guest sends dom0 receives.
         return {"rx_bytes": c["tx_bytes"], "tx_bytes": c["rx_bytes"]}
 
     # ---- time -------------------------------------------------------------------------------
+    # The module's sleeps (the CPU sample of ovs_dom0_stats) move this call's simulated clock instead of
+    # waiting: every figure above is computed from the clock, so the sample sees the time pass, and a
+    # fleet of 200 hosts answers without 200 real sleeps.
     def now(self):
-        return time.time()
+        return self._now()
 
     def monotonic(self):
-        return time.monotonic()
+        return time.monotonic() + getattr(self._clock, "skew", 0.0)
 
     def sleep(self, seconds):
-        time.sleep(min(seconds, 0.05))  # the simulated clock needs no real wait between samples
+        self._clock.skew = getattr(self._clock, "skew", 0.0) + max(0.0, float(seconds))
