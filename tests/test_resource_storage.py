@@ -1,6 +1,7 @@
 """Storage handlers on the simulated agent: pools, templates, volumes, snapshots, attach, legacy commands."""
 
 from ovm3.resource import naming
+from ovm3.resource.answers import answer_class as answers_class
 from ovm3.resource.cs_fields import java_class
 from tests.test_resource_support import (
     POOL,
@@ -165,14 +166,86 @@ def test_attach_iso_to_running_vm(tmp_path):
         assert body(ans)["result"] is True and "detached" in body(ans)["details"]
 
 
-def test_primary_storage_download_reports_success(tmp_path):
+def _template_bytes(hosts, relative):
+    """A template on the simulated secondary export with recognisable content: ``(local path, data)``."""
+    data = b"OVM3" * 1024 + b"\0" * (1 << 16) + b"tail"
+    path = put_file(hosts, "nfs-1:/export/secondary", relative)
+    with open(path, "wb") as f:
+        f.write(data)
+    return path, data
+
+
+def _downloaded(hosts, install_path):
+    """Bytes of the downloaded image, read from the primary export (what the repository mount points to)."""
+    import os
+
+    with open(os.path.join(hosts.nfs_dir("nfs-1:/export/primary"), "VirtualDisks", install_path), "rb") as f:
+        return f.read()
+
+
+def test_primary_storage_download_from_file_url_succeeds(tmp_path):
     with resources(tmp_path) as (hosts, (r,)):
         volume_on_primary(hosts, r, "other")
-        src = put_file(hosts, "nfs-1:/export/secondary", TEMPLATE)
-        ans = r.execute("PrimaryStorageDownloadCommand", {"url": "file://" + src, "poolUuid": POOL})
+        hosts[0].state.mount("nfs-1:/export/secondary", "/mnt/secondary")
+        _, data = _template_bytes(hosts, TEMPLATE)
+        hosts[0].calls.clear()
+        url = "file:///mnt/secondary/" + TEMPLATE
+        ans = r.execute("PrimaryStorageDownloadCommand", {"url": url, "poolUuid": POOL})
         b = body(ans)
-        assert "import_virtual_disk" in hosts[0].calls.methods()
-        if b["result"]:
-            assert b["installPath"].endswith(".raw")
-        else:  # the simulator may not fetch this URL scheme; the answer then says why
-            assert "import_virtual_disk" in b["details"]
+        assert b["result"] is True and b["details"] == "downloaded", b["details"]
+        assert b["installPath"].endswith(".raw") and "-" not in b["installPath"]
+        assert b["templateSize"] == len(data)
+        assert _downloaded(hosts, b["installPath"]) == data
+        calls = hosts[0].calls
+        assert calls.methods()[0] == "import_virtual_disk"
+        assert list(calls.find("import_virtual_disk")[0].args) == [url, b["installPath"], naming.repo_id(POOL)]
+
+
+def test_primary_storage_download_from_loopback_http_succeeds(tmp_path):
+    import functools
+    import http.server
+    import os
+    import threading
+
+    with resources(tmp_path) as (hosts, (r,)):
+        volume_on_primary(hosts, r, "other")
+        path, data = _template_bytes(hosts, TEMPLATE)
+        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=os.path.dirname(path))
+        handler.log_message = lambda *a: None
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            url = "http://127.0.0.1:%d/%s" % (server.server_address[1], os.path.basename(path))
+            b = body(r.execute("PrimaryStorageDownloadCommand", {"url": url, "poolUuid": POOL}))
+            assert b["result"] is True, b["details"]
+            assert b["templateSize"] == len(data) and _downloaded(hosts, b["installPath"]) == data
+            # a missing file on the server: a failed answer naming host, step and the agent's error
+            bad = body(r.execute("PrimaryStorageDownloadCommand", {"url": url + ".missing", "poolUuid": POOL}))
+        finally:
+            server.shutdown()
+            server.server_close()
+        assert bad["result"] is False
+        assert "ovm-1" in bad["details"] and "import_virtual_disk" in bad["details"], bad["details"]
+        assert "not found" in bad["details"].lower() and "t.raw.missing" in bad["details"], bad["details"]
+
+
+def test_primary_storage_download_failure_leaves_no_image(tmp_path):
+    import os
+
+    with resources(tmp_path) as (hosts, (r,)):
+        volume_on_primary(hosts, r, "other")
+        disks = os.path.join(hosts.nfs_dir("nfs-1:/export/primary"), "VirtualDisks")
+        before = sorted(os.listdir(disks))
+        hosts[0].faults.add(method="import_virtual_disk", kind="fault", fault="exceptions.IOError:disk full", count=1)
+        ans = r.execute("PrimaryStorageDownloadCommand", {"url": "file:///nowhere.raw", "poolUuid": POOL})
+        b = body(ans)
+        assert answers_class(ans) == "PrimaryStorageDownloadAnswer" and b["result"] is False
+        assert "step import_virtual_disk" in b["details"] and "disk full" in b["details"], b["details"]
+        # a source the host cannot read: the agent's own error, no file left behind
+        b = body(r.execute("PrimaryStorageDownloadCommand", {"url": "file:///nowhere.raw", "poolUuid": POOL}))
+        assert b["result"] is False and "nowhere.raw" in b["details"], b["details"]
+        assert sorted(os.listdir(disks)) == before
+        # no URL at all: malformed command, no agent call
+        hosts[0].calls.clear()
+        b = body(r.execute("PrimaryStorageDownloadCommand", {"poolUuid": POOL}))
+        assert b["result"] is False and "url" in b["details"] and hosts[0].calls.methods() == []
