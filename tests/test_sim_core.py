@@ -3,6 +3,7 @@
 import base64
 import http.client
 import socket
+import time
 
 import pytest
 
@@ -135,3 +136,61 @@ def test_version_signatures(tmp_path, version):
         assert reply.startswith("start" if version == "3.2" else "Added")
         assert c.call("ovs_vlan_bridge", "stop", "xenbr0.200", "bond0", 200).startswith("stop")
         assert ("<OVM_Version>%s." % version) in c.call("discover_server")
+
+
+def test_dispatch_to_another_host_is_in_that_hosts_call_log(tmp_path):
+    with simulated_agents(count=2, root=tmp_path) as hs:
+        h1, h2 = hs
+        uri = "https://oracle:%s@%s:8899/api/3" % (h2.password, h2.ip)
+        c = h1.client()
+        assert c.call("dispatch", uri, "echo", ["via-1"]) == "via-1"
+        nested = h2.calls.find("echo")
+        assert len(nested) == 1 and nested[0].nested and nested[0].args == ["via-1"]
+        assert nested[0].result == "via-1" and nested[0].host == h2.name
+        outer = h1.calls.find("dispatch")[-1]
+        assert not outer.nested and h2.password not in repr(outer.args)
+        # The target's fault rules fire for dispatched calls too, and the fault reaches the caller.
+        h2.faults.add(method="echo", fault="exceptions.Exception:target says no", count=1)
+        with pytest.raises(errors.AgentFault) as ei:
+            c.call("dispatch", uri, "echo", ["again"])
+        assert "target says no" in ei.value.fault_string
+        assert h2.calls.find("echo")[-1].injected == "fault"
+
+
+def _echo_until_up(client, deadline_s=10.0):
+    deadline = time.monotonic() + deadline_s
+    while True:
+        try:
+            return client.call("echo", "up")
+        except (errors.AgentUnreachable, errors.ProtocolError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+OWNERSHIP = {
+    "manager_uuid": "d1a749d4295041fb99854f52ea4dea97",
+    "manager_event_url": "http://localhost:10024/event",
+    "manager_statistic_url": "http://localhost:10024/stats",
+    "manager_certificate": "None",
+    "signed_server_certificate": "None",
+}
+
+
+def test_33_agent_restarts_after_take_ownership(tmp_path):
+    with simulated_agents(count=1, version="3.3", root=tmp_path, ownership_restart=0.5) as hs:
+        h = hs[0]
+        c = h.client(retries=0)
+        assert c.call("take_ownership", OWNERSHIP) is None
+        with pytest.raises(errors.AgentUnreachable):
+            c.call("update_server_roles", "xen,utility")  # the agent is restarting
+        assert _echo_until_up(c) == "up"
+        assert h.restarts == 1 and h.state.manager_uuid == OWNERSHIP["manager_uuid"]
+        assert c.call("update_server_roles", "xen,utility") is None
+
+
+def test_32_agent_does_not_restart_after_take_ownership(tmp_path):
+    with simulated_agents(count=1, version="3.2", root=tmp_path, ownership_restart=0.5) as hs:
+        c = hs[0].client(retries=0)
+        c.call("take_ownership", OWNERSHIP["manager_uuid"], "")
+        assert c.call("echo", "still here") == "still here" and hs[0].restarts == 0

@@ -66,6 +66,13 @@ def _wait_forever():
     type=click.Path(exists=True, dir_okay=False),
     help="JSON file of fault rules applied to every agent.",
 )
+@click.option(
+    "--ownership-restart",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 300),
+    help="Seconds a 3.3/3.4 agent is away after take_ownership (the real one restarts); 0: no restart.",
+)
 @click.option("--record-from", help="Proxy to this real agent URL and record every call as fixture files.")
 @click.option(
     "--out", type=click.Path(file_okay=False), help="Directory for recorded fixtures (--record-from)."
@@ -74,7 +81,18 @@ def _wait_forever():
 @click.option("--upstream-fingerprint", help="Pinned SHA-256 fingerprint of the --record-from agent.")
 @click.pass_context
 def command(
-    ctx, count, agent_version, port, tls, root, faults_file, record_from, out, replay, upstream_fingerprint
+    ctx,
+    count,
+    agent_version,
+    port,
+    tls,
+    root,
+    faults_file,
+    ownership_restart,
+    record_from,
+    out,
+    replay,
+    upstream_fingerprint,
 ):
     """Run simulated ovs-agents in the foreground until interrupted.
 
@@ -88,7 +106,15 @@ def command(
     from ovm3.sim.hosts import start_hosts, stop_hosts
 
     hosts = start_hosts(
-        count, agent_version, tls, root, password, fleet=count > 1, port=port, faults_file=faults_file
+        count,
+        agent_version,
+        tls,
+        root,
+        password,
+        fleet=count > 1,
+        port=port,
+        faults_file=faults_file,
+        ownership_restart=ownership_restart,
     )
     try:
         click.echo("sandbox: %s" % root)

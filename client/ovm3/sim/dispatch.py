@@ -5,8 +5,10 @@ agent) is "not supported", like on a real agent; a listed method without a simul
 ``exceptions.Exception:<method> is not simulated``. Never a silent default.
 """
 
+import threading
 import time
 from dataclasses import dataclass
+from typing import Callable, Optional
 
 from ovm3.api import TABLE
 from ovm3.errors import OVM3Error
@@ -32,11 +34,13 @@ _PY_TYPES = {
 
 @dataclass
 class Outcome:
-    """What the HTTP layer sends: ``body`` with ``status``; ``drop`` cuts the reply in the middle."""
+    """What the HTTP layer sends: ``body`` with ``status``; ``drop`` cuts the reply in the middle;
+    ``after`` runs once the reply went out (see :func:`after_reply`)."""
 
     body: bytes
     status: int = 200
     drop: bool = False
+    after: Optional[Callable[[], None]] = None  # run once the reply is out; the connection then closes
 
 
 def not_simulated(method):
@@ -104,7 +108,7 @@ class Dispatcher:
             raise not_simulated(wire)
         return method, fn, False
 
-    def invoke(self, wire, args, nested=False):
+    def invoke(self, wire, args):
         """Run one call (no fault rules, no logging); return the value or raise AgentError."""
         method, fn, is_service = self.lookup(wire)
         if method is not None and not is_service:
@@ -119,49 +123,121 @@ class Dispatcher:
                 self.host.save()
             return value
 
+    def _apply_rule(self, wire, args, record):
+        """Fire the fault rule matching this call, if any: wait for ``latency``/``hang`` and return
+        None (the call then runs), or return the kind (``fault``/``drop``/``garbage``) that replaces
+        the reply, with ``record.fault`` set."""
+        rule = self.faults.pick(wire, args)
+        if rule is None:
+            return None, None
+        record.injected = rule.kind
+        if rule.kind == "latency":
+            time.sleep(rule.delay)
+            return None, rule
+        if rule.kind == "hang":
+            rule.wait_released()
+            return None, rule
+        record.fault = {
+            "fault": rule.fault,
+            "drop": "connection dropped (injected)",
+            "garbage": "garbage reply (injected)",
+        }[rule.kind]
+        return rule.kind, rule
+
+    def _run(self, wire, args, record):
+        """Invoke and fill ``record``; return the value or raise AgentError (any failure becomes one)."""
+        try:
+            value = self.invoke(wire, args)
+        except AgentError as e:
+            record.fault = e.fault_string
+            raise
+        except Exception as e:  # noqa: BLE001 - a real agent turns any exception into a fault
+            record.fault = "exceptions.%s:%s" % (type(e).__name__, e)
+            raise _raw_fault(record.fault) from None
+        record.result = redact_value(value)
+        return value
+
+    def _record(self, wire, args, nested=False):
+        return CallRecord(
+            host=self.host.hostname,
+            method=wire,
+            args=redact_call(wire, args, self.version),
+            time=time.time(),
+            nested=nested,
+        )
+
     def handle_body(self, body):
         """The whole server side of one POST: returns an :class:`Outcome`."""
-        started = time.time()
         try:
             wire, args = loads_request(body)
         except OVM3Error as e:
             return Outcome(dumps_response(fault=(1, "exceptions.ExpatError:%s" % e.message)))
         args = list(args)
-        record = CallRecord(
-            host=self.host.hostname, method=wire, args=redact_call(wire, args, self.version), time=started
-        )
+        record = self._record(wire, args)
         try:
-            rule = self.faults.pick(wire, args)
-            if rule is not None:
-                record.injected = rule.kind
-                if rule.kind == "fault":
-                    record.fault = rule.fault
-                    return Outcome(dumps_response(fault=(rule.code, rule.fault)))
-                if rule.kind == "drop":
-                    record.fault = "connection dropped (injected)"
-                    return Outcome(dumps_response(None), drop=True)
-                if rule.kind == "garbage":
-                    record.fault = "garbage reply (injected)"
-                    return Outcome(GARBAGE)
-                if rule.kind == "latency":
-                    time.sleep(rule.delay)
-                elif rule.kind == "hang":
-                    rule.wait_released()
+            kind, rule = self._apply_rule(wire, args, record)
+            if kind == "fault":
+                return Outcome(dumps_response(fault=(rule.code, rule.fault)))
+            if kind == "drop":
+                return Outcome(dumps_response(None), drop=True)
+            if kind == "garbage":
+                return Outcome(GARBAGE)
             try:
-                value = self.invoke(wire, args)
+                value = self._run(wire, args, record)
             except AgentError as e:
-                record.fault = e.fault_string
                 return Outcome(dumps_response(fault=(1, e.fault_string)))
-            except Exception as e:  # noqa: BLE001 - a real agent turns any exception into a fault
-                record.fault = "exceptions.%s:%s" % (type(e).__name__, e)
-                return Outcome(dumps_response(fault=(1, record.fault)))
             try:
                 reply = dumps_response(value)
             except (TypeError, OverflowError) as e:
+                record.result = None
                 record.fault = "exceptions.TypeError:cannot marshal reply: %s" % e
                 return Outcome(dumps_response(fault=(1, record.fault)))
-            record.result = redact_value(value)
-            return Outcome(reply)
+            return Outcome(reply, after=_take_after_reply())
         finally:
-            record.duration = time.time() - started
+            _take_after_reply()  # a failed call runs no after-reply action
+            record.duration = time.time() - record.time
             self.calls.append(record)
+
+    def handle_nested(self, wire, args):
+        """A call another simulated host's ``dispatch()`` makes to this one, as a real agent's
+        xmlrpclib proxy would: fault rules fire (a dropped or garbage reply becomes the error the
+        caller's xmlrpclib raises) and the call goes into this host's call log (``nested=True``)."""
+        args = list(args)
+        record = self._record(wire, args, nested=True)
+        try:
+            kind, rule = self._apply_rule(wire, args, record)
+            if kind == "fault":
+                raise _raw_fault(rule.fault)
+            if kind == "drop":
+                raise AgentError("IncompleteRead(0 bytes read)", cls="httplib.IncompleteRead")
+            if kind == "garbage":
+                raise AgentError("syntax error: line 1, column 0", cls="xml.parsers.expat.ExpatError")
+            value = self._run(wire, args, record)
+        finally:
+            record.duration = time.time() - record.time
+            self.calls.append(record)
+        action = _take_after_reply()
+        if action is not None:
+            action()  # the reply reached the caller in-process: nothing left to send first
+        return value
+
+
+def _raw_fault(fault_string):
+    err = AgentError("")
+    err.fault_string = fault_string
+    return err
+
+
+_after = threading.local()
+
+
+def after_reply(action):
+    """From a handler: run ``action()`` once this call's reply has been sent (the connection is then
+    closed). Used for what a real agent does after answering, such as restarting itself."""
+    _after.action = action
+
+
+def _take_after_reply():
+    action = getattr(_after, "action", None)
+    _after.action = None
+    return action

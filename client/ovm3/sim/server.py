@@ -101,7 +101,13 @@ class _Handler(BaseHTTPRequestHandler):
                 401, b"Authorization required\n", "text/plain", ('WWW-Authenticate: Basic realm="ovs-agent"',)
             )
         outcome = self.app.dispatcher.handle_body(body)
-        return self._send(outcome.status, outcome.body, drop=outcome.drop)
+        if getattr(outcome, "after", None) is not None:
+            self.close_connection = True  # the reply says "Connection: close"; then the action runs
+        self._send(outcome.status, outcome.body, drop=outcome.drop)
+        if getattr(outcome, "after", None) is not None:
+            self.wfile.flush()
+            outcome.after()
+        return None
 
     def do_GET(self):  # noqa: N802
         path = self.path.split("?", 1)[0]

@@ -3,6 +3,7 @@
 import time
 import urllib.parse
 
+from ovm3.sim.dispatch import after_reply
 from ovm3.sim.handlers import handles
 from ovm3.sim.state import AgentError
 
@@ -45,7 +46,7 @@ def sys_shutdown(h):
     h.down = True
     sim = getattr(h, "sim", None)
     if sim is not None:
-        sim.power_off_soon()
+        after_reply(sim.power_off)
 
 
 @handles("get_api_version")
@@ -73,4 +74,4 @@ def dispatch(h, uri, func, args):
         raise AgentError(
             "<ProtocolError for %s: 401 Unauthorized>" % (parts.hostname,), cls="xmlrpclib.ProtocolError"
         )
-    return target.sim.dispatcher.invoke(func, list(args), nested=True)
+    return target.sim.dispatcher.handle_nested(func, list(args))

@@ -3,6 +3,7 @@
 import os
 
 from ovm3.sim import docs
+from ovm3.sim.dispatch import after_reply
 from ovm3.sim.handlers import handles
 from ovm3.sim.state import POOLFS_META, VALID_ROLES, AgentError
 
@@ -107,6 +108,9 @@ def take_ownership(h, *args):
     h.manager_core_api_url = url
     if h.membership == "Unowned":
         h.membership = "Owned"
+    sim = getattr(h, "sim", None)
+    if h.personality.ownership_struct and sim is not None and sim.ownership_restart > 0:
+        after_reply(sim.restart_agent)  # the 3.3 agent restarts once it has answered
 
 
 @handles("release_ownership")
