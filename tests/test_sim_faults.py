@@ -155,3 +155,16 @@ def test_admin_endpoint_adds_lists_and_releases(h):
     with pytest.raises(urllib.error.HTTPError) as ei:
         _admin(h, "/_sim/faults", token="wrong")
     assert ei.value.code == 403
+
+
+def test_probability_over_the_admin_endpoint_fires_on_some_calls_only(h):
+    _admin(h, "/_sim/faults", {"method": "echo", "probability": 0.5, "fault": "exceptions.Exception:coin"})
+    c = h.client(retries=0)
+    faulted = 0
+    for i in range(60):
+        try:
+            c.call("echo", str(i))
+        except errors.AgentFault:
+            faulted += 1
+    assert 5 < faulted < 55  # binomial(60, 0.5): outside this range about once in 10**11 runs
+    assert [r.injected == "fault" for r in h.calls].count(True) == faulted

@@ -1,13 +1,22 @@
 """Fleet mode, the ``ovm3 sim`` command, and the record/replay proxy."""
 
+import hashlib
+import json
+import logging
 import os
+import socket
+import ssl
 import subprocess
 import sys
 
+import pytest
+
+from ovm3 import errors
 from ovm3.client import AgentClient
 from ovm3.sim import simulated_agents
 from ovm3.sim.record import Recorder, Replayer
 from ovm3.sim.server import AgentServer
+from ovm3.wire import dumps_request, loads_response
 
 
 def test_fleet_of_200_hosts_answers(tmp_path):
@@ -105,7 +114,71 @@ def test_record_then_replay(tmp_path):
     try:
         port = server.listen(Replayer(str(out), "oracle", "replay-pw"), 0)
         c = AgentClient("http://127.0.0.1:%d" % port, password="replay-pw", agent_version="3.2")
-        assert c.call("echo", "anything") == "put"
+        assert c.call("echo", "put") == "put"
         assert "Discover_Server_Result" in c.call("discover_server")
     finally:
         server.close()
+
+
+def test_replay_matches_method_and_arguments(tmp_path, caplog):
+    out = tmp_path / "recorded"
+    with simulated_agents(count=1, version="3.3", root=tmp_path / "sim") as hosts:
+        real = hosts[0]
+        rec = Recorder(real.client(), str(out), "oracle", real.password)
+        for word in ("alpha", "beta"):
+            rec.forward(dumps_request("echo", [word]))
+        # A secret argument is stored masked; replay matches it whatever secret the caller sends.
+        rec.forward(dumps_request("update_agent_password", ["oracle", real.password, real.password]))
+    replay = Replayer(str(out), "oracle", "pw")
+    assert loads_response(replay.next_reply("echo", ["beta"])) == "beta"
+    assert loads_response(replay.next_reply("echo", ["alpha"])) == "alpha"
+    assert loads_response(replay.next_reply("echo", ["beta"])) == "beta"
+    recorded = (out / "0003_update_agent_password.xml").read_bytes()
+    assert replay.next_reply("update_agent_password", ["oracle", "other", "x"]) == recorded
+    assert replay.fallbacks == []
+    with caplog.at_level(logging.WARNING, logger="ovm3.sim.record"):
+        assert loads_response(replay.next_reply("echo", ["never-recorded"])) == "alpha"
+        assert loads_response(replay.next_reply("echo", ["never-recorded"])) == "beta"
+    assert replay.fallbacks == [("echo", ["never-recorded"])] * 2
+    assert "matched by method name only" in caplog.text
+    with pytest.raises(Exception) as ei:
+        loads_response(replay.next_reply("discover_server", []))
+    assert "discover_server was not recorded" in str(ei.value)
+
+
+def _peer_fingerprint(url):
+    host, port = url.split("//", 1)[1].split(":")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection((host, int(port)), timeout=10) as raw:
+        with ctx.wrap_socket(raw) as tls:
+            return hashlib.sha256(tls.getpeercert(binary_form=True)).hexdigest()
+
+
+def test_cli_prints_the_served_certificate_fingerprint_and_loads_a_fault_file(tmp_path):
+    faults = tmp_path / "faults.json"
+    faults.write_text(json.dumps([{"method": "echo", "fault": "exceptions.Exception:from file", "count": 1}]))
+    env = dict(os.environ, OVM3_PASSWORD="cli-Secret-2")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ovm3.cli.main", "sim", "--tls", "--faults", str(faults),
+         "--root", str(tmp_path / "root")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.strip() == "ready":
+                break
+        words = dict(w.split("=", 1) for line in lines for w in line.split() if "=" in w)
+        assert words["url"].startswith("https://") and len(words["fingerprint"]) == 64
+        assert _peer_fingerprint(words["url"]) == words["fingerprint"]
+        c = AgentClient(words["url"], password="cli-Secret-2", fingerprint=words["fingerprint"], retries=0)
+        with pytest.raises(errors.AgentFault) as ei:
+            c.call("echo", "x")
+        assert "from file" in ei.value.fault_string
+        assert c.call("echo", "y") == "y"
+    finally:
+        proc.terminate()
+        proc.wait(10)

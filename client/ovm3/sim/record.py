@@ -8,6 +8,8 @@ replies that are XML documents in a string, ``NNNN_<method>.payload.xml`` the de
 before anything is written (:mod:`ovm3.redact`).
 """
 
+import json
+import logging
 import os
 import re
 import secrets
@@ -19,6 +21,8 @@ from ovm3.redact import redact_args, redact_text, redact_value
 from ovm3.sim.dispatch import Outcome
 from ovm3.wire import Fault, dumps_request, dumps_response, loads_request, loads_response
 
+log = logging.getLogger(__name__)
+
 
 class _Creds:
     """What the HTTP layer checks incoming Basic auth against."""
@@ -28,12 +32,16 @@ class _Creds:
         self.password = password
 
 
-def _redacted_request(method, args):
+def _redacted_args(method, args):
     try:
         m = TABLE.get(method)
     except errors.OVM3Error:
         m = None
-    return dumps_request(method, redact_args(m, list(args)) if m else [redact_value(a) for a in args])
+    return redact_args(m, list(args)) if m else [redact_value(a) for a in args]
+
+
+def _redacted_request(method, args):
+    return dumps_request(method, _redacted_args(method, args))
 
 
 def _redacted_reply(body):
@@ -113,21 +121,31 @@ class _ReplayDispatcher:
 
     def handle_body(self, body):
         try:
-            method, _ = loads_request(body)
+            method, args = loads_request(body)
         except errors.OVM3Error as e:
             return Outcome(dumps_response(fault=(1, "exceptions.ExpatError:%s" % e.message)))
-        return Outcome(self.r.next_reply(method))
+        return Outcome(self.r.next_reply(method, args))
 
 
 class Replayer:
-    """An app that answers each method with its recorded replies, in order (the last one repeats)."""
+    """An app that answers from a recorded directory.
+
+    A call is matched by method AND arguments: its arguments, redacted as the recorder redacted them,
+    are compared with those of each recorded ``NNNN_<method>.request.xml`` (so a recorded call with a
+    secret argument matches whatever secret the caller sends). Recorded replies of the same call
+    are served in order (the last one repeats). When no recorded request has these arguments (or the
+    recording has no request files) the reply falls back to the method's recorded replies in order;
+    each fallback is logged as a warning and kept in :attr:`fallbacks` as ``(method, redacted args)``.
+    """
 
     def __init__(self, directory, user, password, name="replay"):
         self.name = name
         self.state = _Creds(user, password)
         self.admin_token = secrets.token_hex(16)
         self.dispatcher = _ReplayDispatcher(self)
-        self.replies = {}
+        self.replies = {}  # method -> [reply body], in recorded order
+        self.exact = {}  # (method, redacted request body) -> [reply body]
+        self.fallbacks = []
         self._pos = {}
         self._lock = threading.Lock()
         for fn in sorted(os.listdir(directory)):
@@ -135,16 +153,49 @@ class Replayer:
             if not m or fn.endswith((".request.xml", ".payload.xml")):
                 continue
             with open(os.path.join(directory, fn), "rb") as f:
-                self.replies.setdefault(m.group(1), []).append(f.read())
+                reply = f.read()
+            self.replies.setdefault(m.group(1), []).append(reply)
+            request = _recorded_request(os.path.join(directory, fn[: -len(".xml")] + ".request.xml"))
+            if request is not None:
+                self.exact.setdefault(_call_key(*request), []).append(reply)
 
     def admin(self, command, path, payload):
         return 404, {"error": "replay has no admin endpoint"}
 
-    def next_reply(self, method):
+    def next_reply(self, method, args=()):
+        # The incoming call as the recorder would have written it, read back as the recording is.
+        key = _call_key(*loads_request(_redacted_request(method, args)))
         with self._lock:
-            bodies = self.replies.get(method)
+            bodies = self.exact.get(key)
             if not bodies:
-                return dumps_response(fault=(1, "exceptions.Exception:%s was not recorded" % method))
-            i = self._pos.get(method, 0)
-            self._pos[method] = i + 1
+                bodies = self.replies.get(method)
+                if not bodies:
+                    return dumps_response(fault=(1, "exceptions.Exception:%s was not recorded" % method))
+                key = method
+                shown = _redacted_args(method, args)
+                self.fallbacks.append((method, shown))
+                log.warning(
+                    "replay %s: no recorded %s call with arguments %r; answering with the next recorded %s"
+                    " reply (matched by method name only)",
+                    self.name,
+                    method,
+                    shown,
+                    method,
+                )
+            i = self._pos.get(key, 0)
+            self._pos[key] = i + 1
             return bodies[min(i, len(bodies) - 1)]
+
+
+def _call_key(method, args):
+    """A comparable form of a (redacted) call: the method and its arguments as canonical JSON."""
+    return method, json.dumps(list(args), sort_keys=True, default=repr)
+
+
+def _recorded_request(path):
+    """``(method, args)`` of a recorded request file, or None when there is none (or it is unreadable)."""
+    try:
+        with open(path, "rb") as f:
+            return loads_request(f.read())
+    except (OSError, errors.OVM3Error):
+        return None
