@@ -4,8 +4,7 @@ The bodies are what the simulated agent really serves (``Dispatcher.handle_body`
 simulated host): ``discover_hardware``, ``discover_network`` (XML documents inside a string, parsed
 with lxml) and ``list_vms`` of a host seeded with 500 running VMs (plus Domain-0). For each body:
 
-* ``envelope``: ``ovm3.wire.loads_response(body)`` alone (defusedxml's hardened expat front end
-  feeding xmlrpc.client's Unmarshaller);
+* ``envelope``: ``ovm3.wire.loads_response(body)`` alone (the hardened lxml decoder);
 * ``typed``: ``ovm3.parse.convert(kind, value)`` alone, on the already decoded value;
 * ``total``: both, what the client does per call;
 * ``stdlib``: ``xmlrpc.client.loads(body)`` (not hardened), for reference.
