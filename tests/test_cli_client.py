@@ -197,3 +197,74 @@ def test_host_fingerprint(https_agent, tmp_path, monkeypatch):
     assert main(["--url", url, "host", "fingerprint", "--save", "--replace"]) == 0
     assert fingerprint in store.read_text()
     assert main(["--url", "http://127.0.0.1:1", "host", "fingerprint"]) == 2
+
+
+def echo_params(params):
+    return dumps_response(list(params))
+
+
+@pytest.fixture(scope="module")
+def echo_agent():
+    """A stub agent answering the calls below with the parameters it received."""
+    names = ("storage_plugin_create", "set_ntp", "set_statistics_interval", "call", "echo", "reboot_vm")
+    with StubAgent({n: echo_params for n in names}) as stub:
+        yield stub
+
+
+@pytest.mark.parametrize("argv,wire", [
+    (["echo", "hello world"], ["hello world"]),                                        # str
+    (["set_statistics_interval", "0x10"], [16]),                                       # int
+    (["storage_plugin_create", "impl", '{"uuid": "u"}', "{}", "/p/a.raw", "File", "3000000000"],
+     ["impl", {"uuid": "u"}, {}, "/p/a.raw", "File", 3000000000]),                     # struct, long (i8)
+    (["set_ntp", '["ntp1", "ntp2"]', "yes"], [["ntp1", "ntp2"], True]),                 # array, bool
+    (["set_ntp", "[]", "off"], [[], False]),
+    (["call", '{"cmd": [1, 2]}'], [{"cmd": [1, 2]}]),                                   # any: JSON
+    (["call", "plain words"], ["plain words"]),                                         # any: else text
+    (["reboot_vm", "repo", "vm"], ["repo", "vm", 3]),                                   # default filled in
+])
+def test_call_parses_every_table_type(echo_agent, argv, wire):
+    assert json.loads(run(echo_agent, "call", *argv)) == wire
+    assert list(echo_agent.calls[-1][1]) == wire
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["set_ntp", '{"a": 1}', "yes"], "expected a JSON array"),
+    (["set_ntp", "[]", "maybe"], "not a boolean"),
+    (["set_statistics_interval", "ten"], "argument interval (int)"),
+    (["storage_plugin_create", "impl", "[]", "{}", "/p", "File", "1"], "expected a JSON object"),
+    (["echo", "a", "b"], "at most 1 argument"),
+    (["echo"], "missing argument"),
+    (["no_such_method"], "no_such_method"),
+])
+def test_call_usage_errors_exit_2_before_any_call(echo_agent, monkeypatch, capsys, argv, message):
+    monkeypatch.setenv("OVM3_PASSWORD", STUB_PASSWORD)
+    before = len(echo_agent.calls)
+    assert main(["--url", echo_agent.url, "call"] + argv) == 2
+    assert message in capsys.readouterr().err
+    assert len(echo_agent.calls) == before
+
+
+def test_call_list_as_json_names_every_method():
+    from ovm3.api import TABLE
+
+    result = CliRunner().invoke(cli, ["--json", "call", "--list"], catch_exceptions=False)
+    data = json.loads(result.output)
+    assert result.exit_code == 0 and [m["name"] for m in data] == [m.wire for m in TABLE]
+    assert {"name": "secs", "type": "int", "required": True, "name_known": False} in \
+        next(m for m in data if m["name"] == "sleep")["params"]
+
+
+def test_timeouts_per_class_from_the_command_line_reach_requests(monkeypatch):
+    import responses
+
+    monkeypatch.setenv("OVM3_PASSWORD", "pw")
+    url = "http://agent.test:8899/"
+    with responses.RequestsMock() as rs:
+        rs.add(responses.POST, url, body=dumps_response(None))
+        for argv in (["call", "echo", "x"], ["call", "copy_file", "/a", "/b"], ["call", "create_vm", "r", "v", "{}"]):
+            assert main(["--url", url, "--timeout", "5", "--timeout", "connect=2", "--timeout", "long=7200"]
+                        + argv) == 0
+        assert main(["--url", url, "--timeout", "connect=3", "call", "echo", "x"]) == 0
+        assert [c.request.req_kwargs["timeout"] for c in rs.calls] == [(2, 5), (2, 7200), (2, 5), (3, 60)]
+    for bad in ("forever=3", "short=0", "soon"):
+        assert main(["--url", url, "--timeout", bad, "call", "echo", "x"]) == 2

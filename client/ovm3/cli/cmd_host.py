@@ -101,7 +101,8 @@ def fingerprint(settings, save, replace):
         raise errors.UsageError("%s:%d is plain http: there is no certificate to pin" % (host, port))
     if replace and not save:
         raise errors.UsageError("--replace only makes sense with --save")
-    fp = fetch_fingerprint(host, port, timeout=settings.timeout or 10.0, legacy_tls=settings.legacy_tls)
+    connect = settings.timeouts.connect if settings.timeouts else 10.0
+    fp = fetch_fingerprint(host, port, timeout=connect, legacy_tls=settings.legacy_tls)
     store = PinStore()
     old = store.get(host, port)
     if save:

@@ -3,6 +3,7 @@
 Exit codes (one table for the whole project, see README "Exit codes"):
 0 ok or ALIVE, 1 error, 2 usage, 3 a negative answer (DEAD, breaking findings), 4 UNKNOWN.
 """
+import dataclasses
 import importlib
 import logging
 import os
@@ -20,7 +21,7 @@ class Settings:
     """Global options, carried on ``ctx.obj``. ``client()`` opens the agent connection on first use."""
 
     def __init__(self, url=None, user="oracle", password_file=None, fingerprint=None, ca_bundle=None,
-                 legacy_tls=False, json_output=False, verbose=0, timeout=None):
+                 legacy_tls=False, json_output=False, verbose=0, timeouts=None):
         self.url = url
         self.user = user
         self.password_file = password_file
@@ -29,7 +30,8 @@ class Settings:
         self.legacy_tls = legacy_tls
         self.json = json_output
         self.verbose = verbose
-        self.timeout = timeout
+        #: :class:`ovm3.transport.Timeouts` from ``--timeout`` (None: the defaults).
+        self.timeouts = timeouts
         self._client = None
 
     def password(self, prompt=True):
@@ -47,16 +49,12 @@ class Settings:
     def client(self):
         if self._client is None:
             from ovm3.client import AgentClient
-            from ovm3.transport import Timeouts
 
             if not self.url:
                 raise errors.UsageError("no agent given: use --url (or --host) or OVM3_URL")
-            timeouts = Timeouts()
-            if self.timeout:
-                timeouts.short = timeouts.medium = timeouts.long = self.timeout
             self._client = AgentClient(self.url, user=self.user, password=self.password(),
                                        fingerprint=self.fingerprint, ca_bundle=self.ca_bundle,
-                                       legacy_tls=self.legacy_tls, timeouts=timeouts)
+                                       legacy_tls=self.legacy_tls, timeouts=self.timeouts)
         return self._client
 
 
@@ -83,6 +81,39 @@ class CommandGroup(click.Group):
         return mod.command
 
 
+def parse_timeouts(specs):
+    """``--timeout`` values to :class:`ovm3.transport.Timeouts` (None when none given).
+
+    ``SECONDS`` sets every read class (short, medium, long); ``CLASS=SECONDS`` sets one of connect,
+    short, medium, long and wins over a plain ``SECONDS`` whatever the order.
+    """
+    if not specs:
+        return None
+    from ovm3.transport import Timeouts
+
+    timeouts = Timeouts()
+    classes = [f.name for f in dataclasses.fields(Timeouts)]
+    plain, named = [], []
+    for spec in specs:
+        name, sep, text = spec.rpartition("=")
+        if sep and name not in classes:
+            raise click.BadParameter("unknown timeout class %r (one of %s)" % (name, ", ".join(classes)),
+                                     param_hint="--timeout")
+        try:
+            seconds = float(text)
+        except ValueError:
+            seconds = -1.0
+        if not seconds > 0:
+            raise click.BadParameter("%r: want SECONDS or CLASS=SECONDS with SECONDS > 0" % spec,
+                                     param_hint="--timeout")
+        (named if sep else plain).append((name, seconds))
+    for _, seconds in plain:
+        timeouts.short = timeouts.medium = timeouts.long = seconds
+    for name, seconds in named:
+        setattr(timeouts, name, seconds)
+    return timeouts
+
+
 def _build_url(url, host, port, tls):
     if url:
         return url
@@ -104,19 +135,21 @@ def _build_url(url, host, port, tls):
               help="Verify the agent certificate against this CA bundle instead of pinning.")
 @click.option("--legacy-tls", is_flag=True,
               help="Allow TLS 1.0/1.1 and old ciphers (OVM 3.2/3.3 agents); pinned agents only.")
-@click.option("--timeout", type=float, help="Read timeout in seconds for every call class.")
+@click.option("--timeout", "timeout_specs", multiple=True, metavar="[CLASS=]SECONDS",
+              help="Timeouts in seconds (repeatable): SECONDS for every read class, or CLASS=SECONDS for "
+                   "one of connect (default 10), short (60), medium (600), long (3600).")
 @click.option("--json", "json_output", is_flag=True, help="Machine-readable JSON output.")
 @click.option("-v", "--verbose", count=True, help="Log to stderr (-v info, -vv debug).")
 @click.version_option(package_name="ovm3")
 @click.pass_context
-def cli(ctx, url, host, port, tls, user, password_file, fingerprint, ca_bundle, legacy_tls, timeout,
+def cli(ctx, url, host, port, tls, user, password_file, fingerprint, ca_bundle, legacy_tls, timeout_specs,
         json_output, verbose):
     """Drive Oracle VM Server 3 hosts through ovs-agent."""
     if verbose:
         logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO,
                             format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     ctx.obj = Settings(_build_url(url, host, port, tls), user, password_file, fingerprint, ca_bundle,
-                       legacy_tls, json_output, verbose, timeout)
+                       legacy_tls, json_output, verbose, parse_timeouts(timeout_specs))
     ctx.call_on_close(lambda: ctx.obj._client and ctx.obj._client.close())
 
 
