@@ -1,5 +1,6 @@
 """Fleet mode, the ``ovm3 sim`` command, and the record/replay proxy."""
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -28,22 +29,11 @@ def test_fleet_of_200_hosts_answers(tmp_path):
                 assert "<Hostname>%s</Hostname>" % h.name in c.call("discover_server")
 
 
-def test_cli_runs_agents_and_never_prints_the_password(tmp_path):
-    env = dict(os.environ, OVM3_PASSWORD="cli-Secret-1")
+@contextlib.contextmanager
+def _cli_sim(args, env):
+    """Run ``ovm3 sim ARGS`` in a child process; yield its output lines up to "ready"."""
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ovm3.cli.main",
-            "sim",
-            "--hosts",
-            "2",
-            "--no-tls",
-            "--agent-version",
-            "3.2",
-            "--root",
-            str(tmp_path),
-        ],
+        [sys.executable, "-m", "ovm3.cli.main", "sim"] + list(args),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -55,40 +45,31 @@ def test_cli_runs_agents_and_never_prints_the_password(tmp_path):
             lines.append(line)
             if line.strip() == "ready":
                 break
-        text = "".join(lines)
-        assert "cli-Secret-1" not in text and "OVM3_PASSWORD" in text
-        urls = [w.split("=", 1)[1] for line in lines for w in line.split() if w.startswith("url=")]
-        assert len(urls) == 2
-        assert AgentClient(urls[1], password="cli-Secret-1").call("echo", "hi") == "hi"
+        yield lines
     finally:
         proc.terminate()
         proc.wait(10)
 
 
+def test_cli_runs_agents_and_never_prints_the_password(tmp_path):
+    env = dict(os.environ, OVM3_PASSWORD="cli-Secret-1")
+    with _cli_sim(["--hosts", "2", "--no-tls", "--agent-version", "3.2", "--root", str(tmp_path)], env) as lines:
+        text = "".join(lines)
+        assert "cli-Secret-1" not in text and "OVM3_PASSWORD" in text
+        urls = [w.split("=", 1)[1] for line in lines for w in line.split() if w.startswith("url=")]
+        assert len(urls) == 2
+        assert AgentClient(urls[1], password="cli-Secret-1").call("echo", "hi") == "hi"
+
+
 def test_cli_generated_password_goes_to_a_0600_file(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "OVM3_PASSWORD"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ovm3.cli.main", "sim", "--no-tls", "--root", str(tmp_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        lines = []
-        for line in proc.stdout:
-            lines.append(line)
-            if line.strip() == "ready":
-                break
+    with _cli_sim(["--no-tls", "--root", str(tmp_path)], env) as lines:
         pw_file = tmp_path / "agent-password"
         password = pw_file.read_text().strip()
         assert pw_file.stat().st_mode & 0o777 == 0o600
         assert password not in "".join(lines) and str(pw_file) in "".join(lines)
         url = [w.split("=", 1)[1] for line in lines for w in line.split() if w.startswith("url=")][0]
         assert AgentClient(url, password=password).call("echo", "x") == "x"
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def test_record_then_replay(tmp_path):
@@ -160,17 +141,7 @@ def test_cli_prints_the_served_certificate_fingerprint_and_loads_a_fault_file(tm
     faults = tmp_path / "faults.json"
     faults.write_text(json.dumps([{"method": "echo", "fault": "exceptions.Exception:from file", "count": 1}]))
     env = dict(os.environ, OVM3_PASSWORD="cli-Secret-2")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ovm3.cli.main", "sim", "--tls", "--faults", str(faults),
-         "--root", str(tmp_path / "root")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )
-    try:
-        lines = []
-        for line in proc.stdout:
-            lines.append(line)
-            if line.strip() == "ready":
-                break
+    with _cli_sim(["--tls", "--faults", str(faults), "--root", str(tmp_path / "root")], env) as lines:
         words = dict(w.split("=", 1) for line in lines for w in line.split() if "=" in w)
         assert words["url"].startswith("https://") and len(words["fingerprint"]) == 64
         assert _peer_fingerprint(words["url"]) == words["fingerprint"]
@@ -179,6 +150,3 @@ def test_cli_prints_the_served_certificate_fingerprint_and_loads_a_fault_file(tm
             c.call("echo", "x")
         assert "from file" in ei.value.fault_string
         assert c.call("echo", "y") == "y"
-    finally:
-        proc.terminate()
-        proc.wait(10)
