@@ -103,3 +103,123 @@ def test_tls_rejects_plain_http(served):
             headers={"X-Api-Key": KEY},
             timeout=5,
         )
+
+
+# ---- ``ovm3 serve`` as the command an operator runs: a subprocess on a loopback port --------------------
+
+
+#: ``ovm3`` as its console script runs it (``python -m ovm3.cli.main`` would load main.py twice)
+OVM3 = ["-c", "import sys; from ovm3.cli.main import main; sys.exit(main())"]
+
+
+def _serve_process(host, material, tmp_path, extra_env=None, args=()):
+    """Start ``ovm3 serve`` for simulated ``host``; returns ``(process, base url)`` once it listens."""
+    import os
+    import subprocess
+    import sys
+
+    password_file = tmp_path / "agent-password"
+    password_file.write_text(host.password + "\n")
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.pop("OVM3_SERVE_API_KEY", None)
+    env.pop("OVM3_PASSWORD", None)
+    env.update(extra_env or {})
+    argv = [
+        sys.executable, *OVM3, "--url", host.url, "--password-file", str(password_file),
+        "--fingerprint", host.fingerprint, "serve", "--port", "0",
+        "--cert", material.cert_file, "--key", material.key_file, *args,
+    ]  # fmt: skip
+    proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    line = proc.stderr.readline()
+    if "serving https://127.0.0.1:" not in line:
+        proc.kill()
+        raise AssertionError("ovm3 serve did not start: %s%s" % (line, proc.communicate(timeout=10)[1]))
+    return proc, line.split()[1], argv
+
+
+def _stop(proc):
+    import signal
+
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    return proc.returncode, out + err
+
+
+@pytest.fixture
+def agent(tmp_path):
+    from ovm3.sim import simulated_agents
+    from ovm3.sim.tls import make_certificate
+
+    material = make_certificate(str(tmp_path / "serve-tls"), "127.0.0.1")
+    with simulated_agents(count=1, version="3.3", tls=True, root=tmp_path / "sim") as hosts:
+        yield hosts[0], material
+
+
+def test_serve_command_answers_real_commands_with_key_from_file(agent, tmp_path):
+    host, material = agent
+    key_file = tmp_path / "api-key"
+    key_file.write_text(KEY + "\n")
+    proc, url, argv = _serve_process(host, material, tmp_path, args=("--api-key-file", str(key_file)))
+    assert KEY not in " ".join(argv) and host.password not in " ".join(argv)  # secrets never in argv
+    try:
+        post = lambda path, data, key=KEY: requests.post(  # noqa: E731
+            url + path, data=data, headers={"X-Api-Key": key} if key else {}, verify=material.cert_file,
+            timeout=20,
+        )
+        r = post("/com.cloud.agent.api.CheckHealthCommand", "{}")
+        assert r.status_code == 200 and r.json()[0]["com.cloud.agent.api.CheckHealthAnswer"]["result"] is True
+        assert host.calls.methods()[-1] == "echo"
+        host.calls.clear()
+        r = post("/GetHostStatsCommand", json.dumps({"hostId": 7}))
+        stats = r.json()[0]["com.cloud.agent.api.GetHostStatsAnswer"]
+        assert stats["result"] is True and stats["hostStats"]["totalMemoryKBs"] > 0, stats
+        assert host.calls.methods()[-1] == "ovs_dom0_stats"
+        # a command the host refuses: 200 with a failed answer naming the host and the step
+        host.faults.add(method="echo", kind="fault", fault="exceptions.Exception:agent sick", count=1)
+        bad = post("/CheckHealthCommand", "{}").json()[0]["com.cloud.agent.api.CheckHealthAnswer"]
+        assert bad["result"] is False and "agent sick" in bad["details"] and "step echo" in bad["details"]
+        # malformed input and auth: clean 4xx, the agent is not asked
+        host.calls.clear()
+        assert post("/StopCommand", "{not json").status_code == 400
+        assert post("/StopCommand", "{}", key="wrong").status_code == 401
+        assert post("/StopCommand", "{}", key=None).status_code == 401
+        assert post("/NoSuchCommand", "{}").status_code == 404
+        assert host.calls.methods() == []
+        r = post("/ping", "")
+        assert r.status_code == 200 and "com.cloud.agent.api.PingRoutingCommand" in r.json()[0]
+    finally:
+        rc, output = _stop(proc)
+    assert rc == 0, output
+    assert KEY not in output and host.password not in output
+
+
+def test_serve_command_reads_the_key_from_the_environment(agent, tmp_path):
+    host, material = agent
+    proc, url, argv = _serve_process(host, material, tmp_path, extra_env={"OVM3_SERVE_API_KEY": "env-key-77"})
+    try:
+        r = requests.post(url + "/CheckHealthCommand", data="{}", headers={"Authorization": "Bearer env-key-77"},
+                          verify=material.cert_file, timeout=20)  # fmt: skip
+        assert r.status_code == 200 and r.json()[0]["com.cloud.agent.api.CheckHealthAnswer"]["result"] is True
+        r = requests.post(url + "/CheckHealthCommand", data="{}", verify=material.cert_file, timeout=20)
+        assert r.status_code == 401
+    finally:
+        rc, output = _stop(proc)
+    assert rc == 0 and "env-key-77" not in output
+
+
+def test_serve_command_refuses_to_start_without_key_or_tls(agent, tmp_path):
+    import subprocess
+    import sys
+
+    host, material = agent
+    base = [sys.executable, *OVM3, "--url", host.url, "serve", "--port", "0"]
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("OVM3_SERVE_API_KEY",)}
+    no_key = subprocess.run(base + ["--cert", material.cert_file, "--key", material.key_file],
+                            env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert no_key.returncode == 2 and "API key" in no_key.stderr, no_key.stderr
+    env["OVM3_SERVE_API_KEY"] = "k"
+    env["OVM3_PASSWORD"] = host.password
+    no_tls = subprocess.run(base, env=env, capture_output=True, text=True, timeout=60)
+    assert no_tls.returncode == 2 and "--cert" in no_tls.stderr, no_tls.stderr
+    assert host.calls.methods() == []
