@@ -36,6 +36,10 @@ SMALL_FILE = 1024 * 1024
 VBD_COUNTERS = ("rd_sect", "wr_sect", "rd_req", "wr_req")
 #: Counters a network device exposes under .../statistics.
 NET_COUNTERS = ("rx_bytes", "tx_bytes", "rx_packets", "tx_packets")
+#: Where dom0's kernel lists Xen backend devices (vbd-<domid>-<devid>, vif-<domid>-<devid>).
+BACKEND_DIRS = ("/sys/devices", "/sys/devices/xen-backend")
+#: xend's fault code for a domain it does not know (its fault string is then just the name).
+XEND_ERROR_INVALID_DOMAIN = 3
 
 
 class HostIO(object):
@@ -270,7 +274,7 @@ class RealHost(HostIO):
             e = sys.exc_info()[1]
             if ovm3_compat.is_fatal(e):
                 raise
-            if "not found" in str(e).lower() or "invalid" in str(e).lower():
+            if is_unknown_domain_fault(e):
                 return None
             raise
         return domain_from_sxp(info, _devids(server, name, "vbd"), _devids(server, name, "vif"))
@@ -292,12 +296,21 @@ class RealHost(HostIO):
     def read_proc_stat(self):
         return parse_proc_stat(self.read_file("/proc/stat"))
 
+    def _backend_counters(self, device, tail, names):
+        # pvops dom0 kernels (OVM 3's UEK) put backend devices straight under /sys/devices; xenified
+        # kernels under /sys/devices/xen-backend.
+        for parent in BACKEND_DIRS:
+            found = self._counters("%s/%s%s" % (parent, device, tail), names)
+            if found is not None:
+                return found
+        return None
+
     def vbd_stats(self, domid, devid):
-        return self._counters("/sys/devices/vbd-%d-%d/statistics" % (domid, devid), VBD_COUNTERS)
+        return self._backend_counters("vbd-%d-%d" % (domid, devid), "/statistics", VBD_COUNTERS)
 
     def vif_stats(self, domid, devid):
-        return self._counters("/sys/devices/vif-%d-%d/net/vif%d.%d/statistics" % (domid, devid, domid, devid),
-                              ("rx_bytes", "tx_bytes"))
+        return self._backend_counters("vif-%d-%d" % (domid, devid), "/net/vif%d.%d/statistics" % (domid, devid),
+                                      ("rx_bytes", "tx_bytes"))
 
 
 # ---- parsers of what dom0 prints (pure functions, tested directly) ---------------------------
@@ -310,6 +323,18 @@ def _devids(server, name, kind):
         except (TypeError, ValueError, IndexError):
             pass
     return out
+
+
+def is_unknown_domain_fault(exc):
+    """True when xend refused a look-up because no such domain exists.
+
+    xend answers ``Fault(3, "<name>")`` (xm prints it as "Domain '<name>' does not exist."); older
+    builds put the words in the fault string instead.
+    """
+    if getattr(exc, "faultCode", None) == XEND_ERROR_INVALID_DOMAIN:
+        return True
+    text = str(getattr(exc, "faultString", exc)).lower()
+    return "does not exist" in text or "not found" in text or "invalid domain" in text
 
 
 def sxp_value(sxp, key, default=None):
