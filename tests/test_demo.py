@@ -59,3 +59,72 @@ def test_demo_failure_exits_nonzero(tmp_path):
         hosts[0].faults.add(method="discover_server", kind="fault", fault="exceptions.Exception:down")
         steps = run_day(res, DemoEnv())
         assert steps[-1].result == "FAILED" and "down" in steps[-1].details and len(steps) == 1
+
+
+# ---- ``ovm3 demo --url``: the same day against hosts it did not start (simulated, reached as if real) ----
+
+PASSWORD = "demo-agent-pw-5"
+
+
+def _run(argv, capsys):
+    from ovm3.cli.main import main
+
+    rc = main(argv)
+    out, err = capsys.readouterr()
+    return rc, out + err
+
+
+def test_demo_url_runs_the_day_on_separate_hosts_and_refuses_them_once_owned(tmp_path, capsys, monkeypatch):
+    from ovm3.resource.demo import DemoEnv, prepare_simulated_secondary
+    from ovm3.sim import simulated_agents
+
+    monkeypatch.setenv("OVM3_PASSWORD", PASSWORD)
+    env = DemoEnv()
+    with simulated_agents(count=2, version="3.3", tls=True, root=tmp_path, password=PASSWORD) as hosts:
+        prepare_simulated_secondary(hosts, env)
+        argv = [
+            "--fingerprint", hosts[0].fingerprint, "demo", "--url", hosts[0].url, "--url", hosts[1].url,
+            "--vip", "192.168.1.230", "--primary", "nfs://%s%s" % (env.primary_host, env.primary_path),
+            "--secondary", env.secondary_url, "--template", env.template_path,
+            "--manager-uuid", "feedc0de" * 4,
+        ]  # fmt: skip
+        rc, output = _run(argv, capsys)
+        assert rc == 0 and "0 failed" in output, output
+        assert PASSWORD not in output and "demo-vnc-secret" not in output
+        # each host is known by its own name and address, so the VM migrated from the first to the second
+        assert "ovm-1" in output and "ovm-2" in output
+        assert "migrate_vm" in hosts[0].calls.methods() and "take_ownership" in hosts[1].calls.methods()
+        assert hosts[0].state.domains == {} and hosts[1].state.domains == {}
+
+        # both hosts are now owned: a second run refuses them before changing anything
+        for h in hosts:
+            h.calls.clear()
+        rc, output = _run(argv, capsys)
+        assert rc == 2 and "already owned" in output and "--yes-modify" in output, output
+        assert "ovm-1" in output
+        for h in hosts:
+            assert set(h.calls.methods()) <= {"discover_server"}, h.calls.methods()
+
+        # --yes-modify lets the same installation (same manager uuid) run its day again
+        rc, output = _run(argv + ["--yes-modify"], capsys)
+        assert rc == 0 and "0 failed" in output, output
+
+        # ... but never takes a host another installation owns
+        other = [a if a != "feedc0de" * 4 else "0badc0de" * 4 for a in argv] + ["--yes-modify"]
+        rc, output = _run(other, capsys)
+        assert rc == 1 and "owned by manager feedc0de" in output, output
+        assert [h.state.manager_uuid.replace("-", "") for h in hosts] == ["feedc0de" * 4] * 2
+
+
+def test_demo_url_needs_storage_and_distinct_hosts(tmp_path, capsys, monkeypatch):
+    from ovm3.sim import simulated_agents
+
+    monkeypatch.setenv("OVM3_PASSWORD", PASSWORD)
+    with simulated_agents(count=1, version="3.3", tls=False, root=tmp_path, password=PASSWORD) as hosts:
+        rc, output = _run(["demo", "--url", hosts[0].url], capsys)
+        assert rc == 2 and "--primary" in output
+        twice = ["demo", "--url", hosts[0].url, "--url", hosts[0].url, "--primary", "nfs://n/p",
+                 "--secondary", "nfs://n/s", "--template", "t.raw"]  # fmt: skip
+        rc, output = _run(twice, capsys)
+        assert rc == 2 and "same host" in output, output
+        assert "take_ownership" not in hosts[0].calls.methods()

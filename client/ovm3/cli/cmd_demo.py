@@ -64,8 +64,8 @@ def refuse_foreign(resources, yes_modify):
 
     for r in resources:
         info = server_info(r, refresh=True)
-        owned = info.get("Membership_State", "Unowned") != "Unowned"
-        pooled = str(info.get("Pool_Unique_Id", "none")).lower() not in ("", "none")
+        owned = info.membership_state not in ("", "Unowned")
+        pooled = info.pool_unique_id.lower() not in ("", "none")
         if (owned or pooled) and not yes_modify:
             raise errors.UsageError(
                 "host %s is already %s: the demo would change it; pass --yes-modify to allow"
@@ -181,16 +181,37 @@ def real_hosts(settings, urls, vip, primary, secondary, template, manager_uuid):
         )
         for u in urls
     ]
-    manager = manager_uuid or uuid.uuid4().hex
-    configs = [
-        HostConfig(
-            ip=c.transport.label.rsplit(":", 1)[0], manager_uuid=manager, pool=bool(vip), vip=vip or ""
-        )
-        for c in clients
-    ]
-    resources = _resources(clients, configs, 1.0)
     try:
-        yield resources, env
+        manager = manager_uuid or uuid.uuid4().hex
+        configs = []
+        for c in clients:
+            ip, name = host_identity(c)
+            configs.append(HostConfig(ip=ip, name=name, manager_uuid=manager, pool=bool(vip), vip=vip or ""))
+        seen = {}
+        for c, cfg in zip(clients, configs):
+            if cfg.ip in seen:
+                raise errors.UsageError(
+                    "%s and %s are the same host (%s): give each host's agent once"
+                    % (seen[cfg.ip], c.transport.label, cfg.ip)
+                )
+            seen[cfg.ip] = c.transport.label
+        yield _resources(clients, configs, 1.0), env
     finally:
         for c in clients:
             c.close()
+
+
+def host_identity(client):
+    """``(ip, name)`` a host is known by: the address it says it is registered with and its host name,
+    else the address and label of the URL it was reached at (an agent behind a tunnel or NAT is still
+    migrated to by its own address)."""
+    import ipaddress
+
+    label = client.transport.label
+    info = client.linux.discover_server()
+    ip = info.registered_ip
+    try:
+        ipaddress.IPv4Address(ip)
+    except ValueError:
+        ip = label.rsplit(":", 1)[0]
+    return ip, info.hostname or label
