@@ -117,7 +117,7 @@ FIELDS = {
         ),
     ),
     "DiskTO": (
-        "api/src/main/java/com/cloud/agent/api/to/DiskTO.java",
+        "api/src/main/java/com/cloud/agent/api/to/DiskTO.java (read)",
         ("data", "diskSeq", "path", "type", "details"),
     ),
     "VolumeObjectTO": (
@@ -223,15 +223,15 @@ FIELDS = {
         ("vm", "hostIp", "executeInSequence", "secondaryStorage"),
     ),
     "StopCommand": (
-        "core/src/main/java/com/cloud/agent/api/StopCommand.java",
+        "core/src/main/java/com/cloud/agent/api/StopCommand.java + RebootCommand.java (read)",
         ("vmName", "isProxy", "checkBeforeCleanup", "forceStop", "executeInSequence"),
     ),
     "RebootCommand": (
-        "core/src/main/java/com/cloud/agent/api/RebootCommand.java",
+        "core/src/main/java/com/cloud/agent/api/RebootCommand.java (read)",
         ("vmName", "vm", "executeInSequence"),
     ),
     "MigrateCommand": (
-        "core/src/main/java/com/cloud/agent/api/MigrateCommand.java",
+        "core/src/main/java/com/cloud/agent/api/MigrateCommand.java (read)",
         ("vmName", "destIp", "isWindows", "vmTO", "executeInSequence"),
     ),
     "PrepareForMigrationCommand": (
@@ -284,7 +284,7 @@ FIELDS = {
     ),
     "MaintainCommand": ("core/src/main/java/com/cloud/agent/api/MaintainCommand.java", ()),
     "FenceCommand": (
-        "core/src/main/java/com/cloud/agent/api/FenceCommand.java",
+        "core/src/main/java/com/cloud/agent/api/FenceCommand.java (read)",
         ("vmName", "hostGuid", "hostIp", "inSeq"),
     ),
     "CheckOnHostCommand": (
@@ -323,7 +323,7 @@ FIELDS = {
         ),
     ),
     "CopyCommand": (
-        "core/src/main/java/org/apache/cloudstack/storage/command/CopyCommand.java",
+        "core/src/main/java/org/apache/cloudstack/storage/command/CopyCommand.java (read)",
         ("srcTO", "destTO", "cacheTO", "executeInSequence", "options", "options2"),
     ),
     "CreateObjectCommand": (
