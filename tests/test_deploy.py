@@ -275,3 +275,24 @@ def test_the_simulator_keeps_its_certificate_where_a_dom0_does(agent):
         assert cert_fingerprint(f.read()) == agent.fingerprint
     with pytest.raises(errors.DeployError):
         cert_fingerprint(b"not a certificate")
+
+
+def _planned_commands(plan):
+    """The command lines a plan says it will run (conditions in parentheses stripped)."""
+    return [line[len("run "):].split(" (")[0] for line in plan if line.startswith("run ")]
+
+
+@pytest.mark.parametrize("uninstall", [False, True])
+def test_dry_run_plan_is_exactly_what_the_real_run_does(env, uninstall):
+    ssh_server, ssh_keys, known_hosts, dom0, agent, host_files = env
+    if uninstall:
+        run(ssh_server, ssh_keys, known_hosts, options(agent, host_files))
+
+    plan = run(ssh_server, ssh_keys, known_hosts, options(agent, host_files, dry_run=True), uninstall).plan
+    done = run(ssh_server, ssh_keys, known_hosts, options(agent, host_files), uninstall)
+
+    assert done.status == "changed"
+    uploads = [line.split()[1] for line in plan if line.startswith("upload ")]
+    assert uploads == done.uploaded
+    ran = [action.split(": ", 1)[1] for action in done.actions if ": " in action]
+    assert len(ran) >= 3 and _planned_commands(plan) == ran, "\n".join(["plan:"] + plan + ["ran:"] + ran)
