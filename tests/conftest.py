@@ -21,6 +21,26 @@ STUB_USER = "oracle"
 STUB_PASSWORD = "stub-Secret-9"
 
 
+def local_http_server(do_post, ssl_context=None):
+    """A threaded HTTP/1.1 server on 127.0.0.1 (not started) whose handler runs ``do_post(handler)``
+    for each POST; returns ``(server, thread)``: start the thread, later ``shutdown()`` the server."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            do_post(self)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    if ssl_context is not None:
+        server.socket = ssl_context.wrap_socket(server.socket, server_side=True)
+    return server, threading.Thread(target=server.serve_forever, daemon=True)
+
+
 def fixture_bytes(name):
     """The raw bytes of one recorded reply file."""
     return (FIXTURES / name).read_bytes()
@@ -37,46 +57,29 @@ class StubAgent:
         self.replies = dict(replies or {})
         self.calls = []
         self.auth = "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
-        stub = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                from ovm3.wire import dumps_response, loads_request
-
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if self.headers.get("Authorization") != stub.auth:
-                    self._send(401, b"Unauthorized", "text/plain")
-                    return
-                method, params = loads_request(body)
-                stub.calls.append((method, params))
-                reply = stub.replies.get(method)
-                if reply is None:
-                    data = dumps_response(fault=(1, "exceptions.Exception:method %s not stubbed" % method))
-                elif callable(reply):
-                    data = reply(params)
-                elif isinstance(reply, tuple) and reply[0] == "fault":
-                    data = dumps_response(fault=(reply[1], reply[2]))
-                else:
-                    data = reply
-                self._send(200, data, "text/xml")
-
-            def _send(self, status, data, ctype):
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server, self._thread = local_http_server(self._answer)
         self.port = self.server.server_address[1]
         self.url = "http://127.0.0.1:%d" % self.port
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def _answer(self, handler):
+        from ovm3.wire import dumps_response, loads_request
+
+        body = handler.rfile.read(int(handler.headers.get("Content-Length", 0)))
+        if handler.headers.get("Authorization") != self.auth:
+            _send(handler, 401, b"Unauthorized", "text/plain")
+            return
+        method, params = loads_request(body)
+        self.calls.append((method, params))
+        reply = self.replies.get(method)
+        if reply is None:
+            data = dumps_response(fault=(1, "exceptions.Exception:method %s not stubbed" % method))
+        elif callable(reply):
+            data = reply(params)
+        elif isinstance(reply, tuple) and reply[0] == "fault":
+            data = dumps_response(fault=(reply[1], reply[2]))
+        else:
+            data = reply
+        _send(handler, 200, data, "text/xml")
 
     def __enter__(self):
         self._thread.start()
@@ -89,6 +92,14 @@ class StubAgent:
 
     def methods_called(self):
         return [m for m, _ in self.calls]
+
+
+def _send(handler, status, data, ctype):
+    handler.send_response(status)
+    handler.send_header("Content-Type", ctype)
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
 
 
 @pytest.fixture
@@ -127,27 +138,13 @@ def https_agent(cert_files):
 
     from ovm3.wire import dumps_response
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def answer_put(handler):
+        handler.rfile.read(int(handler.headers.get("Content-Length", 0)))
+        _send(handler, 200, dumps_response("put"), "text/xml")
 
-        def log_message(self, *args):
-            pass
-
-        def do_POST(self):
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            body = dumps_response("put")
-            self.send_response(200)
-            self.send_header("Content-Type", "text/xml")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(str(cert_path), str(key_path))
-    server.socket = ctx.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    server, thread = local_http_server(answer_put, ctx)
     thread.start()
     yield "https://127.0.0.1:%d" % server.server_address[1], fingerprint, cert_path
     server.shutdown()

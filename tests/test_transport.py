@@ -1,7 +1,6 @@
 """The transport: per-class timeouts handed to requests, HTTP error mapping, size cap, TLS pinning
 against a real local HTTPS server with a certificate generated here."""
 
-import http.server
 import ssl
 import threading
 import tracemalloc
@@ -16,6 +15,7 @@ from ovm3.client import AgentClient
 from ovm3.pinning import PinStore, fetch_fingerprint, legacy_context, pretty_fingerprint
 from ovm3.transport import Timeouts, Transport, parse_agent_url
 from ovm3.wire import dumps_request, dumps_response
+from tests.conftest import local_http_server
 
 URL = "http://agent.test:8899/"
 ECHO = dumps_request("echo", ["put"])
@@ -200,34 +200,24 @@ class _ChunkedAgent:
         self.sent = 0
         self.finished = False
         self.hung_up = threading.Event()
-        agent = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                self.send_response(200)
-                self.send_header("Content-Type", "text/xml")
-                self.send_header("Transfer-Encoding", "chunked")
-                self.end_headers()
-                pieces = [body] if body is not None else [b"<" * chunk] * (total // chunk)
-                try:
-                    for piece in pieces:
-                        self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
-                        agent.sent += len(piece)
-                    self.wfile.write(b"0\r\n\r\n")
-                    agent.finished = True
-                except OSError:  # the client hung up: what the cap should make it do
-                    agent.hung_up.set()
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.pieces = [body] if body is not None else [b"<" * chunk] * (total // chunk)
+        self.server, self.thread = local_http_server(self._answer)
         self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def _answer(self, handler):
+        handler.rfile.read(int(handler.headers.get("Content-Length", 0)))
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/xml")
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+        try:
+            for piece in self.pieces:
+                handler.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                self.sent += len(piece)
+            handler.wfile.write(b"0\r\n\r\n")
+            self.finished = True
+        except OSError:  # the client hung up: what the cap should make it do
+            self.hung_up.set()
 
     def __enter__(self):
         self.thread.start()
