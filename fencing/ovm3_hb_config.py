@@ -32,6 +32,8 @@ POLICIES = ("any", "all")
 NFS_TYPES = ("nfs", "nfs4")
 
 _GUID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,127}$")
+# The init script sources the file as shell: a path must mean the same to sh as to this parser.
+_PLAIN_PATH = re.compile(r"^/[A-Za-z0-9_./@+:-]*$")
 _KEY = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 #: Keys of the config file and the config dict key each one fills.
@@ -178,14 +180,31 @@ def validate(config, need_guid=True):
     if config["policy"] not in POLICIES:
         raise ConfigError("POLICY must be any or all, not %r" % (config["policy"],))
     for mount in config["mounts"]:
-        if not os.path.isabs(mount):
-            raise ConfigError("MOUNTS entries must be absolute paths, not %r" % (mount,))
+        _check_path("MOUNTS entries", mount)
     for key in ("state_dir", "repositories") + PATH_KEYS:
-        if not config.get(key) or not os.path.isabs(config[key]):
-            raise ConfigError("%s must be an absolute path, not %r" % (key.upper(), config.get(key)))
-    if config.get("watchdog") and not os.path.isabs(config["watchdog"]):
-        raise ConfigError("WATCHDOG must be an absolute device path, not %r" % (config["watchdog"],))
+        _check_path(key.upper(), config.get(key))
+    for key in ("watchdog",) + INIT_KEYS:
+        if config.get(key):
+            _check_path(key.upper(), config[key])
+    if config["pid_file"] == config["lock_file"]:
+        # The pid file is replaced by rename: sharing it would drop the lock and let a second daemon in.
+        raise ConfigError("PID_FILE and LOCK_FILE must be different files, both are %r" % (config["pid_file"],))
+    for key in ("pid_file", "lock_file"):
+        if config[key] == config["state_dir"]:
+            raise ConfigError("%s must not be STATE_DIR (%r)" % (key.upper(), config["state_dir"]))
     return config
+
+
+def _check_path(name, value):
+    """``value`` is an absolute, normalised path of plain characters (no spaces, quotes or ``$``)."""
+    if not value or not os.path.isabs(value):
+        raise ConfigError("%s must be an absolute path, not %r" % (name, value))
+    if not _PLAIN_PATH.match(value):
+        raise ConfigError("%s %r holds characters the init script's shell would read differently "
+                          "(allowed: letters, digits and _./@+:-)" % (name, value))
+    if value != "/" and (value.endswith("/") or "//" in value or "/./" in value + "/" or "/../" in value + "/"):
+        raise ConfigError("%s must be a normalised path (no '..', '.', '//' or trailing '/'), not %r"
+                          % (name, value))
 
 
 def load_config(path=DEFAULT_CONFIG, need_guid=False):

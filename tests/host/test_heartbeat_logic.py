@@ -16,6 +16,7 @@ for _folder in ("hostlib", "fencing"):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
+import ovm3_compat  # noqa: E402
 import ovm3_hb_config  # noqa: E402
 import ovm3_hb_daemon  # noqa: E402
 import ovm3_hb_io  # noqa: E402
@@ -105,6 +106,123 @@ class ConfigTest(TempDir):
         config["timeout"] = 60.0
         self.assertEqual(ovm3_hb_config.o2cb_warning(config, o2cb), None)
         self.assertEqual(ovm3_hb_config.o2cb_warning(config, os.path.join(self.tmp, "none")), None)
+
+
+class ConfigPathsTest(TempDir):
+    """The system-path keys of the config file: read, validated, used by the daemon, checker and init script."""
+
+    KEYS = ("PID_FILE", "LOCK_FILE", "PROC_MOUNTS", "BOOT_ID", "SYSRQ_TRIGGER", "SYSRQ_CONTROL", "O2CB_CONFIG",
+            "PYTHON", "DAEMON", "SUBSYS_LOCK", "STATE_DIR")
+
+    def config_text(self, **over):
+        values = {}
+        for key in self.KEYS:
+            values[key] = os.path.join(self.tmp, key.lower().replace("_", "-"))
+        values["PYTHON"] = sys.executable
+        values["DAEMON"] = os.path.join(REPO, "fencing", "ovm3_heartbeat.py")
+        values.update(over)
+        lines = ["GUID=host-a", "INTERVAL=0.2", "TIMEOUT=1", "FENCE_ACTION=log-only"]
+        for key in sorted(values.keys()):
+            lines.append("%s=%s" % (key, values[key]))
+        return "\n".join(lines) + "\n", values
+
+    def test_every_path_key_is_read(self):
+        text, values = self.config_text()
+        config = ovm3_hb_config.load_config(self.write("cfg", text))
+        for key in self.KEYS:
+            self.assertEqual(config[key.lower()], values[key], key)
+        paths = ovm3_hb_config.paths_of(config)
+        self.assertEqual(sorted(paths.keys()), sorted(ovm3_hb_config.PATH_KEYS))
+        for key in ovm3_hb_config.PATH_KEYS:
+            self.assertEqual(paths[key], values[key.upper()])
+
+    def test_defaults_are_the_dom0_paths(self):
+        config = ovm3_hb_config.validate(ovm3_hb_config.defaults(), need_guid=False)
+        self.assertEqual(ovm3_hb_config.paths_of(config), ovm3_heartbeat.default_paths())
+        self.assertEqual(config["sysrq_trigger"], "/proc/sysrq-trigger")
+        self.assertEqual((config["python"], config["daemon"], config["subsys_lock"]), (None, None, None))
+
+    def test_bad_paths_are_refused_naming_the_key(self):
+        bad_values = ("relative/path", "/with space", "/a/$(reboot)", "/a/`x`", "/a;b", "/a/../etc", "/a//b",
+                      "/a/", "/a/'q'")
+        for key in self.KEYS:
+            for value in bad_values:
+                text = self.config_text(**{key: value})[0]
+                if value == "/with space":  # unquoted, sh would run "space": quote it as an operator would
+                    text = text.replace("=" + value, "='%s'" % value)
+                try:
+                    ovm3_hb_config.load_config(self.write("bad", text))
+                except ovm3_hb_config.ConfigError:
+                    self.assertTrue(key in str(sys.exc_info()[1]), (key, value, str(sys.exc_info()[1])))
+                else:
+                    self.fail("%s=%r accepted" % (key, value))
+
+    def test_pid_and_lock_files_must_differ(self):
+        same = os.path.join(self.tmp, "run")
+        text = self.config_text(PID_FILE=same, LOCK_FILE=same)[0]
+        try:
+            ovm3_hb_config.load_config(self.write("cfg", text))
+        except ovm3_hb_config.ConfigError:
+            self.assertTrue("PID_FILE and LOCK_FILE" in str(sys.exc_info()[1]))
+        else:
+            self.fail("a shared pid/lock file was accepted")
+
+    def test_status_and_stop_use_the_configured_pid_and_lock_files(self):
+        text, values = self.config_text()
+        cfg = self.write("cfg", text)
+        lock = ovm3_hb_daemon.acquire_lock(values["LOCK_FILE"])
+        try:
+            f = open(values["PID_FILE"], "w")
+            f.write("4242\n")
+            f.close()
+            out = StringIO()
+            self.assertEqual(ovm3_heartbeat.main(["-c", cfg, "status"], out), 0)
+            self.assertTrue("pid 4242" in out.getvalue(), out.getvalue())
+            # A flag still wins over the file.
+            out = StringIO()
+            code = ovm3_heartbeat.main(["-c", cfg, "--lock-file", os.path.join(self.tmp, "other"), "status"], out)
+            self.assertEqual(code, 3)
+        finally:
+            os.close(lock)
+        self.assertEqual(ovm3_heartbeat.main(["-c", cfg, "status"], StringIO()), 3)
+
+    def test_checker_reads_boot_id_and_state_from_the_configured_paths(self):
+        text, values = self.config_text()
+        f = open(values["BOOT_ID"], "w")
+        f.write("boot-of-the-config\n")
+        f.close()
+        os.makedirs(values["STATE_DIR"])
+        config = ovm3_hb_config.load_config(self.write("cfg", text))
+        book = ovm3_hb_verdict.PeerBook(0.2, 0.5)
+        now = ovm3_compat.monotonic()
+        book.read_ok("/m", {"host-b": ("ok", record(guid="host-b"))}, now - 0.1, now)
+        f = open(ovm3_hb_verdict.state_path(values["STATE_DIR"]), "w")
+        f.write(book.to_text(1, "boot-of-the-config"))
+        f.close()
+        result = ovm3_heartbeat.verdict(config, "host-b")
+        self.assertEqual(result["observed_by"], "daemon", result)
+
+    def test_init_script_reads_the_same_values_from_the_file(self):
+        text, values = self.config_text()
+        cfg = self.write("cfg", text)
+        script = "CONFIG=%s; . \"$CONFIG\"; echo \"$PYTHON|$DAEMON|$SUBSYS_LOCK|$PID_FILE\"" % cfg
+        rc, out, err = ovm3_compat.run(["/bin/sh", "-c", script], 30)
+        self.assertEqual(out.strip(), "|".join([values[k] for k in ("PYTHON", "DAEMON", "SUBSYS_LOCK", "PID_FILE")]))
+        init = os.path.join(REPO, "fencing", "ovm3-heartbeat.init")
+        env = dict(os.environ)
+        env["CONFIG"] = cfg
+        rc, out, err = ovm3_compat.run(["/bin/sh", init, "status"], 60, env=env)
+        self.assertEqual((rc, out.strip()), (3, "ovm3-heartbeat is not running"), err)
+        # The daemon it starts (PYTHON DAEMON from the file) finds the lock and pid where the file says.
+        lock = ovm3_hb_daemon.acquire_lock(values["LOCK_FILE"])
+        try:
+            f = open(values["PID_FILE"], "w")
+            f.write("4343\n")
+            f.close()
+            rc, out, err = ovm3_compat.run(["/bin/sh", init, "status"], 60, env=env)
+            self.assertEqual((rc, out.strip()), (0, "ovm3-heartbeat is running (pid 4343)"), err)
+        finally:
+            os.close(lock)
 
 
 class RecordTest(TempDir):
