@@ -268,3 +268,14 @@ def test_timeouts_per_class_from_the_command_line_reach_requests(monkeypatch):
         assert [c.request.req_kwargs["timeout"] for c in rs.calls] == [(2, 5), (2, 7200), (2, 5), (3, 60)]
     for bad in ("forever=3", "short=0", "soon"):
         assert main(["--url", url, "--timeout", bad, "call", "echo", "x"]) == 2
+
+
+@pytest.mark.parametrize("module", ["ovm3", "ovm3.cli.main"])
+def test_python_dash_m_runs_the_command(module):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", module, "call", "--list"], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "discover_server" in out.stdout

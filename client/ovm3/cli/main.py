@@ -173,4 +173,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # Run the package's copy of this module: as __main__ it would define a second Settings class that the
+    # subcommands (which import ovm3.cli.main) do not know.
+    from ovm3.cli.main import main as _main
+
+    sys.exit(_main())
