@@ -24,6 +24,8 @@ DEFAULT_RETRIES = 2
 DEFAULT_BACKOFF = 0.2
 MAX_BACKOFF = 2.0
 _RETRYABLE = (errors.AgentUnreachable, errors.AgentTimeout)
+# While an agent restarts: nothing listens, the old connection is reset, or TLS is half up.
+_WAIT_RETRYABLE = (errors.AgentUnreachable, errors.AgentTimeout, errors.ProtocolError, errors.TLSError)
 
 
 def read_password_file(path):
@@ -104,6 +106,31 @@ class AgentClient:
         if str(ovm_version) != self._version:
             self._ovm_version = str(ovm_version)
         return self._version
+
+    def wait_until_answering(self, deadline_s, token="ovm3-wait"):
+        """Poll ``echo`` until the agent answers it or ``deadline_s`` passes; return the seconds waited.
+
+        For agents that restart (a 3.3 agent after ``take_ownership``, any agent after an install):
+        refused or reset connections, timeouts and failed handshakes are retried with a growing pause
+        (capped at 1 s and at the time left); a refused login or an agent fault ends the wait at once.
+        Raises the last :class:`ovm3.errors.TransportError` when the deadline passes.
+        """
+        started = time.monotonic()
+        end = started + deadline_s
+        pause = 0.05
+        while True:
+            try:
+                if self._send(TABLE.get("echo"), [token], self._version, "short") == token:
+                    return time.monotonic() - started
+                raise errors.ProtocolError("echo answered something else", host=self.host, method="echo")
+            except errors.AuthenticationError:
+                raise
+            except _WAIT_RETRYABLE:
+                remaining = end - time.monotonic()
+                if remaining <= 0:
+                    raise
+                time.sleep(min(pause, remaining))
+                pause = min(pause * 2, 1.0)
 
     def call(self, wire, *args, timeout_class=None):
         """Call one agent method by wire name with positional arguments; return the raw decoded value.

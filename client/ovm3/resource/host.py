@@ -98,6 +98,10 @@ def module_status(resource, info):
     return "current"
 
 
+#: Seconds a 3.3+ agent may take to come back after take_ownership restarts it.
+AGENT_RESTART_WAIT = 120.0
+
+
 def ownership(resource, info):
     """Take ownership for this installation, or refuse a host someone else owns. Returns the action."""
     mine = resource.config.manager_uuid
@@ -118,6 +122,8 @@ def ownership(resource, info):
                         "signed_server_certificate": "None",
                     },
                 )
+                # A 3.3+ agent restarts once it has an owner: wait for it instead of racing it.
+                resource.client.wait_until_answering(AGENT_RESTART_WAIT)
         resource.invalidate("server")
         return "took ownership"
     if owner != mine:
