@@ -70,6 +70,16 @@ def test_cli_generated_password_goes_to_a_0600_file(tmp_path):
         assert password not in "".join(lines) and str(pw_file) in "".join(lines)
         url = [w.split("=", 1)[1] for line in lines for w in line.split() if w.startswith("url=")][0]
         assert AgentClient(url, password=password).call("echo", "x") == "x"
+        # The admin endpoint's token is a secret too: in a 0600 file, never in the output.
+        tokens = tmp_path / "admin-tokens"
+        assert tokens.stat().st_mode & 0o777 == 0o600 and str(tokens) in "".join(lines)
+        name, token = tokens.read_text().split()
+        assert name == "ovm-1" and token not in "".join(lines)
+        import requests
+
+        base = url.rstrip("/")
+        assert requests.get(base + "/_sim/calls", headers={"X-Sim-Token": token}, timeout=10).status_code == 200
+        assert requests.get(base + "/_sim/calls", headers={"X-Sim-Token": "wrong"}, timeout=10).status_code != 200
 
 
 def test_record_then_replay(tmp_path):

@@ -11,6 +11,7 @@ import click
 from ovm3 import errors
 
 PASSWORD_FILE = "agent-password"
+ADMIN_TOKENS_FILE = "admin-tokens"
 
 
 def _password(root):
@@ -19,11 +20,22 @@ def _password(root):
         return os.environ["OVM3_PASSWORD"], "environment variable OVM3_PASSWORD"
     password = secrets.token_urlsafe(18)
     path = os.path.join(root, PASSWORD_FILE)
+    _write_private(path, password + "\n")
+    return password, "file %s (mode 0600)" % path
+
+
+def _write_private(path, text):
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
-        f.write(password + "\n")
+        f.write(text)
     os.chmod(path, 0o600)
-    return password, "file %s (mode 0600)" % path
+
+
+def _admin_tokens(root, hosts):
+    """The admin endpoint tokens (``name token`` lines) in a 0600 file; returns its path."""
+    path = os.path.join(root, ADMIN_TOKENS_FILE)
+    _write_private(path, "".join("%s %s\n" % (h.name, h.admin_token) for h in hosts))
+    return path
 
 
 def _wait_forever():
@@ -119,9 +131,10 @@ def command(
     try:
         click.echo("sandbox: %s" % root)
         click.echo("password: %s" % source)
+        click.echo("admin tokens (X-Sim-Token for /_sim/...): file %s (mode 0600)" % _admin_tokens(root, hosts))
         for h in hosts:
             click.echo(
-                "agent %s version=%s url=%s user=%s ip=%s fingerprint=%s admin-token=%s"
+                "agent %s version=%s url=%s user=%s ip=%s fingerprint=%s"
                 % (
                     h.name,
                     h.state.personality.ovm_version,
@@ -129,7 +142,6 @@ def command(
                     h.user,
                     h.ip,
                     h.fingerprint or "-",
-                    h.admin_token,
                 )
             )
         click.echo("ready", err=False)
