@@ -33,26 +33,10 @@ _names = itertools.count(1)
 
 
 def _source_dirs():
+    """The folders dom0 would have on the agent's path: our module, the shared helpers, the heartbeat."""
     from ovm3 import hostfiles
 
-    try:
-        agent_dir = os.path.dirname(hostfiles.path("agent_module", "ovm3_agent.py"))
-        hostio = hostfiles.path("agent_module", "ovm3_hostio.py")
-    except Exception:  # noqa: BLE001 - module not written (yet) or not shipped: nothing to host
-        return None
-    if not (os.path.isfile(os.path.join(agent_dir, "ovm3_agent.py")) and os.path.isfile(hostio)):
-        return None
-    dirs = [agent_dir]
-    try:
-        dirs.append(os.path.dirname(hostfiles.path("hostlib", "ovm3_compat.py")))
-    except Exception:  # noqa: BLE001
-        pass
-    for name in ("fencing",):
-        try:
-            dirs.append(os.path.dirname(hostfiles.path(name, "ovm3_heartbeat.py")))
-        except Exception:  # noqa: BLE001
-            pass
-    return dirs
+    return [hostfiles.path(folder) for folder in ("agent_module", "hostlib", "fencing")]
 
 
 class HostRouter:
@@ -83,8 +67,6 @@ class HostRouter:
 def load_modules(world_root, personality):
     """Write the fake ``agent/target/api.py`` under ``world_root`` and load its MODULES (once per root)."""
     dirs = _source_dirs()
-    if dirs is None:
-        return None
     with _lock:
         key = (world_root, personality)
         if key in _loaded:
@@ -122,13 +104,11 @@ def _fault_string(e):
 
 
 def attach(sim_host):
-    """Load the agent module for ``sim_host`` and register its services; returns the HostIO or None."""
+    """Load the agent module for ``sim_host`` and register its services; returns its HostIO."""
     from ovm3.api import normalise_version
 
-    loaded = load_modules(sim_host.world.root, normalise_version(sim_host.state.personality.agent_version))
-    if loaded is None:
-        return None
-    modules, router = loaded
+    modules, router = load_modules(sim_host.world.root,
+                                   normalise_version(sim_host.state.personality.agent_version))
     import ovm3_agent
 
     state = sim_host.state
