@@ -21,6 +21,7 @@ INTERVAL, TIMEOUT = 0.2, 1.0
 SETUP_CALLS = [
     "discover_server",
     "take_ownership",
+    "echo",  # a 3.3+ agent restarts once owned: set-up waits until it answers again
     "update_server_roles",
     "discover_network",
     "ovs_local_config",

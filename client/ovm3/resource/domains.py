@@ -19,6 +19,7 @@ class Domain:
     vnc: str = ""  # "address:port" of the first vfb
     vcpus: int = 1
     macs: tuple = ()
+    memory_mib: int = 0  # list_vms ``memory`` (MiB, as xm reports it)
 
     @property
     def vnc_port(self):
@@ -56,6 +57,10 @@ def parse_domains(value):
             vcpus = int(item.get("online_vcpus") or item.get("vcpus") or 1)
         except (TypeError, ValueError):
             vcpus = 1
+        try:
+            memory_mib = int(str(item.get("memory") or "0").strip() or 0)
+        except ValueError:
+            memory_mib = 0
         macs = tuple(v.get("mac", "").lower() for v in device.get("vif") or [] if isinstance(v, dict))
         out[name] = Domain(
             name,
@@ -65,6 +70,7 @@ def parse_domains(value):
             str(_first(device, "vfb").get("location", "")),
             max(vcpus, 1),
             macs,
+            max(memory_mib, 0),
         )
     return out
 

@@ -229,8 +229,11 @@ _VPC_OPTIONS = {"get": "-g", "create": "-c", "reset": "-r", "vpn": "-n", "remove
 
 
 def _sum_pairs(text):
+    """``sent:received:`` pairs (one per public interface, as the usage scripts print them) -> sums."""
     sent = received = 0
-    parts = [p for p in str(text).strip().split(":") if p.strip()]
+    parts = [p.strip() for p in str(text).strip().split(":") if p.strip()]
+    if not all(p.isdigit() for p in parts):
+        raise CommandError("router printed %r, not sent:received byte counters" % str(text).strip()[:200])
     for i in range(0, len(parts) - 1, 2):
         sent += int(parts[i])
         received += int(parts[i + 1])
@@ -246,24 +249,23 @@ def network_usage(resource, cmd):
         flag = _VPC_OPTIONS.get(option)
         if flag is None:
             raise CommandError("unknown VPC network usage option %r" % option)
-        args = "-l %s %s" % (need(cmd, "gatewayIP"), flag)
+        script, args = "vpc_netusage.sh", "-l %s %s" % (need(cmd, "gatewayIP"), flag)
         if option == "create":
             args += " -v %s" % need(cmd, "vpcCIDR")
-        ok, out, err = router_exec(resource, ip, "vpc_netusage.sh", args)
-    elif option == "create":
-        ok, out, err = router_exec(resource, ip, "netusage.sh", "-c")
-        out = ""
     else:
-        ok, out, err = router_exec(resource, ip, "netusage.sh", "-g")
+        script, args = "netusage.sh", "-c" if option == "create" else "-g"
+    ok, out, err = router_exec(resource, ip, script, args)
     if not ok:
         return answers.failure(
             "NetworkUsageAnswer",
-            "router %s: netusage failed: %s" % (ip, err.strip()),
+            "host %s: NetworkUsageCommand failed at step exec_domr %s: router %s: %s %s failed: %s"
+            % (resource.host, script, ip, script, args, err.strip() or "no error output"),
             routerName=router,
             bytesSent=0,
             bytesReceived=0,
         )
-    sent, received = _sum_pairs(out) if option == "get" else (0, 0)
+    with resource.step("exec_domr %s" % script):
+        sent, received = _sum_pairs(out) if args.endswith("-g") else (0, 0)
     return answers.answer(
         "NetworkUsageAnswer", True, "success", routerName=router, bytesSent=sent, bytesReceived=received
     )

@@ -25,8 +25,12 @@ def _delta(new, old):
     return new - old if new >= old else new
 
 
-def vm_stats_entry(resource, name, raw, vcpus):
-    """A VmStatsEntry dict for one VM from its ``ovs_domU_stats`` reply."""
+def vm_stats_entry(resource, name, raw, vcpus, memory_mib=0):
+    """A VmStatsEntry dict for one VM from its ``ovs_domU_stats`` reply.
+
+    ``ovs_domU_stats`` carries no memory figure; ``memory_mib`` is the domain's memory as ``list_vms``
+    shows it (MiB), used unless the reply has a ``memory`` value in bytes.
+    """
     if not isinstance(raw, dict):
         raise ParseError("ovs_domU_stats: expected a struct, got %s" % type(raw).__name__)
     now = resource.clock()
@@ -48,7 +52,7 @@ def vm_stats_entry(resource, name, raw, vcpus):
         "diskWriteKBs": 0.0,
         "diskReadIOs": 0.0,
         "diskWriteIOs": 0.0,
-        "memoryKBs": _num(raw, "memory") / KIB,
+        "memoryKBs": _num(raw, "memory") / KIB if "memory" in raw else float(memory_mib) * KIB,
     }
     if previous is None:
         return entry

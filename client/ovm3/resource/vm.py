@@ -313,7 +313,7 @@ def vm_stats(resource, cmd):
             continue
         with resource.step("ovs_domU_stats %s" % name):
             raw = resource.client.call("ovs_domU_stats", name)
-        result[name] = vm_stats_entry(resource, name, raw, dom.vcpus)
+        result[name] = vm_stats_entry(resource, name, raw, dom.vcpus, dom.memory_mib)
     return answers.answer("GetVmStatsAnswer", True, None, vmStatsMap=result)
 
 
