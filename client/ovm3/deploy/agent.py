@@ -9,7 +9,6 @@ import logging
 import os
 import secrets
 import ssl
-import time
 from typing import Optional
 
 from ovm3 import errors
@@ -21,7 +20,6 @@ log = logging.getLogger(__name__)
 
 AGENT_CERT = "/etc/ovs-agent/cert/certificate.pem"
 DEFAULT_WAIT = 120.0
-_NOT_YET = (errors.AgentUnreachable, errors.AgentTimeout, errors.ProtocolError, errors.TLSError)
 
 
 @dataclasses.dataclass
@@ -87,31 +85,19 @@ def pin_agent(pin_store, access, fingerprint):
 def wait_for_agent(access, deadline_s=DEFAULT_WAIT, agent_version=None, password=None, label=None):
     """Poll ``echo`` until the agent answers correctly or ``deadline_s`` passes; return seconds waited.
 
-    Connection refusals, timeouts and handshakes that fail while the agent restarts are retried with a
-    growing pause (capped at 1 s and at the time left); a refused login fails at once.
+    The polling is the client's (:meth:`ovm3.client.AgentClient.wait_until_answering`): refusals,
+    timeouts and half-up TLS while the agent restarts are retried; a refused login fails at once.
     """
-    started = time.monotonic()
-    end = started + deadline_s
-    pause = 0.05
     token = "ovm3-deploy-%s" % secrets.token_hex(4)
-    last = None
-    while True:
+    with access.client(agent_version=agent_version, password=password) as client:
         try:
-            with access.client(agent_version=agent_version, password=password) as client:
-                if client.call("echo", token) == token:
-                    return time.monotonic() - started
-                last = "echo answered something else"
+            return client.wait_until_answering(deadline_s, token=token)
         except errors.AuthenticationError:
             raise
-        except _NOT_YET as e:
-            last = "%s" % e.message
-        remaining = end - time.monotonic()
-        if remaining <= 0:
+        except errors.TransportError as e:
             raise errors.DeployError("agent %s did not answer echo within %.0fs (last: %s)"
-                                     % (access.url, deadline_s, last), host=label,
-                                     hint="check 'service ovs-agent status' and /var/log/ovs-agent.log")
-        time.sleep(min(pause, remaining))
-        pause = min(pause * 2, 1.0)
+                                     % (access.url, deadline_s, e.message), host=label,
+                                     hint="check 'service ovs-agent status' and /var/log/ovs-agent.log") from None
 
 
 def rotate_password(access, agent_version, wait_s=DEFAULT_WAIT, label=None):
