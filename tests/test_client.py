@@ -203,3 +203,33 @@ def test_fault_text_quoting_a_secret_argument_is_masked(rs):
                      {"admin_passwd": "Nfs-S3cret", "name": "nfs1"}, {}, "/mnt", "", True, [])
     assert "Nfs-S3cret" not in str(info.value) and "'admin_passwd': '***'" in str(info.value)
     assert "nfs1" in str(info.value)  # non-secret arguments stay readable
+
+
+def test_wait_until_answering_gives_up_at_the_deadline_and_never_retries_a_refused_login():
+    import socket
+    import time
+
+    from ovm3 import errors as ovm3_errors
+    from ovm3.client import AgentClient
+    from ovm3.sim import simulated_agents
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client = AgentClient("http://127.0.0.1:%d" % port, password="x", agent_version="3.3")
+    started = time.monotonic()
+    with pytest.raises(ovm3_errors.AgentUnreachable):
+        client.wait_until_answering(0.5)
+    assert 0.4 <= time.monotonic() - started < 10
+
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as root:
+        with simulated_agents(count=1, root=root) as hosts:
+            h = hosts[0]
+            assert AgentClient(h.url, password=h.password).wait_until_answering(5) < 5
+            wrong = AgentClient(h.url, password="wrong")
+            started = time.monotonic()
+            with pytest.raises(ovm3_errors.AuthenticationError):
+                wrong.wait_until_answering(30)
+            assert time.monotonic() - started < 5
