@@ -48,6 +48,7 @@ def test_host_stats_reads_dom0_stats_of_the_management_bridge_in_kib(tmp_path):
         assert _args(hosts, "ovs_dom0_stats") == ["xenbr0"]  # the bridge carrying the host's address
         sim = hosts[0].state
         assert stats["hostId"] == 7 and stats["entityType"] == "host"
+        assert stats["averageLoad"] == 0.0 and "loadAverage" not in stats  # HostStatsEntry's field name
         assert stats["totalMemoryKBs"] == sim.memory_mb * 1024
         assert 0 < stats["freeMemoryKBs"] <= stats["totalMemoryKBs"]
         assert 0.0 <= stats["cpuUtilization"] <= 100.0 and stats["networkReadKBs"] > 0
@@ -88,6 +89,7 @@ def test_vm_stats_samples_running_vms_only_and_rates_need_a_baseline(tmp_path):
         assert set(first) == {VM}  # a VM that does not run here has no entry
         entry = first[VM]
         assert entry["numCPUs"] == 2 and entry["memoryKBs"] == 512 * 1024 and entry["entityType"] == "vm"
+        assert entry["targetMemoryKBs"] == entry["memoryKBs"]
         assert entry["cpuUtilization"] == 0.0 and entry["networkReadKBs"] == 0.0  # no baseline yet
         assert r.stats_cache[VM][0] == clock.now
         clock.now += 10.0
@@ -317,8 +319,10 @@ def _template_cmd():
         "_uniqueName": "tmpl-unique",
         "_templateId": 201,
         "_accountId": 2,
+        "_primaryPool": _filer(),
         "primaryStoragePoolNameLabel": POOL,
-        "secondaryStorageUrl": SECONDARY,
+        "_secondaryStorageUrl": SECONDARY,  # CloudStack fills this one; SnapshotCommand's stays null
+        "secondaryStorageUrl": None,
     }
 
 
@@ -344,6 +348,10 @@ def test_template_from_volume_copies_into_the_template_directory(tmp_path):
         assert b["_virtualSize"] == b["_physicalSize"] == 3 << 20 and b["_uniqueName"] == "tmpl-unique"
         copied = os.path.join(hosts.nfs_dir("nfs-1:/export/secondary"), b["_path"])
         assert os.path.getsize(copied) == 3 << 20
+        legacy = dict(_template_cmd(), _secondaryStorageUrl=None, secondaryStorageUrl=SECONDARY, _templateId=202)
+        assert body(r.execute("CreatePrivateTemplateFromVolumeCommand", legacy))["result"] is True
+        missing = body(r.execute("CreatePrivateTemplateFromVolumeCommand", dict(legacy, secondaryStorageUrl=None)))
+        assert missing["result"] is False and "_secondaryStorageUrl" in missing["details"]
 
 
 def test_template_from_volume_fault_leaves_no_template(tmp_path):

@@ -3,7 +3,8 @@
 This is DATA, recorded from apache/cloudstack (paths below are in that repository) so the handlers read
 the same JSON the management server sends to a direct-connect agent (Gson field names, polymorphic
 transfer objects wrapped as ``{"<java class>": {...}}``). "read" marks files whose text was checked for
-this table; the others follow the same classes as listed in the Hyper-V agent's type table
+this table (apache/cloudstack's main branch; a note says where a field lives in a base class);
+the others follow the same classes as listed in the Hyper-V agent's type table
 (``plugins/hypervisors/hyperv/DotNet/ServerResource/HypervResource/CloudStackTypes.cs``).
 """
 
@@ -95,7 +96,8 @@ FIELDS = {
         ),
     ),
     "NicTO": (
-        "api/src/main/java/com/cloud/agent/api/to/NicTO.java + NetworkTO.java (NetworkTO read)",
+        "api/src/main/java/com/cloud/agent/api/to/NicTO.java + NetworkTO.java "
+        "(read; uuid..isolationUri are NetworkTO's)",
         (
             "deviceId",
             "networkRateMbps",
@@ -114,6 +116,8 @@ FIELDS = {
             "isolationUri",
             "isSecurityGroupEnabled",
             "name",
+            "mtu",
+            "details",
         ),
     ),
     "DiskTO": (
@@ -121,7 +125,7 @@ FIELDS = {
         ("data", "diskSeq", "path", "type", "details"),
     ),
     "VolumeObjectTO": (
-        "core/src/main/java/org/apache/cloudstack/storage/to/VolumeObjectTO.java",
+        "core/src/main/java/org/apache/cloudstack/storage/to/VolumeObjectTO.java (read)",
         (
             "uuid",
             "volumeType",
@@ -160,10 +164,10 @@ FIELDS = {
         ("path", "volume", "parentSnapshotPath", "dataStore", "vmName", "name", "id"),
     ),
     "PrimaryDataStoreTO": (
-        "core/src/main/java/org/apache/cloudstack/storage/to/PrimaryDataStoreTO.java",
-        ("uuid", "name", "type", "id", "poolType", "host", "path", "port", "url"),
+        "core/src/main/java/org/apache/cloudstack/storage/to/PrimaryDataStoreTO.java (read)",
+        ("uuid", "name", "type", "id", "poolType", "host", "path", "port", "url", "details", "isManaged"),
     ),
-    "NfsTO": ("api/src/main/java/com/cloud/agent/api/to/NfsTO.java", ("_url", "_role")),
+    "NfsTO": ("api/src/main/java/com/cloud/agent/api/to/NfsTO.java (read)", ("_url", "_role", "uuid", "nfsVersion")),
     "StorageFilerTO": (
         "api/src/main/java/com/cloud/agent/api/to/StorageFilerTO.java",
         ("id", "uuid", "host", "path", "userInfo", "port", "type"),
@@ -185,11 +189,11 @@ FIELDS = {
         ),
     ),
     "HostTO": (
-        "api/src/main/java/com/cloud/agent/api/to/HostTO.java",
-        ("guid", "privateNetwork", "publicNetwork", "storageNetwork1", "storageNetwork2"),
+        "api/src/main/java/com/cloud/agent/api/to/HostTO.java (read)",
+        ("guid", "privateNetwork", "publicNetwork", "storageNetwork1", "storageNetwork2", "parent"),
     ),
     "HostStatsEntry": (
-        "api/src/main/java/com/cloud/agent/api/HostStatsEntry.java",
+        "core/src/main/java/com/cloud/agent/api/HostStatsEntry.java (read; the load field is averageLoad)",
         (
             "hostId",
             "entityType",
@@ -198,13 +202,18 @@ FIELDS = {
             "networkWriteKBs",
             "totalMemoryKBs",
             "freeMemoryKBs",
-            "loadAverage",
+            "averageLoad",
         ),
     ),
     "VmStatsEntry": (
-        "api/src/main/java/com/cloud/agent/api/VmStatsEntry.java (+ CloudStackTypes.cs)",
+        "core/src/main/java/com/cloud/agent/api/VmStatsEntry.java + VmStatsEntryBase.java (read; vmName is "
+        "CloudStackTypes.cs's, the Java class has vmId/vmUuid and ignores it)",
         (
             "vmName",
+            "vmId",
+            "vmUuid",
+            "targetMemoryKBs",
+            "intFreeMemoryKBs",
             "cpuUtilization",
             "networkReadKBs",
             "networkWriteKBs",
@@ -219,8 +228,8 @@ FIELDS = {
     ),
     # ---- commands ----
     "StartCommand": (
-        "core/src/main/java/com/cloud/agent/api/StartCommand.java",
-        ("vm", "hostIp", "executeInSequence", "secondaryStorage"),
+        "core/src/main/java/com/cloud/agent/api/StartCommand.java (read)",
+        ("vm", "hostIp", "executeInSequence", "secondaryStorage", "enableHumanReadableSizes"),
     ),
     "StopCommand": (
         "core/src/main/java/com/cloud/agent/api/StopCommand.java + RebootCommand.java (read)",
@@ -288,7 +297,7 @@ FIELDS = {
         ("vmName", "hostGuid", "hostIp", "inSeq"),
     ),
     "CheckOnHostCommand": (
-        "core/src/main/java/com/cloud/agent/api/CheckOnHostCommand.java",
+        "core/src/main/java/com/cloud/agent/api/CheckOnHostCommand.java (read)",
         ("host", "reportCheckFailureIfOneStorageIsDown"),
     ),
     "CreateStoragePoolCommand": (
@@ -296,7 +305,7 @@ FIELDS = {
         ("add", "pool", "localPath", "createDatastore", "details"),
     ),
     "ModifyStoragePoolCommand": (
-        "core/src/main/java/com/cloud/agent/api/ModifyStoragePoolCommand.java",
+        "core/src/main/java/com/cloud/agent/api/ModifyStoragePoolCommand.java (read; pool is a StorageFilerTO)",
         ("add", "pool", "localPath", "storagePath", "details"),
     ),
     "DeleteStoragePoolCommand": (
@@ -327,16 +336,17 @@ FIELDS = {
         ("srcTO", "destTO", "cacheTO", "executeInSequence", "options", "options2"),
     ),
     "CreateObjectCommand": (
-        "core/src/main/java/org/apache/cloudstack/storage/command/CreateObjectCommand.java",
+        "core/src/main/java/org/apache/cloudstack/storage/command/CreateObjectCommand.java (not in the index; the "
+        "MissionCriticalCloud/cosmic fork's copy has the one field data)",
         ("data",),
     ),
     "DeleteCommand": (
-        "core/src/main/java/org/apache/cloudstack/storage/command/DeleteCommand.java",
+        "core/src/main/java/org/apache/cloudstack/storage/command/DeleteCommand.java (read)",
         ("data",),
     ),
     "AttachCommand": (
-        "core/src/main/java/org/apache/cloudstack/storage/command/AttachCommand.java",
-        ("disk", "vmName", "inSeq"),
+        "core/src/main/java/org/apache/cloudstack/storage/command/AttachCommand.java (read)",
+        ("disk", "vmName", "inSeq", "forced", "controllerInfo"),
     ),
     "DettachCommand": (
         "core/src/main/java/org/apache/cloudstack/storage/command/DettachCommand.java",
@@ -351,7 +361,7 @@ FIELDS = {
         ("volume", "vmName"),
     ),
     "CopyVolumeCommand": (
-        "core/src/main/java/com/cloud/agent/api/storage/CopyVolumeCommand.java",
+        "core/src/main/java/com/cloud/agent/api/storage/CopyVolumeCommand.java (read)",
         (
             "volumeId",
             "volumePath",
@@ -360,10 +370,14 @@ FIELDS = {
             "toSecondaryStorage",
             "vmName",
             "executeInSequence",
+            "srcData",
+            "srcDetails",
         ),
     ),
     "CreatePrivateTemplateFromVolumeCommand": (
-        "core/src/main/java/com/cloud/agent/api/CreatePrivateTemplateFromVolumeCommand.java",
+        "core/src/main/java/com/cloud/agent/api/CreatePrivateTemplateFromVolumeCommand.java + SnapshotCommand.java "
+        "(read; the constructor fills _secondaryStorageUrl and _primaryPool, not SnapshotCommand's secondaryStorageUrl "
+        "and primaryPool, which stay null; primaryStoragePoolNameLabel = the pool uuid)",
         (
             "_vmName",
             "_volumePath",
@@ -371,6 +385,8 @@ FIELDS = {
             "_uniqueName",
             "_templateId",
             "_accountId",
+            "_primaryPool",
+            "_secondaryStorageUrl",
             "primaryStoragePoolNameLabel",
             "secondaryStorageUrl",
         ),
@@ -385,10 +401,11 @@ FIELDS = {
     ),
     "PingRoutingCommand": (
         "core/src/main/java/com/cloud/agent/api/PingRoutingCommand.java (read)",
-        ("_hostVmStateReport", "_gatewayAccessible", "_vnetAccessible", "hostType", "hostId"),
+        ("_hostVmStateReport", "_gatewayAccessible", "_vnetAccessible", "hostHealthCheckResult", "hostType", "hostId"),
     ),
     "StartupRoutingCommand": (
-        "core/src/main/java/com/cloud/agent/api/StartupRoutingCommand.java",
+        "core/src/main/java/com/cloud/agent/api/StartupRoutingCommand.java + StartupCommand.java (read; type..storageIp"
+        "Address are StartupCommand's; hostVmStateReport is not a field of today's class, Gson ignores it)",
         (
             "cpus",
             "speed",
@@ -409,6 +426,7 @@ FIELDS = {
             "version",
             "privateIpAddress",
             "storageIpAddress",
+            "hostHealthCheckResult",
         ),
     ),
     # ---- answers (fields beyond ANSWER_BASE) ----
@@ -424,8 +442,11 @@ FIELDS = {
         ("state", "vncPort"),
     ),
     "GetVncPortAnswer": ("core/src/main/java/com/cloud/agent/api/GetVncPortAnswer.java", ("address", "port")),
-    "GetVmStatsAnswer": ("core/src/main/java/com/cloud/agent/api/GetVmStatsAnswer.java", ("vmStatsMap",)),
-    "GetHostStatsAnswer": ("core/src/main/java/com/cloud/agent/api/GetHostStatsAnswer.java", ("hostStats",)),
+    "GetVmStatsAnswer": ("core/src/main/java/com/cloud/agent/api/GetVmStatsAnswer.java (read)", ("vmStatsMap",)),
+    "GetHostStatsAnswer": (
+        "core/src/main/java/com/cloud/agent/api/GetHostStatsAnswer.java (read)",
+        ("hostStats",),
+    ),
     "CheckOnHostAnswer": (
         "core/src/main/java/com/cloud/agent/api/CheckOnHostAnswer.java (read)",
         ("determined", "alive"),
@@ -437,8 +458,8 @@ FIELDS = {
     ),
     "MaintainAnswer": ("core/src/main/java/com/cloud/agent/api/MaintainAnswer.java", ("willMigrate",)),
     "ModifyStoragePoolAnswer": (
-        "core/src/main/java/com/cloud/agent/api/ModifyStoragePoolAnswer.java",
-        ("poolInfo", "templateInfo", "localDatastoreName", "poolType"),
+        "core/src/main/java/com/cloud/agent/api/ModifyStoragePoolAnswer.java (read)",
+        ("poolInfo", "templateInfo", "localDatastoreName", "poolType", "datastoreClusterChildren"),
     ),
     "StoragePoolInfo": (
         "api/src/main/java/com/cloud/agent/api/StoragePoolInfo.java (+ CloudStackTypes.cs)",

@@ -53,7 +53,9 @@ def vm_stats_entry(resource, name, raw, vcpus, memory_mib=0):
         "diskReadIOs": 0.0,
         "diskWriteIOs": 0.0,
         "memoryKBs": _num(raw, "memory") / KIB if "memory" in raw else float(memory_mib) * KIB,
+        "targetMemoryKBs": 0.0,
     }
+    entry["targetMemoryKBs"] = entry["memoryKBs"]  # no balloon target on OVM3: the domain's allocation
     if previous is None:
         return entry
     then, old = previous
@@ -83,5 +85,5 @@ def host_stats_entry(host_id, raw):
         "networkWriteKBs": _num(raw, "tx") / KIB,
         "totalMemoryKBs": _num(raw, "total") / KIB,
         "freeMemoryKBs": _num(raw, "free") / KIB,
-        "loadAverage": 0.0,
+        "averageLoad": 0.0,  # HostStatsEntry's field name (getLoadAverage() reads it)
     }

@@ -678,7 +678,12 @@ def copy_volume(resource, cmd):
 @handles("CreatePrivateTemplateFromVolumeCommand", "CreatePrivateTemplateAnswer")
 def template_from_volume(resource, cmd):
     pool_uuid = need(cmd, "primaryStoragePoolNameLabel")
-    sec_host, sec_path = mount_secondary(resource, need(cmd, "secondaryStorageUrl"))
+    # CloudStack's constructor fills the command's own _secondaryStorageUrl; SnapshotCommand's
+    # secondaryStorageUrl stays null (see cs_fields). Read either.
+    url = cmd.get("_secondaryStorageUrl") or cmd.get("secondaryStorageUrl")
+    if not url:
+        raise CommandError("missing field '_secondaryStorageUrl'")
+    sec_host, sec_path = mount_secondary(resource, url)
     relative = "template/tmpl/%s/%s" % (cmd.get("_accountId") or 0, need(cmd, "_templateId"))
     directory = naming.secondary_file(sec_host, sec_path, relative)
     mkdirs(resource, directory)
