@@ -112,7 +112,7 @@ def test_tls_rejects_plain_http(served):
 OVM3 = ["-c", "import sys; from ovm3.cli.main import main; sys.exit(main())"]
 
 
-def _serve_process(host, material, tmp_path, extra_env=None, args=()):
+def _serve_process(host, material, tmp_path, extra_env=None, args=(), global_args=()):
     """Start ``ovm3 serve`` for simulated ``host``; returns ``(process, base url)`` once it listens."""
     import os
     import subprocess
@@ -126,7 +126,7 @@ def _serve_process(host, material, tmp_path, extra_env=None, args=()):
     env.update(extra_env or {})
     argv = [
         sys.executable, *OVM3, "--url", host.url, "--password-file", str(password_file),
-        "--fingerprint", host.fingerprint, "serve", "--port", "0",
+        "--fingerprint", host.fingerprint, *global_args, "serve", "--port", "0",
         "--cert", material.cert_file, "--key", material.key_file, *args,
     ]  # fmt: skip
     proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -206,6 +206,19 @@ def test_serve_command_reads_the_key_from_the_environment(agent, tmp_path):
     finally:
         rc, output = _stop(proc)
     assert rc == 0 and "env-key-77" not in output
+
+
+def test_serve_command_json_line_says_where_it_listens(agent, tmp_path):
+    host, material = agent
+    proc, url, argv = _serve_process(host, material, tmp_path, extra_env={"OVM3_SERVE_API_KEY": "k-json-1"},
+                                     global_args=("--json",))
+    try:
+        info = json.loads(proc.stdout.readline())
+        assert info["url"] == url and info["api_key_required"] is True and len(info["manager_uuid"]) == 32
+    finally:
+        proc.terminate()  # SIGTERM, as a service manager stops it: a clean exit too
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0 and "k-json-1" not in out + err
 
 
 def test_serve_command_refuses_to_start_without_key_or_tls(agent, tmp_path):

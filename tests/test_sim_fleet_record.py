@@ -30,10 +30,10 @@ def test_fleet_of_200_hosts_answers(tmp_path):
 
 
 @contextlib.contextmanager
-def _cli_sim(args, env):
-    """Run ``ovm3 sim ARGS`` in a child process; yield its output lines up to "ready"."""
+def _cli_sim(args, env, global_args=()):
+    """Run ``ovm3 [GLOBAL_ARGS] sim ARGS`` in a child process; yield its output lines up to "ready"."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ovm3.cli.main", "sim"] + list(args),
+        [sys.executable, "-m", "ovm3.cli.main"] + list(global_args) + ["sim"] + list(args),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -160,3 +160,18 @@ def test_cli_prints_the_served_certificate_fingerprint_and_loads_a_fault_file(tm
             c.call("echo", "x")
         assert "from file" in ei.value.fault_string
         assert c.call("echo", "y") == "y"
+
+
+def test_cli_json_describes_every_agent_on_one_line(tmp_path):
+    import json
+
+    env = dict(os.environ, OVM3_PASSWORD="json-Secret-2")
+    with _cli_sim(["--hosts", "2", "--tls", "--root", str(tmp_path)], env, ["--json"]) as lines:
+        assert lines[-1].strip() == "ready" and "json-Secret-2" not in "".join(lines)
+        info = json.loads(lines[0])
+        assert info["password_source"] == "environment variable OVM3_PASSWORD"
+        assert [a["name"] for a in info["agents"]] == ["ovm-1", "ovm-2"]
+        a = info["agents"][1]
+        assert len(a["fingerprint"]) == 64 and a["url"].startswith("https://")
+        client = AgentClient(a["url"], password="json-Secret-2", fingerprint=a["fingerprint"])
+        assert client.call("echo", "j") == "j"

@@ -1,7 +1,10 @@
 """``ovm3 serve``: the resource layer as a JSON-over-HTTP endpoint (Hyper-V direct-connect agent style)."""
 
+import json
 import os
+import signal
 import ssl
+import threading
 import uuid
 
 import click
@@ -70,12 +73,19 @@ def command(
     manager = manager_uuid or uuid.uuid4().hex
     resource = HostResource(client, HostConfig(ip=host, manager_uuid=manager, pool=bool(vip), vip=vip))
     server = build_server(resource, listen, listen_port, cert, key_file, insecure_http, api_key)
-    click.echo(
-        "serving %s for %s (manager %s)%s"
-        % (server.url, resource.host, manager, "" if api_key else " WITHOUT an API key"),
-        err=True,
-    )
+    # SIGTERM (how service managers stop us) ends serve_forever like Ctrl-C; shutdown() must come from
+    # another thread than the serving one.
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
+    # Announce inside the try: a SIGINT right after the announcement is a clean stop, not a traceback.
     try:
+        click.echo(
+            "serving %s for %s (manager %s)%s"
+            % (server.url, resource.host, manager, "" if api_key else " WITHOUT an API key"),
+            err=True,
+        )
+        if settings.json:
+            click.echo(json.dumps({"url": server.url, "agent": resource.host, "manager_uuid": manager,
+                                   "api_key_required": bool(api_key)}, sort_keys=True))
         server.serve_forever()
     except KeyboardInterrupt:
         pass

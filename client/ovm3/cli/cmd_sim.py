@@ -1,5 +1,6 @@
 """``ovm3 sim``: run simulated agents (or a record/replay proxy) in the foreground."""
 
+import json
 import os
 import secrets
 import signal
@@ -129,21 +130,20 @@ def command(
         ownership_restart=ownership_restart,
     )
     try:
-        click.echo("sandbox: %s" % root)
-        click.echo("password: %s" % source)
-        click.echo("admin tokens (X-Sim-Token for /_sim/...): file %s (mode 0600)" % _admin_tokens(root, hosts))
-        for h in hosts:
-            click.echo(
-                "agent %s version=%s url=%s user=%s ip=%s fingerprint=%s"
-                % (
-                    h.name,
-                    h.state.personality.ovm_version,
-                    h.url,
-                    h.user,
-                    h.ip,
-                    h.fingerprint or "-",
-                )
-            )
+        agents = [{"name": h.name, "version": h.state.personality.ovm_version, "url": h.url, "user": h.user,
+                   "ip": h.ip, "fingerprint": h.fingerprint} for h in hosts]
+        tokens = _admin_tokens(root, hosts)
+        if ctx.obj is not None and ctx.obj.json:
+            # One JSON line a program can read, then "ready" like the human form.
+            click.echo(json.dumps({"sandbox": root, "password_source": source, "admin_tokens_file": tokens,
+                                   "agents": agents}, sort_keys=True))
+        else:
+            click.echo("sandbox: %s" % root)
+            click.echo("password: %s" % source)
+            click.echo("admin tokens (X-Sim-Token for /_sim/...): file %s (mode 0600)" % tokens)
+            for a in agents:
+                click.echo("agent %(name)s version=%(version)s url=%(url)s user=%(user)s ip=%(ip)s "
+                           "fingerprint=%(shown)s" % dict(a, shown=a["fingerprint"] or "-"))
         click.echo("ready", err=False)
         _wait_forever()
     finally:
