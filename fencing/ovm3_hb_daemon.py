@@ -439,7 +439,8 @@ class Daemon:
         self.judge(now)
         try:
             ovm3_compat.write_file_atomic(ovm3_hb_verdict.state_path(self.config["state_dir"]),
-                                          self.book.to_text(os.getpid(), self.boot), int("644", 8))
+                                          self.book.to_text(os.getpid(), self.boot, ovm3_compat.monotonic()),
+                                          int("644", 8))
         except (OSError, IOError):
             self.log.error("cannot write state file: %s" % sys.exc_info()[1])
 

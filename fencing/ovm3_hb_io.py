@@ -95,8 +95,8 @@ def spawn(func, args, kind, mount, now, deadline, close_fds=(), detach=False, ta
     """Fork a child that runs ``func(*args)`` -> list of result lines, and exits.
 
     ``close_fds`` (the watchdog, the lock) are closed in the child first so a child stuck in the
-    kernel keeps neither the lock nor the watchdog open. The child also arms SIGALRM for its deadline
-    (plus a second) so it ends by itself once the kernel lets it. ``detach`` double-forks: the parent
+    kernel keeps neither the lock nor the watchdog open; its stdin/stdout/stderr become /dev/null. The
+    child also arms SIGALRM for its deadline (plus a second) so it ends by itself once the kernel lets it. ``detach`` double-forks: the parent
     has nothing to reap (for callers such as ovs-agent that cannot wait for a hung child).
     """
     rfd, wfd = os.pipe()
@@ -113,6 +113,13 @@ def spawn(func, args, kind, mount, now, deadline, close_fds=(), detach=False, ta
                         os.close(fd)
                     except OSError:
                         pass
+                # A child stuck on dead storage must not hold its caller's stdout/stderr open: whoever
+                # reads them to the end (a shell, CloudStack, a test) would hang with it.
+                null = os.open(os.devnull, os.O_RDWR)
+                for fd in (0, 1, 2):
+                    os.dup2(null, fd)
+                if null > 2:
+                    os.close(null)
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 signal.signal(signal.SIGHUP, signal.SIG_DFL)
                 signal.signal(signal.SIGINT, signal.SIG_DFL)

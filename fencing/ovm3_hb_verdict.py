@@ -86,11 +86,14 @@ class PeerBook:
         return self.read_timeout + 2 * self.interval + 0.5
 
     # ---- the state file ----------------------------------------------------------------------------
-    def to_text(self, pid, boot):
+    def to_text(self, pid, boot, saved=None):
+        """The state file's text; ``saved`` is when the daemon writes it (default: the last observation)."""
+        if saved is None:
+            saved = self.updated
         lines = [ovm3_hb_record.STATE_MAGIC,
                  ovm3_hb_record.format_line("reader", {
                      "clock": ovm3_compat.monotonic_clock_name(), "boot_id": boot, "pid": pid,
-                     "updated": _num(self.updated),
+                     "updated": _num(self.updated), "saved": _num(saved),
                      "interval": _num(self.interval), "read_timeout": _num(self.read_timeout)})]
         for mount in sorted(self.mounts.keys()):
             info = self.mounts[mount]
@@ -281,7 +284,9 @@ def _fmt(values):
 def load_state(path, boot, now):
     """The daemon's PeerBook from its state file if it is current, else (None, why).
 
-    Current means: same boot and clock, and updated within three of the daemon's intervals (+1 s).
+    Current means: same boot and clock, and saved by the daemon within three of its intervals (+1 s).
+    A daemon saves every interval even while its reads hang (the verdict then says "storage slow"), so
+    a stale file means the daemon stopped or hung, not the storage.
     """
     try:
         text = ovm3_compat.read_file(path, 4 * 1024 * 1024)
@@ -294,7 +299,10 @@ def load_state(path, boot, now):
     if reader.get("clock") != ovm3_compat.monotonic_clock_name() or (boot and reader.get("boot_id") != boot):
         return None, "state file %s is from another boot or clock" % path
     max_age = 3 * book.interval + 1.0
-    if book.updated is None or now - book.updated > max_age or book.updated > now + 0.5:
+    saved = _opt(reader.get("saved"))
+    if saved is None:
+        saved = book.updated
+    if saved is None or now - saved > max_age or saved > now + 0.5:
         return None, "state file %s is stale (daemon stopped or hung)" % path
     return book, None
 

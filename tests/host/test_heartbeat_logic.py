@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -403,10 +404,51 @@ class VerdictTest(unittest.TestCase):
             self.assertEqual(self.verdict(loaded, t)["verdict"], self.verdict(book, t)["verdict"])
             self.assertEqual(loaded.peers[(self.M, "host-a")]["record"]["seq"], 3)
             self.assertTrue("stale" in ovm3_hb_verdict.load_state(path, "boot-1", t + 60)[1])
+            # A daemon whose reads hang still saves every interval: its file is current, and the
+            # verdict from it says the storage is slow (the probe fallback is for a missing daemon).
+            f = open(path, "w")
+            f.write(book.to_text(123, "boot-1", t + 60))
+            f.close()
+            loaded, why = ovm3_hb_verdict.load_state(path, "boot-1", t + 60)
+            self.assertEqual(why, None)
+            result = self.verdict(loaded, t + 60)
+            self.assertEqual(result["verdict"], "UNKNOWN")
+            self.assertTrue("storage slow" in result["reason"], result)
             self.assertTrue("another boot" in ovm3_hb_verdict.load_state(path, "boot-2", t)[1])
             self.assertTrue("no state file" in ovm3_hb_verdict.load_state(path + "x", "boot-1", t)[1])
         finally:
             shutil.rmtree(tmp, True)
+
+
+class ChildIsolationTest(TempDir):
+    def test_hung_detached_reader_does_not_hold_the_callers_output_open(self):
+        # A checker whose read child hangs on dead storage must still end its caller's read of stdout.
+        pidfile = os.path.join(self.tmp, "child.pid")
+        script = self.write("probe.py", """
+import os, sys, time
+sys.path[:0] = [%r, %r]
+import ovm3_compat, ovm3_hb_io
+
+def hang(pidfile):
+    f = open(pidfile, "w")
+    f.write(str(os.getpid()))
+    f.close()
+    time.sleep(120)
+    return ["ok"]
+
+now = ovm3_compat.monotonic()
+ovm3_hb_io.spawn(hang, (%r,), "read", "/m", now, now + 120, detach=True)
+sys.stdout.write("answered\\n")
+""" % (os.path.join(REPO, "hostlib"), os.path.join(REPO, "fencing"), pidfile))
+        try:
+            rc, out, err = ovm3_compat.run([sys.executable, script], 60)
+            self.assertEqual((rc, out), (0, "answered\n"), err)
+        finally:
+            deadline = ovm3_compat.monotonic() + 30
+            while not os.path.exists(pidfile) and ovm3_compat.monotonic() < deadline:
+                time.sleep(0.05)
+            if os.path.exists(pidfile):
+                os.kill(int(open(pidfile).read()), 9)
 
 
 class CommandLineTest(TempDir):
