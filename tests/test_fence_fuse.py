@@ -1,7 +1,12 @@
 """The heartbeat daemon and checker against a real FUSE filesystem that hangs like dead NFS.
 
-Interval 0.2 s, timeout 1-1.5 s. Fence actions are log-only or an operator command that touches a file;
+Interval 0.2 s, timeout 1-2 s. Fence actions are log-only or an operator command that touches a file;
 sysrq and watchdog paths are temp files (see tests/conftest_fuse.py).
+
+Robust on a loaded 2-core machine: every wait polls its condition up to a generous deadline (it ends as
+soon as the condition holds); fence timing is measured between the daemon's own marks (the last record
+that reached the storage and the fence command's file), not the test's scheduling; reads that judge
+ALIVE get read timeouts that a slow fork does not exceed. What each test proves is unchanged.
 """
 import os
 import signal
@@ -27,7 +32,11 @@ def seq(rig, guid):
         return -1
 
 
-def advancing(rig, guid, within=2.0):
+#: How long a wait for something that happens within a second or two may take on a loaded machine.
+PATIENCE = 15.0
+
+
+def advancing(rig, guid, within=PATIENCE):
     first = seq(rig, guid)
     return rig.wait_for(lambda: seq(rig, guid) > first, within)
 
@@ -41,13 +50,13 @@ def test_frozen_mount_is_fenced_within_timeout_plus_interval(rig):
     pets_before = os.path.getsize(rig.watchdog("w1"))
     assert pets_before > 0
     rig.a.freeze()
-    frozen_at = time.monotonic()
-    assert rig.wait_for(lambda: os.path.exists(fenced), 5.0, step=0.02), rig.log("w1")
-    elapsed = time.monotonic() - frozen_at
-    # Fenced after the timeout (less the one interval the last good write may predate the freeze) and
-    # no later than timeout + interval + slack.
-    assert 1.0 - 0.2 - 0.05 <= elapsed <= 1.0 + 0.2 + 1.0, elapsed
-    assert rig.wait_for(lambda: "fence command /usr/bin/touch exited 0" in rig.log("w1"), 2.0)
+    assert rig.wait_for(lambda: os.path.exists(fenced), PATIENCE, step=0.02), rig.log("w1")
+    # Between the start of the last write that reached the storage (its record's time) and the fence
+    # (the command's file): at least the timeout (less the moment between a tick's start and its record),
+    # at most timeout + one interval + slack for a loaded machine.
+    elapsed = os.stat(fenced).st_mtime - float(rig.record("w1")["time"])
+    assert 1.0 - 0.25 <= elapsed <= 1.0 + 0.2 + 1.5, elapsed
+    assert rig.wait_for(lambda: "fence command /usr/bin/touch exited 0" in rig.log("w1"), PATIENCE)
     log = rig.log("w1")
     assert log.index("FENCING this host") < log.index("fence command /usr/bin/touch exited")
     pets_at_fence = os.path.getsize(rig.watchdog("w1"))
@@ -62,7 +71,7 @@ def test_crash_action_writes_sysrq_c_to_the_given_trigger(rig):
     assert advancing(rig, "w2")
     rig.a.freeze()
     trigger = os.path.join(rig.host_dir("w2"), "sysrq-trigger")
-    assert rig.wait_for(lambda: os.path.getsize(trigger) > 0, 5.0), rig.log("w2")
+    assert rig.wait_for(lambda: os.path.getsize(trigger) > 0, PATIENCE), rig.log("w2")
     with open(trigger) as f:
         assert f.read() == "c"
     with open(os.path.join(rig.host_dir("w2"), "sysrq")) as f:
@@ -70,7 +79,9 @@ def test_crash_action_writes_sysrq_c_to_the_given_trigger(rig):
 
 
 def test_stalls_shorter_than_the_timeout_never_fence(rig):
-    rig.timeout = "1.5"
+    # Stalls of 0.6 s against a 2 s timeout: the blocked write's start may predate the stall by an
+    # interval, and the next write needs time on a loaded machine; the margin stays over a second.
+    rig.timeout = "2"
     fenced = os.path.join(rig.root, "FENCED")
     rig.daemon("w3", rig.a.mountpoint, "--fence-action", "command:/usr/bin/touch %s" % fenced)
     assert advancing(rig, "w3")
@@ -78,7 +89,7 @@ def test_stalls_shorter_than_the_timeout_never_fence(rig):
         rig.a.freeze()
         time.sleep(0.6)
         rig.a.release()
-        assert advancing(rig, "w3", 1.0), rig.log("w3")
+        assert advancing(rig, "w3"), rig.log("w3")
         time.sleep(0.3)
     assert not os.path.exists(fenced), rig.log("w3")
     assert "FENCING" not in rig.log("w3")
@@ -89,12 +100,12 @@ def test_write_errors_count_as_failure_and_the_daemon_recovers(rig, errno_name, 
     proc = rig.daemon("w4", rig.a.mountpoint, "--fence-action", "log-only")
     assert advancing(rig, "w4")
     rig.a.fail(errno_name)
-    assert rig.wait_for(lambda: "FENCING this host" in rig.log("w4"), 4.0), rig.log("w4")
+    assert rig.wait_for(lambda: "FENCING this host" in rig.log("w4"), PATIENCE), rig.log("w4")
     log = rig.log("w4")
     assert text in log and "log-only: NOT fencing" in log
     rig.a.release()
     assert advancing(rig, "w4"), rig.log("w4")
-    assert rig.wait_for(lambda: "works again" in rig.log("w4"), 2.0)
+    assert rig.wait_for(lambda: "works again" in rig.log("w4"), PATIENCE)
     assert proc.poll() is None
 
 
@@ -130,6 +141,10 @@ def test_sigterm_never_fences_and_a_second_instance_is_refused(rig):
 
 def test_checker_verdicts(rig):
     """ALIVE / DEAD / UNKNOWN as a peer reading through the caching mount sees them."""
+    # Timeout 2 s, and reads that may take 1.5 s: ten processes share two cores here, and a read that
+    # outlives its timeout rightly turns the verdict to UNKNOWN ("storage slow").
+    rig.timeout = "2"
+    reads = ("--read-timeout", "1.5")
     a = rig.a.mountpoint
     writers = {
         "dead": rig.daemon("dead", a, "--fence-action", "crash", "--watchdog", rig.watchdog("dead")),
@@ -147,7 +162,7 @@ def test_checker_verdicts(rig):
             n += 1
             for guid, number, skew in (("skewed", n, -5 * 3600), ("stuck", 7, 0)):
                 ovm3_hb_record.write_heartbeat(a, guid, {
-                    "guid": guid, "instance": "1-1", "seq": number, "interval": 0.2, "timeout": 1.0,
+                    "guid": guid, "instance": "1-1", "seq": number, "interval": 0.2, "timeout": 2.0,
                     "policy": "any", "mounts": 1, "time": "%.3f" % (time.time() + skew), "state": "running",
                     "fence": "crash", "watchdog": "armed"})
             stop_fake.wait(0.2)
@@ -155,7 +170,7 @@ def test_checker_verdicts(rig):
     fake = threading.Thread(target=fake_writers, daemon=True)
     fake.start()
     try:
-        reader = rig.daemon("reader", rig.b.mountpoint, "--fence-action", "log-only")
+        reader = rig.daemon("reader", rig.b.mountpoint, "--fence-action", "log-only", *reads)
         for guid in writers:
             assert advancing(rig, guid), rig.log(guid)
         # The caching mount really serves stale data to a plain read; the checker must bypass it.
@@ -163,20 +178,20 @@ def test_checker_verdicts(rig):
         with open(cached) as f:
             f.read()
         first = seq(rig, "dead")
-        assert rig.wait_for(lambda: seq(rig, "dead") > first + 2, 2.0)
+        assert rig.wait_for(lambda: seq(rig, "dead") > first + 2, PATIENCE)
         with open(cached) as f:
             plain = dict(line.split("=", 1) for line in f.read().split("\n") if "=" in line)
         assert int(plain["seq"]) < seq(rig, "dead"), "reader mount does not cache: the test proves nothing"
 
         def verdict_of(guid, want):
-            return rig.wait_for(lambda: rig.check("reader", guid)[1]["verdict"] == want, 4.0)
+            return rig.wait_for(lambda: rig.check("reader", guid)[1]["verdict"] == want, PATIENCE)
 
         for guid in list(writers) + ["skewed"]:
             assert verdict_of(guid, "ALIVE"), (guid, rig.check("reader", guid), rig.log("reader"))
         code, result = rig.check("reader", "skewed")
         assert code == 0 and result["observed_by"] == "daemon"
         # Without a local daemon the checker observes for a bounded window itself (also through the cache).
-        code, result = rig.check("nodaemon", "dead")
+        code, result = rig.check("nodaemon", "dead", None, "--window", "10", *reads)
         assert code == 0 and result["verdict"] == "ALIVE" and result["observed_by"] == "probe", result
         # A current-looking wall clock without progress is never ALIVE (it ends DEAD: it claims a real fence).
         assert rig.check("reader", "stuck")[1]["verdict"] != "ALIVE"
@@ -187,18 +202,26 @@ def test_checker_verdicts(rig):
         assert writers["stopper"].wait(10) == 0
         assert verdict_of("dead", "DEAD"), rig.check("reader", "dead")
         code, result = rig.check("reader", "dead")
-        assert code == 3 and float(result["since_progress"]) >= 1.0 + 1.4
+        assert code == 3 and float(result["since_progress"]) >= 2.0 + 1.4
         expectations = {"nowd": "arms no watchdog", "logonly": "log-only", "stopper": "stopped cleanly",
                         "missing": "no heartbeat file"}
-        for guid, reason in expectations.items():
+
+        def unknown_because(guid, reason):
+            # Never ALIVE or DEAD at any point; the reason may need a moment (a killed writer's last
+            # write child can land after the kill, so its silence may start later than "dead"'s).
             code, result = rig.check("reader", guid)
-            assert (code, result["verdict"]) == (4, "UNKNOWN") and reason in result["reason"], (guid, result)
+            assert (code, result["verdict"]) == (4, "UNKNOWN"), (guid, result)
+            return reason in result["reason"]
+
+        for guid, reason in expectations.items():
+            settled = rig.wait_for(lambda g=guid, r=reason: unknown_because(g, r), PATIENCE)
+            assert settled, (guid, rig.check("reader", guid))
         code, result = rig.check("reader", "skewed")
         assert code == 0, result
 
         # Storage that stops answering reads: the last DEAD becomes UNKNOWN, never stays DEAD.
         rig.b.freeze(reads=True)
-        assert rig.wait_for(lambda: "storage slow" in rig.check("reader", "dead")[1]["reason"], 4.0)
+        assert rig.wait_for(lambda: "storage slow" in rig.check("reader", "dead")[1]["reason"], PATIENCE)
         code, result = rig.check("reader", "dead")
         assert code == 4 and result["verdict"] == "UNKNOWN"
         assert reader.poll() is None
