@@ -366,3 +366,113 @@ def test_template_from_volume_fault_leaves_no_template(tmp_path):
         missing = body(r.execute("CreatePrivateTemplateFromVolumeCommand", dict(_template_cmd(), _volumePath="nope")))
         assert missing["result"] is False and "nope" in missing["details"]
         assert "copy_file" not in hosts[0].calls.methods()  # a missing volume stops before the copy
+
+
+# ---- the rest of the list: call order, state and an injected fault for each ------------------
+def _started(hosts, r):
+    volume_on_primary(hosts, r)
+    assert body(r.execute("StartCommand", {"vm": vm_to()}))["result"] is True
+    hosts[0].calls.clear()
+
+
+def test_reboot_fault_keeps_the_vm_running(tmp_path):
+    with resources(tmp_path) as (hosts, (r,)):
+        _started(hosts, r)
+        hosts[0].faults.add(method="reboot_vm", kind="fault", fault=BOOM, count=1)
+        _failed(r.execute("RebootCommand", {"vmName": VM}), "step reboot_vm")
+        assert hosts[0].calls.methods() == ["list_vms", "reboot_vm", "list_vms"]
+        assert r.vms.get(VM) == state.RUNNING
+
+
+def test_check_vm_and_vnc_port_read_list_vms_and_fail_with_it(tmp_path):
+    with resources(tmp_path) as (hosts, (r,)):
+        _started(hosts, r)
+        chk = body(r.execute("CheckVirtualMachineCommand", {"vmName": VM}))
+        vnc = body(r.execute("GetVncPortCommand", {"name": VM, "id": 3}))
+        assert hosts[0].calls.methods() == ["list_vms", "list_vms"]
+        assert chk["state"] == "PowerOn" and chk["vncPort"] == vnc["port"]
+        hosts[0].faults.add(method="list_vms", kind="fault", fault=BOOM, count=2)
+        _failed(r.execute("CheckVirtualMachineCommand", {"vmName": VM}), "step list_vms")
+        _failed(r.execute("GetVncPortCommand", {"name": VM}), "step list_vms")
+        assert r.vms.get(VM) == state.RUNNING
+
+
+def test_prepare_for_migration_creates_the_vlan_bridge_or_names_the_fault(tmp_path):
+    with resources(tmp_path) as (hosts, (r,)):
+        before = r.vms.get(VM)
+        hosts[0].faults.add(method="ovs_vlan_bridge", kind="fault", fault=BOOM, count=1)
+        _failed(r.execute("PrepareForMigrationCommand", {"vm": vm_to(vlan=170)}), "step ovs_vlan_bridge xenbr0.170")
+        assert "xenbr0.170" not in hosts[0].state.bridges and r.vms.get(VM) == before
+        hosts[0].calls.clear()
+        assert body(r.execute("PrepareForMigrationCommand", {"vm": vm_to(vlan=170)}))["result"] is True
+        assert hosts[0].calls.methods() == ["ovs_vlan_bridge"]  # the discovery before the fault is still valid
+        assert "xenbr0.170" in hosts[0].state.bridges and r.vms.get(VM) != before
+
+
+def test_unplug_nic_order_and_fault_keeps_the_nic(tmp_path):
+    with resources(tmp_path) as (hosts, (r,)):
+        _started(hosts, r)
+        nic = {"deviceId": 0, "mac": "02:00:50:9a:00:01", "type": "Guest"}
+        hosts[0].faults.add(method="configure_vm", kind="fault", fault=BOOM, count=1)
+        _failed(r.execute("UnPlugNicCommand", {"instanceName": VM, "nic": nic}), "step configure_vm")
+        repo = naming.repo_id(POOL)
+        vifs = r.client.call("get_vm_config", repo, naming.vm_uuid(VM))["vif"]
+        assert vifs == ["mac=02:00:50:9a:00:01,bridge=xenbr0.160"]
+        hosts[0].calls.clear()
+        assert body(r.execute("UnPlugNicCommand", {"instanceName": VM, "nic": nic}))["result"] is True
+        assert hosts[0].calls.methods() == ["list_vms", "get_vm_config", "configure_vm"]
+        assert r.client.call("get_vm_config", repo, naming.vm_uuid(VM))["vif"] == []
+
+
+def test_ready_and_maintain_calls_and_faults(tmp_path):
+    from ovm3.resource.host import ownership, server_info
+
+    with resources(tmp_path) as (hosts, (r,)):
+        ownership(r, server_info(r, refresh=True))
+        hosts[0].calls.clear()
+        assert body(r.execute("ReadyCommand", {"hostId": 1}))["result"] is True
+        assert body(r.execute("MaintainCommand", {}))["willMigrate"] is False
+        assert hosts[0].calls.methods() == ["discover_server", "list_vms"]
+        hosts[0].faults.add(method="discover_server", kind="fault", fault=BOOM, count=1)
+        _failed(r.execute("ReadyCommand", {}), "step discover_server")
+        hosts[0].faults.add(method="list_vms", kind="fault", fault=BOOM, count=1)
+        m = r.execute("MaintainCommand", {})
+        _failed(m, "step list_vms")
+        assert "willMigrate" not in body(m)  # no claim about the VMs when they could not be listed
+
+
+def test_check_network_fault(tmp_path):
+    with resources(tmp_path) as (hosts, (r,)):
+        hosts[0].faults.add(method="discover_network", kind="fault", fault=BOOM, count=1)
+        _failed(r.execute("CheckNetworkCommand", {"networkInfoList": [{}]}), "step discover_network")
+        assert body(r.execute("CheckNetworkCommand", {"networkInfoList": [{}]}))["result"] is True
+
+
+def test_storage_stats_order_and_fault(tmp_path):
+    with resources(tmp_path) as (hosts, (r,)):
+        volume_on_primary(hosts, r)
+        hosts[0].calls.clear()
+        b = body(r.execute("GetStorageStatsCommand", {"id": POOL}))
+        assert b["result"] is True and b["capacity"] >= b["used"] >= 0
+        assert hosts[0].calls.methods() == ["discover_mounted_file_systems", "storage_plugin_getFileSystemInfo"]
+        hosts[0].faults.add(method="storage_plugin_getFileSystemInfo", kind="fault", fault=BOOM, count=1)
+        _failed(r.execute("GetStorageStatsCommand", {"id": POOL}), "step storage_plugin_getFileSystemInfo")
+        missing = body(r.execute("GetStorageStatsCommand", {"id": "0000-not-mounted"}))
+        assert missing["result"] is False and "not mounted" in missing["details"]
+
+
+def test_delete_and_create_volume_faults_leave_the_files_as_they_were(tmp_path):
+    from tests.test_resource_support import volume
+
+    with resources(tmp_path) as (hosts, (r,)):
+        volume_on_primary(hosts, r)
+        disk = _primary_disk(hosts, "vol-1.raw")
+        hosts[0].faults.add(method="storage_plugin_destroy", kind="fault", fault=BOOM, count=1)
+        _failed(r.execute("DeleteCommand", {"data": volume()}), "step storage_plugin_destroy")
+        assert os.path.exists(disk)
+        hosts[0].faults.add(method="storage_plugin_create", kind="fault", fault=BOOM, count=1)
+        _failed(r.execute("CreateObjectCommand", {"data": volume("vol-2")}), "step storage_plugin_create")
+        assert not os.path.exists(_primary_disk(hosts, "vol-2.raw"))
+        hosts[0].calls.clear()
+        assert body(r.execute("DeleteCommand", {"data": volume()}))["result"] is True
+        assert hosts[0].calls.methods() == ["storage_plugin_destroy"] and not os.path.exists(disk)
