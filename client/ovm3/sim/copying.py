@@ -16,12 +16,13 @@ CHUNK = 1024 * 1024
 _ZERO = bytes(CHUNK)
 
 
-def write_sparse(src_file, dst_path, size_hint=None):
-    """Copy a readable binary file object to ``dst_path``, leaving holes for zero blocks."""
+def write_sparse(src_file, dst_path, size_hint=None, limit=None):
+    """Copy a readable binary file object to ``dst_path``, leaving holes for zero blocks; with ``limit``,
+    stop after that many bytes."""
     written = 0
     with open(dst_path, "wb") as out:
-        while True:
-            block = src_file.read(CHUNK)
+        while limit is None or written < limit:
+            block = src_file.read(CHUNK if limit is None else min(CHUNK, limit - written))
             if not block:
                 break
             if block == _ZERO[: len(block)]:
@@ -68,12 +69,27 @@ def open_source(host, src):
     return open(local, "rb")
 
 
-def copy(host, src, dst, sparse=True):
-    """Copy ``src`` (path or URL) to the host path ``dst``; return the bytes copied."""
+def _source_size(f):
+    try:
+        return os.fstat(f.fileno()).st_size
+    except (AttributeError, OSError, ValueError):
+        return int(getattr(f, "headers", {}).get("Content-Length") or 0)
+
+
+def copy(host, src, dst, sparse=True, midway=None):
+    """Copy ``src`` (path or URL) to the host path ``dst``; return the bytes copied.
+
+    ``midway`` (a fired ``midway`` fault rule) cuts the copy short: the first half of the source is
+    written, then the rule's fault is raised and the partial destination stays.
+    """
     target = host.path(dst)
     if not os.path.isdir(os.path.dirname(target)):
         raise AgentError("[Errno 2] No such file or directory: %r" % dst, cls="exceptions.IOError")
     with open_source(host, src) as f:
+        if midway is not None:
+            write_sparse(f, target, limit=_source_size(f) // 2)
+            cls, _, message = midway.fault.partition(":")
+            raise AgentError(message, cls=cls)
         if sparse:
             return write_sparse(f, target)
         with open(target, "wb") as out:

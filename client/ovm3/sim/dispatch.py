@@ -137,6 +137,8 @@ class Dispatcher:
         if rule.kind == "hang":
             rule.wait_released()
             return None, rule
+        if rule.kind == "midway":
+            return None, rule  # the handler runs and fails halfway itself (faultrules.take_midway)
         record.fault = {
             "fault": rule.fault,
             "drop": "connection dropped (injected)",

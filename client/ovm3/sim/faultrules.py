@@ -7,7 +7,10 @@ Kinds:
 * ``hang``: wait until the rule is released (:meth:`FaultRules.release`) or ``timeout`` seconds pass,
   then run the method normally;
 * ``drop``: run nothing, send the HTTP headers and half of a reply, then close the connection;
-* ``garbage``: answer HTTP 200 with a body that is not XML-RPC.
+* ``garbage``: answer HTTP 200 with a body that is not XML-RPC;
+* ``midway``: run the method but fail it halfway with ``fault``: ``copy_file`` (the only method with a
+  midway point) writes the first half of the source to its destination, then answers the fault, as a
+  real copy cut short by an I/O error would leave a partial file.
 
 Rules are set from Python (``host.faults.add(...)``), from a JSON file (a list of rule objects with the
 same keys) and over the admin endpoint ``POST /_sim/faults``.
@@ -21,9 +24,12 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
-KINDS = ("fault", "latency", "hang", "drop", "garbage")
+KINDS = ("fault", "latency", "hang", "drop", "garbage", "midway")
+#: Methods whose simulator handler has a midway point (see :func:`take_midway`).
+MIDWAY_METHODS = ("copy_file",)
 DEFAULT_FAULT = "exceptions.Exception:injected fault"
 _ids = itertools.count(1)
+_midway = threading.local()
 
 
 @dataclass
@@ -46,6 +52,8 @@ class FaultRule:
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError("unknown fault kind %r (one of %s)" % (self.kind, ", ".join(KINDS)))
+        if self.kind == "midway" and self.method not in MIDWAY_METHODS:
+            raise ValueError("midway faults exist for %s only, not %r" % (", ".join(MIDWAY_METHODS), self.method))
         if not 0.0 <= float(self.probability) <= 1.0:
             raise ValueError("probability must be within 0..1")
         if self.args is not None:
@@ -140,7 +148,9 @@ class FaultRules:
             return list(self._rules)
 
     def pick(self, method, args):
-        """The rule that fires for this call (its count is consumed), or None."""
+        """The rule that fires for this call (its count is consumed), or None. A ``midway`` rule is also
+        handed to the handler this thread runs next (:func:`take_midway`)."""
+        _midway.rule = None
         with self._lock:
             for rule in self._rules:
                 if rule.count is not None and rule.count <= 0:
@@ -152,5 +162,15 @@ class FaultRules:
                 if rule.count is not None:
                     rule.count -= 1
                 rule.fired += 1
+                if rule.kind == "midway":
+                    _midway.rule = rule
                 return rule
         return None
+
+
+def take_midway():
+    """For a handler with a midway point: the ``midway`` rule that fired for the call this thread is
+    running, or None. Taking it consumes it."""
+    rule = getattr(_midway, "rule", None)
+    _midway.rule = None
+    return rule

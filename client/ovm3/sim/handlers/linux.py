@@ -2,7 +2,7 @@
 
 import time
 
-from ovm3.sim import copying, docs
+from ovm3.sim import copying, docs, faultrules
 from ovm3.sim.handlers import handles
 from ovm3.sim.state import AgentError
 from ovm3.wire import I8
@@ -36,7 +36,7 @@ def get_timezone(h):
 
 @handles("copy_file")
 def copy_file(h, src, dst, sparse=True):
-    copying.copy(h, src, dst, sparse)
+    copying.copy(h, src, dst, sparse, midway=faultrules.take_midway())
 
 
 @handles("update_agent_password")
