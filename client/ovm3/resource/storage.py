@@ -5,6 +5,8 @@ Paths come from :mod:`ovm3.resource.naming` only. NFS is the only primary storag
 CloudStack); other types are refused with a clear answer.
 """
 
+import contextlib
+import logging
 import posixpath
 import uuid as uuidlib
 
@@ -17,6 +19,8 @@ NFS_PLUGIN = "oracle.generic.NFSPlugin.GenericNFSPlugin"
 REPO_ALIAS = "OVS Repository"
 ROLES = "utility,xen"
 NFS_POOL_TYPES = ("NetworkFilesystem", "NFS", "nfs")
+
+log = logging.getLogger(__name__)
 
 
 # ---- storage plugin structures ----
@@ -88,6 +92,12 @@ def secondary_path(resource, store, relative):
     return naming.secondary_file(host, path, relative)
 
 
+def secondary_fs(store):
+    """``(fs uuid, NFS host)`` the storage plugin knows a secondary store by."""
+    host, path = nfs_of(store)
+    return naming.secondary_uuid(host, path), host
+
+
 def _nfs_url(store):
     host, path = nfs_of(store)
     return "nfs://%s%s" % (host, path)
@@ -145,14 +155,71 @@ def destroy_file(resource, fs_uuid, host, path):
     return True
 
 
+def destroy_dir(resource, fs_uuid, host, path):
+    """Delete a directory through the storage plugin; one already gone is not an error."""
+    try:
+        plugin_call(
+            resource, "storage_plugin_destroy", fs_uuid, host, storage_details(fs_uuid),
+            {"fr_type": "Directory", "fs_uuid": naming.dashed(fs_uuid), "file_path": path},
+        )
+    except errors.NoSuchFileFault:
+        return False
+    return True
+
+
 def copy(resource, src, dst):
     with resource.step("copy_file"):
         resource.client.call("copy_file", src, dst, True)
 
 
 def mkdirs(resource, directory):
+    """Create ``directory`` (with its parents) on the host: True if it was created, False if it existed."""
     with resource.step("ovs_mkdirs"):
-        resource.client.call("ovs_mkdirs", directory)
+        return resource.client.call("ovs_mkdirs", directory) is None
+
+
+class Undo:
+    """What a handler has made so far on the host, removed again (newest first) if the handler fails.
+
+    A copy cut short leaves a partial destination file, and a directory made for a copy that failed
+    stays empty: neither may outlive a failed answer. Removal is best effort: a removal that fails
+    is logged and the handler's own failure is the one reported.
+    """
+
+    def __init__(self, resource):
+        self.resource = resource
+        self.actions = []
+
+    def file(self, fs_uuid, host, path):
+        """Remove ``path`` if the handler fails (register it BEFORE the call that may write it)."""
+        self.actions.append((path, lambda: destroy_file(self.resource, fs_uuid, host, path)))
+
+    def directory(self, fs_uuid, host, path, created=True):
+        """Remove the directory ``path`` if the handler fails and it was ``created`` by this handler."""
+        if created:
+            self.actions.append((path, lambda: destroy_dir(self.resource, fs_uuid, host, path)))
+
+    def run(self):
+        for what, action in reversed(self.actions):
+            try:
+                action()
+            except Exception as e:  # noqa: BLE001 - best effort: the original failure is what counts
+                log.warning(
+                    "%s: could not remove %s after a failed command: %s: %s",
+                    self.resource.host, what, type(e).__name__, e,
+                )
+        self.actions = []
+
+
+@contextlib.contextmanager
+def undo_on_failure(resource):
+    """``with undo_on_failure(resource) as undo:`` register what the block makes; a failure undoes it."""
+    undo = Undo(resource)
+    try:
+        yield undo
+    except Exception:
+        undo.run()
+        raise
 
 
 # ---- primary pools ----
@@ -388,12 +455,12 @@ def _copy_template_to_primary(resource, src, dst):
     relative = need(src, "path", "source template")
     if relative.endswith("/"):
         relative += naming.dedash(dest_uuid) + naming.RAW
-    copy(
-        resource,
-        secondary_path(resource, src.get("dataStore") or src.get("imageDataStore"), relative),
-        naming.template_path(pool, dest_uuid),
-    )
-    size = file_size(resource, pool, _host_of(dst_store), naming.template_path(pool, dest_uuid))
+    source = secondary_path(resource, src.get("dataStore") or src.get("imageDataStore"), relative)
+    target = naming.template_path(pool, dest_uuid)
+    with undo_on_failure(resource) as undo:
+        undo.file(pool, _host_of(dst_store), target)
+        copy(resource, source, target)
+        size = file_size(resource, pool, _host_of(dst_store), target)
     return {
         "TemplateObjectTO": {
             "uuid": dest_uuid,
@@ -410,8 +477,10 @@ def _clone_volume(resource, src, dst):
     dst_pool = _primary_uuid(dst_store)
     vol_uuid = need(dst, "uuid", "destination volume")
     target = naming.volume_path(dst_pool, vol_uuid)
-    copy(resource, naming.template_path(src_pool, src.get("path") or need(src, "uuid")), target)
-    return _volume_to(vol_uuid, dst, file_size(resource, dst_pool, _host_of(dst_store), target))
+    with undo_on_failure(resource) as undo:
+        undo.file(dst_pool, _host_of(dst_store), target)
+        copy(resource, naming.template_path(src_pool, src.get("path") or need(src, "uuid")), target)
+        return _volume_to(vol_uuid, dst, file_size(resource, dst_pool, _host_of(dst_store), target))
 
 
 def _volume_to(vol_uuid, dst, size=None):
@@ -431,10 +500,15 @@ def _backup_snapshot(resource, src, dst):
     pool = _primary_uuid(src.get("dataStore"))
     snap = need(src, "path", "snapshot")
     directory = secondary_path(resource, dst.get("dataStore"), need(dst, "path", "destination snapshot"))
-    mkdirs(resource, directory)
     file_name = naming.dedash(snap) + naming.RAW if not snap.endswith(naming.RAW) else snap
-    copy(resource, naming.snapshot_path(pool, snap), posixpath.join(directory, file_name))
-    destroy_file(resource, pool, _host_of(src.get("dataStore")), naming.snapshot_path(pool, snap))
+    sec_uuid, sec_host = secondary_fs(dst.get("dataStore"))
+    with undo_on_failure(resource) as undo:
+        undo.directory(sec_uuid, sec_host, directory, mkdirs(resource, directory))
+        undo.file(sec_uuid, sec_host, posixpath.join(directory, file_name))
+        copy(resource, naming.snapshot_path(pool, snap), posixpath.join(directory, file_name))
+        # the primary copy goes last: if removing it fails, the backup is undone and the snapshot
+        # stays where it was, so a retry starts from the same state
+        destroy_file(resource, pool, _host_of(src.get("dataStore")), naming.snapshot_path(pool, snap))
     return {"SnapshotObjectTO": {"path": posixpath.join(dst["path"], file_name), "parentSnapshotPath": None}}
 
 
@@ -442,9 +516,12 @@ def _template_from_snapshot(resource, src, dst):
     tmpl_uuid = dst.get("uuid") or str(uuidlib.uuid4())
     source = secondary_path(resource, src.get("dataStore"), need(src, "path", "snapshot"))
     directory = secondary_path(resource, dst.get("dataStore"), need(dst, "path", "template"))
-    mkdirs(resource, directory)
     name = tmpl_uuid + naming.RAW
-    copy(resource, source, posixpath.join(directory, name))
+    sec_uuid, sec_host = secondary_fs(dst.get("dataStore"))
+    with undo_on_failure(resource) as undo:
+        undo.directory(sec_uuid, sec_host, directory, mkdirs(resource, directory))
+        undo.file(sec_uuid, sec_host, posixpath.join(directory, name))
+        copy(resource, source, posixpath.join(directory, name))
     return {
         "TemplateObjectTO": {"uuid": tmpl_uuid, "path": posixpath.join(dst["path"], name), "format": "RAW"}
     }
@@ -454,8 +531,11 @@ def _volume_from_snapshot(resource, src, dst):
     pool = _primary_uuid(dst.get("dataStore"))
     vol_uuid = need(dst, "uuid", "volume")
     source = secondary_path(resource, src.get("dataStore"), need(src, "path", "snapshot"))
-    copy(resource, source, naming.volume_path(pool, vol_uuid))
-    return _volume_to(vol_uuid, dst)
+    target = naming.volume_path(pool, vol_uuid)
+    with undo_on_failure(resource) as undo:
+        undo.file(pool, _host_of(dst.get("dataStore")), target)
+        copy(resource, source, target)
+        return _volume_to(vol_uuid, dst, file_size(resource, pool, _host_of(dst.get("dataStore")), target))
 
 
 @handles("CopyCommand", "CopyCmdAnswer")
@@ -523,13 +603,16 @@ def create_object(resource, cmd):
                 "VM %s is running on %s: OVM3 snapshots need a stopped "
                 "VM (raw images, full copies); stop it first" % (vm_name, resource.host),
             )
-        pool = _primary_uuid(volume.get("dataStore") or data.get("dataStore"))
+        store = volume.get("dataStore") or data.get("dataStore")
+        pool = _primary_uuid(store)
         snap_uuid = str(uuidlib.uuid4())
-        copy(
-            resource,
-            naming.volume_path(pool, volume.get("path") or need(volume, "uuid", "volume")),
-            naming.snapshot_path(pool, snap_uuid),
-        )
+        with undo_on_failure(resource) as undo:
+            undo.file(pool, _host_of(store), naming.snapshot_path(pool, snap_uuid))
+            copy(
+                resource,
+                naming.volume_path(pool, volume.get("path") or need(volume, "uuid", "volume")),
+                naming.snapshot_path(pool, snap_uuid),
+            )
         return answers.answer(
             "CreateObjectAnswer",
             True,
@@ -562,9 +645,24 @@ def delete_object(resource, cmd):
     return answers.answer("Answer", True, "deleted %s" % path if gone else "%s was already gone" % path)
 
 
-def _attach_detach(resource, cmd, attach):
+def _entry_device(entry):
+    """``xvdb`` of ``file:/path,xvdb,w!`` and ``hdc`` of ``file:/path,hdc:cdrom,r``."""
+    parts = str(entry).split(",")
+    return parts[1].split(":")[0] if len(parts) > 1 else ""
+
+
+def _free_device(entries, hvm):
+    """The first device name no disk entry uses (after a detach, the count of entries may be in use)."""
     from ovm3.resource.vm import _device
 
+    used = {_entry_device(e) for e in entries}
+    index = 0
+    while _device(index, hvm) in used:
+        index += 1
+    return _device(index, hvm)
+
+
+def _attach_detach(resource, cmd, attach):
     name = need(cmd, "vmName")
     disk = need(cmd, "disk")
     kind = disk.get("type")
@@ -588,7 +686,7 @@ def _attach_detach(resource, cmd, attach):
         if attach and present or (not attach and not present):
             return "%s already %s" % (path, "attached" if attach else "detached")
         if attach:
-            dev = _device(len(entries), "hvm" in str(cfg.get("OVM_domain_type", "")))
+            dev = _free_device(entries, "hvm" in str(cfg.get("OVM_domain_type", "")))
             entries.append(
                 "file:%s,%s:cdrom,r" % (path, dev) if kind == "ISO" else "file:%s,%s,w!" % (path, dev)
             )
@@ -618,12 +716,15 @@ def create_volume_legacy(resource, cmd):
     vol_uuid = str(uuidlib.uuid4())
     dst = naming.volume_path(pool_uuid, vol_uuid)
     template = cmd.get("templateUrl")
-    if template:
-        source = template if template.startswith("/") else naming.template_path(pool_uuid, template)
-        copy(resource, source, dst)
-    else:
-        create_file(resource, pool_uuid, host, dst, int(disk.get("size") or 0))
-    size = file_size(resource, pool_uuid, host, dst)
+    with undo_on_failure(resource) as undo:
+        if template:
+            source = template if template.startswith("/") else naming.template_path(pool_uuid, template)
+            undo.file(pool_uuid, host, dst)
+            copy(resource, source, dst)
+        else:
+            create_file(resource, pool_uuid, host, dst, int(disk.get("size") or 0))
+            undo.file(pool_uuid, host, dst)  # after the create: a failed create made nothing of ours
+        size = file_size(resource, pool_uuid, host, dst)
     volume = {
         "id": cmd.get("volId"),
         "name": disk.get("name"),
@@ -654,24 +755,28 @@ def _volume_file(pool_uuid, volume_path):
 
 @handles("CopyVolumeCommand", "CopyVolumeAnswer")
 def copy_volume(resource, cmd):
-    pool_uuid, _host, _path = _pool_fields(cmd)
+    pool_uuid, pool_host, _path = _pool_fields(cmd)
     sec_host, sec_path = mount_secondary(resource, need(cmd, "secondaryStorageURL"))
+    sec_uuid = naming.secondary_uuid(sec_host, sec_path)
     volume_path = need(cmd, "volumePath")
-    if cmd.get("toSecondaryStorage"):
-        relative = "volumes/%s" % (cmd.get("volumeId") or "0")
-        directory = naming.secondary_file(sec_host, sec_path, relative)
-        mkdirs(resource, directory)
-        name = posixpath.basename(_volume_file(pool_uuid, volume_path))
-        copy(resource, _volume_file(pool_uuid, volume_path), posixpath.join(directory, name))
-        result = posixpath.join(relative, name)
-    else:
-        vol_uuid = str(uuidlib.uuid4())
-        copy(
-            resource,
-            naming.secondary_file(sec_host, sec_path, volume_path),
-            naming.volume_path(pool_uuid, vol_uuid),
-        )
-        result = vol_uuid
+    with undo_on_failure(resource) as undo:
+        if cmd.get("toSecondaryStorage"):
+            relative = "volumes/%s" % (cmd.get("volumeId") or "0")
+            directory = naming.secondary_file(sec_host, sec_path, relative)
+            undo.directory(sec_uuid, sec_host, directory, mkdirs(resource, directory))
+            name = posixpath.basename(_volume_file(pool_uuid, volume_path))
+            undo.file(sec_uuid, sec_host, posixpath.join(directory, name))
+            copy(resource, _volume_file(pool_uuid, volume_path), posixpath.join(directory, name))
+            result = posixpath.join(relative, name)
+        else:
+            vol_uuid = str(uuidlib.uuid4())
+            undo.file(pool_uuid, pool_host, naming.volume_path(pool_uuid, vol_uuid))
+            copy(
+                resource,
+                naming.secondary_file(sec_host, sec_path, volume_path),
+                naming.volume_path(pool_uuid, vol_uuid),
+            )
+            result = vol_uuid
     return answers.answer("CopyVolumeAnswer", True, None, volumePath=result)
 
 
@@ -686,12 +791,15 @@ def template_from_volume(resource, cmd):
     sec_host, sec_path = mount_secondary(resource, url)
     relative = "template/tmpl/%s/%s" % (cmd.get("_accountId") or 0, need(cmd, "_templateId"))
     directory = naming.secondary_file(sec_host, sec_path, relative)
-    mkdirs(resource, directory)
+    sec_uuid = naming.secondary_uuid(sec_host, sec_path)
     name = (cmd.get("_uniqueName") or str(uuidlib.uuid4())) + naming.RAW
     source = _volume_file(pool_uuid, need(cmd, "_volumePath"))
-    location = mounts(resource).get(naming.repo_path(pool_uuid), "")
-    size = file_size(resource, pool_uuid, location.split(":", 1)[0], source)
-    copy(resource, source, posixpath.join(directory, name))
+    with undo_on_failure(resource) as undo:
+        undo.directory(sec_uuid, sec_host, directory, mkdirs(resource, directory))
+        location = mounts(resource).get(naming.repo_path(pool_uuid), "")
+        size = file_size(resource, pool_uuid, location.split(":", 1)[0], source)
+        undo.file(sec_uuid, sec_host, posixpath.join(directory, name))
+        copy(resource, source, posixpath.join(directory, name))
     return answers.answer(
         "CreatePrivateTemplateAnswer",
         True,
