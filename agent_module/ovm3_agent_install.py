@@ -31,6 +31,8 @@ SERVICE = "/sbin/service"
 FILE_MODE = int("644", 8)
 VERIFY_TIMEOUT = 60
 RESTART_TIMEOUT = 120
+#: Seconds between two connection attempts while the restarted agent comes up.
+POLL_STEP = 0.1
 
 #: Files the installer copies: (name, folders to look in, relative to this file, in order).
 SOURCES = (("ovm3_hostio.py", (".",)), ("ovm3_compat.py", (".", "../hostlib")),
@@ -60,6 +62,7 @@ class Paths(object):
         self.cloudstack = os.path.join(self.api_dir, "cloudstack.py")
         self.agent_ini = self.local(agent_ini)
         self.state = self.local(STATE_DIR)
+        self.service = self.local(SERVICE)
 
     def local(self, host_path):
         if not host_path.startswith("/"):
@@ -418,23 +421,40 @@ def agent_port(paths):
     return 8899
 
 
-def restart_agent(paths):
-    """``service ovs-agent restart``, then poll the agent's port until it accepts connections."""
-    rc, out, err = ovm3_compat.run([SERVICE, "ovs-agent", "restart"], RESTART_TIMEOUT)
+def restart_agent(paths, timeout=RESTART_TIMEOUT):
+    """``service ovs-agent restart``, then poll the agent's port until it accepts a connection.
+
+    The wait is bounded by ``timeout`` seconds in all (the service command included) and never sleeps
+    longer than :data:`POLL_STEP` between attempts, so it ends as soon as the agent answers.
+    """
+    deadline = ovm3_compat.monotonic() + timeout
+    try:
+        rc, out, err = ovm3_compat.run([paths.service, "ovs-agent", "restart"], timeout)
+    except ovm3_compat.CommandTimeout:
+        raise InstallError("%s ovs-agent restart did not finish within %s s" % (paths.service, timeout))
+    except OSError:
+        raise InstallError("cannot run %s ovs-agent restart: %s" % (paths.service, sys.exc_info()[1]))
     if rc != 0:
-        raise InstallError("service ovs-agent restart failed (rc %d): %s" % (rc, err.strip()[:300]))
+        raise InstallError("%s ovs-agent restart failed (rc %d): %s" % (
+            paths.service, rc, (err or out).strip()[:300]))
     port = agent_port(paths)
-    deadline = ovm3_compat.monotonic() + RESTART_TIMEOUT
-    while ovm3_compat.monotonic() < deadline:
+    while True:
+        left = deadline - ovm3_compat.monotonic()
+        if left <= 0:
+            break
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.settimeout(2)
+        sock.settimeout(min(2.0, left))
         try:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return True
+            try:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    return True
+            except socket.error:
+                pass  # a connect timeout: try again while time is left
         finally:
             sock.close()
-        time.sleep(0.5)
-    raise InstallError("ovs-agent did not accept connections on port %d within %d s" % (port, RESTART_TIMEOUT))
+        time.sleep(max(0.0, min(POLL_STEP, deadline - ovm3_compat.monotonic())))
+    raise InstallError("ovs-agent was restarted but did not accept connections on 127.0.0.1:%d within %s s; "
+                       "check '%s ovs-agent status' and /var/log/ovs-agent.log" % (port, timeout, SERVICE))
 
 
 # ---- command line -------------------------------------------------------------------------
@@ -467,6 +487,8 @@ def _parser():
                  help="apply CloudStack's dom0 fixes (ovs-vlan-bridge, NOZEROCONF), each backed up")
     p.add_option("--restart", action="store_true", default=False,
                  help="restart ovs-agent afterwards and wait until it answers")
+    p.add_option("--restart-timeout", type="float", default=RESTART_TIMEOUT,
+                 help="seconds --restart may wait for the agent to answer [%default]")
     p.add_option("--root", default="/", help="prefix of every host path (for tests) [%default]")
     p.add_option("--python", default=None, help="interpreter used to verify api.py [this one]")
     return p
@@ -490,6 +512,8 @@ def main(argv, out=None):
             parser.error("give exactly one command: install, uninstall or status")
         if not opts.agent_dir:
             parser.error("--agent-dir is required")
+        if not 0 < opts.restart_timeout <= 3600:
+            parser.error("--restart-timeout must be between 0 and 3600 seconds")
     except _Usage:
         return 2
     try:
@@ -501,7 +525,7 @@ def main(argv, out=None):
         else:
             result = status(paths)
         if opts.restart and args[0] != "status":
-            restart_agent(paths)
+            restart_agent(paths, opts.restart_timeout)
             result["restarted"] = "yes"
     except (InstallError, IOError, OSError):
         e = sys.exc_info()[1]
