@@ -550,3 +550,43 @@ def test_startup_call_order_and_fault(tmp_path):
         assert e.value.ovm3_step == "discover_server" and e.value.host == r.client.host and "boom" in str(e.value)
         hosts[0].calls.clear()
         assert r.startup()[java_class("StartupRoutingCommand")]["hostVmStateReport"][VM]["state"] == "PowerOn"
+
+
+# ---- the other copying commands: a copy cut short leaves nothing behind -----------------------------------------
+def _filer():
+    return dict(pool_to(), id=3, port=2049)
+
+
+@pytest.mark.parametrize("command", ["volume to secondary", "volume from secondary", "template from volume"])
+def test_midway_copy_of_the_legacy_commands_leaves_nothing_behind(tmp_path, command):
+    with resources(tmp_path) as (hosts, (r,)):
+        volume_on_primary(hosts, r)
+        _write(hosts, PRI, "VirtualDisks/vol-1.raw")
+        _write(hosts, SEC, "volumes/11/old.raw")
+        _write(hosts, SEC, "template/tmpl/2/keep.raw")
+        storage.mount_secondary(r, SECONDARY)
+        copy_volume = {"volumeId": 12, "pool": _filer(), "secondaryStorageURL": SECONDARY}
+        name, cmd = {
+            "volume to secondary": (
+                "CopyVolumeCommand", dict(copy_volume, volumePath="vol-1", toSecondaryStorage=True)
+            ),
+            "volume from secondary": (
+                "CopyVolumeCommand", dict(copy_volume, volumePath="volumes/11/old.raw", toSecondaryStorage=False)
+            ),
+            "template from volume": (
+                "CreatePrivateTemplateFromVolumeCommand",
+                {
+                    "_volumePath": "vol-1", "_uniqueName": "tmpl-u", "_templateId": 201, "_accountId": 2,
+                    "primaryStoragePoolNameLabel": POOL, "_secondaryStorageUrl": SECONDARY,
+                },
+            ),
+        }[command]
+        before = {e: tree(hosts, e) for e in (PRI, SEC)}
+        hosts[0].calls.clear()
+        hosts[0].faults.add(method="copy_file", kind="midway", fault=BOOM, count=1)
+        _failed(r.execute(name, cmd), "step copy_file")
+        target = _args(hosts, "copy_file")[1]
+        made_dir = "ovs_mkdirs" in hosts[0].calls.methods()
+        assert _destroyed(hosts) == [target] + ([os.path.dirname(target)] if made_dir else [])
+        assert hosts[0].calls.find(DESTROY)[0].fault is None  # the half-written file was there, and removed
+        assert {e: tree(hosts, e) for e in (PRI, SEC)} == before
