@@ -23,6 +23,8 @@ import ovm3_hb_verdict
 
 LOG_IDENT = "ovm3-heartbeat"
 STOP_WAIT = 5.0
+#: Settings a SIGHUP cannot change (the running daemon's files and devices depend on them).
+RESTART_KEYS = ("guid", "state_dir", "watchdog")
 
 
 class Log:
@@ -206,6 +208,7 @@ class Daemon:
         self.write_error = {}
         self.writers = {}
         self.readers = {}
+        self.retiring = {}
         self.fenced = False
         self.boot = ovm3_hb_record.boot_id(paths["boot_id"])
         self.book = ovm3_hb_verdict.PeerBook(config["interval"], self._read_timeout())
@@ -277,7 +280,7 @@ class Daemon:
         now = ovm3_compat.monotonic()
         record = self._record("stopped")
         stoppers = []
-        for mount in self.mounts:
+        for mount in self.mounts + [m for m in self.retiring.keys() if m not in self.mounts]:
             if mount in self.missing:
                 continue
             stoppers.append(ovm3_hb_io.spawn(ovm3_hb_io.write_job, (mount, self.config["guid"], record),
@@ -369,6 +372,9 @@ class Daemon:
                     continue
                 worker.close()
                 del slots[mount]
+                if worker.kind == "retire":
+                    self._retire_done(mount, worker)
+                    continue
                 if worker.killed or mount not in self.mounts:
                     continue
                 ok, lines = worker.result()
@@ -388,6 +394,19 @@ class Daemon:
             if self.write_error.get(mount) != message:
                 self.log.error("heartbeat write to %s failed: %s" % (mount, message))
             self.write_error[mount] = message
+
+    def _retire_done(self, mount, worker):
+        self.retiring.pop(mount, None)
+        ok, lines = worker.result()
+        if worker.killed:
+            ok, message = False, "no answer within %s s" % (worker.deadline - worker.started)
+        elif not ok:
+            message = ovm3_hb_io.error_of(lines)
+        if ok:
+            self.log.info("%s is no longer monitored: recorded stopped there" % mount)
+        else:
+            self.log.error("%s is no longer monitored, but recording stopped there failed (%s): peers "
+                           "reading only that storage will not see this host as alive" % (mount, message))
 
     def _read_done(self, mount, worker, ok, lines, now):
         if not ok:
@@ -436,6 +455,13 @@ class Daemon:
                 self.readers[mount] = ovm3_hb_io.spawn(
                     ovm3_hb_io.read_job, (mount,), "read", mount, now, now + self.book.read_timeout,
                     self._child_fds())
+        for mount in list(self.retiring.keys()):
+            if mount in self.mounts:
+                del self.retiring[mount]  # configured again: the running records take over
+            elif mount not in self.writers:
+                self.writers[mount] = ovm3_hb_io.spawn(
+                    ovm3_hb_io.write_job, (mount, self.config["guid"], self._record("stopped")), "retire",
+                    mount, now, now + self.config["timeout"], self._child_fds())
         self.judge(now)
         try:
             ovm3_compat.write_file_atomic(ovm3_hb_verdict.state_path(self.config["state_dir"]),
@@ -460,7 +486,10 @@ class Daemon:
                     self.log.info("monitoring %s" % mount)
         for mount in self.mounts:
             if mount not in mounts:
-                self.log.warning("%s is no longer mounted; not monitoring it any more" % mount)
+                if mount in self.retiring:
+                    self.log.warning("%s is no longer configured; not monitoring it any more" % mount)
+                else:
+                    self.log.warning("%s is no longer mounted; not monitoring it any more" % mount)
                 self.last_ok.pop(mount, None)
                 self.book.forget_mount(mount)
         self.mounts, self.missing = mounts, missing
@@ -518,7 +547,14 @@ class Daemon:
                                                                  sys.exc_info()[1]))
 
     def do_reload(self):
-        """SIGHUP: re-read the config file; keep running with the old one when it is invalid."""
+        """SIGHUP: re-read the config file; keep running with the old one when it cannot be used.
+
+        Refused (old settings kept, the reason logged): an unreadable or invalid file, or a newly
+        configured mount that is not mounted (setup refuses the same; here it would fence the host
+        after TIMEOUT). GUID, STATE_DIR and WATCHDOG need a restart: their old values are kept. A mount
+        no longer configured gets a ``stopped`` record, so peers reading only that storage never take
+        its silence for a dead host.
+        """
         path = self.config.get("config_path")
         if not path:
             self.log.warning("SIGHUP: no config file to reload")
@@ -527,17 +563,31 @@ class Daemon:
             config = ovm3_hb_config.load_config(path)
             ovm3_hb_config.apply_overrides(config, self.overrides)
             ovm3_hb_config.validate(config)
-        except ovm3_hb_config.ConfigError:
-            self.log.error("SIGHUP: keeping the old configuration: %s" % sys.exc_info()[1])
+            for key in RESTART_KEYS:
+                if config.get(key) != self.config.get(key):
+                    self.log.warning("SIGHUP: %s changes need a restart; keeping %s" % (
+                        key.upper(), self.config.get(key) or "none"))
+                    config[key] = self.config.get(key)
+            mounts, missing = monitored_mounts(config, self.paths["proc_mounts"])
+            added = [m for m in missing.keys() if m not in self.mounts]
+            if added:
+                added.sort()
+                raise ovm3_hb_config.ConfigError("configured mount(s) not mounted: %s" % ", ".join(added))
+        except Exception:
+            e = sys.exc_info()[1]
+            if ovm3_compat.is_fatal(e):
+                raise
+            self.log.error("SIGHUP: keeping the old configuration: %s" % e)
             return
-        watchdog_changed = config.get("watchdog") != self.config.get("watchdog")
+        for mount in self.mounts:
+            if mount not in mounts and mount not in self.missing:
+                self.retiring[mount] = True
         self.config = config
         self.book.interval = config["interval"]
         self.book.read_timeout = self._read_timeout()
-        if watchdog_changed:
-            self.log.warning("SIGHUP: WATCHDOG changes need a restart; keeping %s" % (
-                (self.watchdog and self.watchdog.path) or "none"))
-        self.log.info("SIGHUP: configuration reloaded from %s" % path)
+        self.log.info("SIGHUP: configuration reloaded from %s: mounts %s, interval %s s, timeout %s s, "
+                      "fence %s, policy %s" % (path, " ".join(mounts) or "(none)", config["interval"],
+                                               config["timeout"], config["fence_action"], config["policy"]))
 
 
 def _write_proc(path, text):

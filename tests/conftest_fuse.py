@@ -72,6 +72,7 @@ class Rig:
         self.b = FuseMount(self.backing, os.path.join(self.root, "b"), os.path.join(self.root, "ctl-b"),
                            cache=True)
         self.procs = []
+        self.extra = []
         self.a.start()
         self.b.start()
 
@@ -85,24 +86,43 @@ class Rig:
                 f.write("test-boot\n")
         return path
 
+    def mount(self, name):
+        """One more FUSE mount (no caching) with a backing directory of its own, closed with the rig."""
+        backing = os.path.join(self.root, "backing-" + name)
+        os.makedirs(backing)
+        m = FuseMount(backing, os.path.join(self.root, name), os.path.join(self.root, "ctl-" + name))
+        self.extra.append(m)
+        m.start()
+        return m
+
     def args(self, guid, mount, *extra):
         """CLI arguments for host ``guid`` monitoring ``mount``, every system path inside the rig."""
-        d = self.host_dir(guid)
         return [sys.executable, HEARTBEAT, "-c", os.devnull, "-g", guid, "-i", self.interval,
-                "-t", self.timeout, "--mount", mount, "--state-dir", os.path.join(d, "state"),
-                "--pid-file", os.path.join(d, "pid"),
+                "-t", self.timeout, "--mount", mount] + self.path_args(guid) + list(extra)
+
+    def path_args(self, guid):
+        """Flags that put every system path of host ``guid`` inside the rig (none is a SIGHUP setting)."""
+        d = self.host_dir(guid)
+        return ["--state-dir", os.path.join(d, "state"), "--pid-file", os.path.join(d, "pid"),
                 "--lock-file", os.path.join(d, "lock"), "--sysrq-trigger", os.path.join(d, "sysrq-trigger"),
                 "--sysrq-control", os.path.join(d, "sysrq"), "--boot-id", os.path.join(d, "boot_id"),
-                "--o2cb-config", os.path.join(d, "no-o2cb"), "--no-syslog"] + list(extra)
+                "--o2cb-config", os.path.join(d, "no-o2cb"), "--no-syslog"]
 
     def watchdog(self, guid):
         return os.path.join(self.host_dir(guid), "watchdog")
 
     def daemon(self, guid, mount, *extra):
         """Start ``run`` in the foreground as a child; its stderr goes to host-<guid>/log."""
+        return self._start(guid, self.args(guid, mount, *extra) + ["run"])
+
+    def daemon_from_config(self, guid, config):
+        """Start ``run`` with every setting from the file ``config`` (flags only for system paths), so a
+        SIGHUP can change them all."""
+        return self._start(guid, [sys.executable, HEARTBEAT, "-c", config] + self.path_args(guid) + ["run"])
+
+    def _start(self, guid, argv):
         log = open(os.path.join(self.host_dir(guid), "log"), "ab")
-        proc = subprocess.Popen(self.args(guid, mount, *extra) + ["run"], stdin=subprocess.DEVNULL,
-                                stdout=log, stderr=log, env=self.env)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=self.env)
         log.close()
         self.procs.append(proc)
         return proc
@@ -124,9 +144,9 @@ class Rig:
         with open(path, errors="replace") as f:
             return f.read()
 
-    def record(self, guid):
+    def record(self, guid, backing=None):
         """The heartbeat record as stored in the backing directory (never through a mount)."""
-        with open(os.path.join(self.backing, ".hb-" + guid)) as f:
+        with open(os.path.join(backing or self.backing, ".hb-" + guid)) as f:
             return dict(line.split("=", 1) for line in f.read().split("\n")[1:] if "=" in line)
 
     def wait_for(self, predicate, timeout, step=0.05):
@@ -139,8 +159,8 @@ class Rig:
         return predicate()
 
     def close(self):
-        self.a.release()
-        self.b.release()
+        for m in [self.a, self.b] + self.extra:
+            m.release()
         for proc in self.procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
@@ -149,8 +169,8 @@ class Rig:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 pass
-        self.a.close()
-        self.b.close()
+        for m in [self.a, self.b] + self.extra:
+            m.close()
 
     def forbidden_opens(self):
         if not os.path.exists(self.guard_log):

@@ -236,3 +236,135 @@ def test_script_runs_without_the_package(rig):
     out = subprocess.run([sys.executable, HEARTBEAT, "--help"], capture_output=True, text=True, env=rig.env)
     assert out.returncode == 2 or out.returncode == 0
     assert "start|stop|status|run|check" in out.stdout
+
+
+# ---- SIGHUP and the two policies, on mounts with backing directories of their own ---------------------
+
+def fields(rig, guid, mount):
+    """The record of ``guid`` on ``mount`` (a FuseMount), read from its backing directory."""
+    try:
+        return rig.record(guid, mount.backing)
+    except OSError:
+        return {}
+
+
+def advancing_on(rig, guid, mount, within=PATIENCE):
+    def number():
+        try:
+            return int(fields(rig, guid, mount).get("seq", -1))
+        except ValueError:
+            return -1
+    first = number()
+    return rig.wait_for(lambda: number() > first, within)
+
+
+def write_config(path, **keys):
+    with open(path + ".tmp", "w") as f:
+        f.write("# written by the test\n" + "".join("%s=%s\n" % item for item in keys.items()))
+    os.rename(path + ".tmp", path)
+
+
+def test_sighup_reloads_the_config_file_and_refuses_a_bad_one(rig):
+    c, d = rig.mount("c"), rig.mount("d")
+    fenced = os.path.join(rig.root, "FENCED")
+    config = os.path.join(rig.host_dir("hup"), "ovm3-heartbeat")
+    write_config(config, GUID="hup", MOUNTS=c.mountpoint, INTERVAL="0.2", TIMEOUT="1",
+                 FENCE_ACTION="log-only", POLICY="any")
+    proc = rig.daemon_from_config("hup", config)
+    assert advancing_on(rig, "hup", c), rig.log("hup")
+    old = fields(rig, "hup", c)
+    assert (float(old["interval"]), float(old["timeout"]), old["fence"], old["policy"]) == (
+        0.2, 1.0, "log-only", "any")
+    assert fields(rig, "hup", d) == {}
+
+    # New timings, action and policy; mount c dropped, mount d added.
+    new = dict(GUID="hup", MOUNTS=d.mountpoint, INTERVAL="0.25", TIMEOUT="1.5",
+               FENCE_ACTION="command:/usr/bin/touch %s" % fenced, POLICY="all")
+    write_config(config, **new)
+    proc.send_signal(signal.SIGHUP)
+    assert rig.wait_for(lambda: fields(rig, "hup", d).get("interval") == "0.25", PATIENCE), rig.log("hup")
+    assert advancing_on(rig, "hup", d), rig.log("hup")
+    now = fields(rig, "hup", d)
+    assert (float(now["timeout"]), now["fence"], now["policy"], now["state"]) == (1.5, "command", "all", "running")
+    # The dropped mount is told we left (a peer reading only it must not take the silence for death).
+    assert rig.wait_for(lambda: fields(rig, "hup", c).get("state") == "stopped", PATIENCE), rig.log("hup")
+    left = fields(rig, "hup", c)["seq"]
+    time.sleep(0.6)
+    assert fields(rig, "hup", c)["seq"] == left, "heartbeats still go to a mount no longer configured"
+    assert "configuration reloaded from %s" % config in rig.log("hup")
+
+    # Each unusable file is refused with its reason, and heartbeats go on with the settings above.
+    bad = [
+        (dict(new, INTERVAL="2"), "INTERVAL (2.0 s) must be shorter than TIMEOUT"),
+        (dict(new, NOPE="1"), "unknown key NOPE"),
+        (dict(new, MOUNTS="%s %s/nothere" % (d.mountpoint, rig.root)), "not mounted: %s/nothere" % rig.root),
+        (dict(new, FENCE_ACTION="explode"), "FENCE_ACTION must be"),
+        (None, "cannot read config %s" % config),
+    ]
+    for keys, reason in bad:
+        if keys is None:
+            os.unlink(config)
+        else:
+            write_config(config, **keys)
+        proc.send_signal(signal.SIGHUP)
+        assert rig.wait_for(lambda r=reason: "keeping the old configuration: " in rig.log("hup")
+                            and r in rig.log("hup"), PATIENCE), (reason, rig.log("hup"))
+        assert advancing_on(rig, "hup", d), rig.log("hup")
+        assert fields(rig, "hup", d)["interval"] == "0.25" and fields(rig, "hup", d)["fence"] == "command"
+    # A GUID change needs a restart: the old one is kept (no record under the new name).
+    write_config(config, **dict(new, GUID="other"))
+    proc.send_signal(signal.SIGHUP)
+    assert rig.wait_for(lambda: "GUID changes need a restart; keeping hup" in rig.log("hup"), PATIENCE)
+    assert advancing_on(rig, "hup", d) and fields(rig, "other", d) == {}
+    assert proc.poll() is None and "FENCING" not in rig.log("hup")
+
+    # The reloaded action and timeout are the ones that fence.
+    d.freeze()
+    assert rig.wait_for(lambda: os.path.exists(fenced), PATIENCE, step=0.02), rig.log("hup")
+    assert "FENCING this host (command:/usr/bin/touch" in rig.log("hup")
+    assert "stale beyond timeout 1.5 s on %s " % d.mountpoint in rig.log("hup")
+
+
+def pets(rig, guid):
+    return os.path.getsize(rig.watchdog(guid))
+
+
+@pytest.mark.parametrize("policy", ["any", "all"])
+def test_policy_with_two_mounts_and_one_frozen(rig, policy):
+    """``any`` fences when one mount is stale; ``all`` keeps running (and petting the watchdog) until
+    both are, then fences and stops petting; fresh storage resumes the pets."""
+    guid = "pol-" + policy
+    c = rig.mount("c")
+    fenced = os.path.join(rig.root, "FENCED")
+    proc = rig.daemon(guid, rig.a.mountpoint, "--mount", c.mountpoint, "--policy", policy,
+                      "--fence-action", "command:/usr/bin/touch %s" % fenced, "--watchdog", rig.watchdog(guid))
+    assert advancing(rig, guid) and advancing_on(rig, guid, c), rig.log(guid)
+    c.freeze()
+    if policy == "any":
+        assert rig.wait_for(lambda: os.path.exists(fenced), PATIENCE, step=0.02), rig.log(guid)
+        assert "%s (last write" % c.mountpoint in rig.log(guid)
+        assert "%s (last write" % rig.a.mountpoint not in rig.log(guid)
+        return
+    # c is stale beyond the timeout (its write blocked that long), a is fresh: no fence, pets go on.
+    blocked = "heartbeat write to %s blocked" % c.mountpoint
+    assert rig.wait_for(lambda: blocked in rig.log(guid), PATIENCE), rig.log(guid)
+    frozen_seq = fields(rig, guid, c)["seq"]
+    before = pets(rig, guid)
+    assert advancing(rig, guid)
+    assert rig.wait_for(lambda: pets(rig, guid) > before + 2, PATIENCE), "watchdog not petted under all"
+    assert fields(rig, guid, c)["seq"] == frozen_seq
+    assert not os.path.exists(fenced) and "FENCING" not in rig.log(guid)
+    # Both stale: fence, naming both, and no more pets.
+    rig.a.freeze()
+    assert rig.wait_for(lambda: os.path.exists(fenced), PATIENCE, step=0.02), rig.log(guid)
+    log = rig.log(guid)
+    assert "%s (last write" % c.mountpoint in log and "%s (last write" % rig.a.mountpoint in log
+    at_fence = pets(rig, guid)
+    time.sleep(0.6)
+    assert pets(rig, guid) == at_fence, "watchdog petted while every mount is stale"
+    # Storage back: the daemon says so and pets again.
+    rig.a.release()
+    c.release()
+    assert rig.wait_for(lambda: "fresh again after a fence action" in rig.log(guid), PATIENCE), rig.log(guid)
+    assert rig.wait_for(lambda: pets(rig, guid) > at_fence, PATIENCE)
+    assert proc.poll() is None
