@@ -276,6 +276,7 @@ def test_copy_volume_to_secondary_and_back_round_trips(tmp_path):
             "discover_mounted_file_systems",
             "storage_plugin_mount",
             "ovs_mkdirs",
+            "storage_plugin_getFileInfo",  # the target is free
             "copy_file",
         ]
         mount = naming.secondary_mount("nfs-1", "/export/secondary")
@@ -286,7 +287,7 @@ def test_copy_volume_to_secondary_and_back_round_trips(tmp_path):
         hosts[0].calls.clear()  # back to primary: the secondary share is mounted already
         back = body(r.execute("CopyVolumeCommand", dict(cmd, volumePath=b["volumePath"], toSecondaryStorage=False)))
         assert back["result"] is True, back["details"]
-        assert hosts[0].calls.methods() == ["discover_mounted_file_systems", "copy_file"]
+        assert hosts[0].calls.methods() == ["discover_mounted_file_systems", "storage_plugin_getFileInfo", "copy_file"]
         with open(_primary_disk(hosts, back["volumePath"] + ".raw"), "rb") as f:
             assert f.read() == b"ROOTDISK" * 512
 
@@ -341,7 +342,8 @@ def test_template_from_volume_copies_into_the_template_directory(tmp_path):
             "storage_plugin_mount",
             "ovs_mkdirs",
             "discover_mounted_file_systems",
-            "storage_plugin_getFileInfo",
+            "storage_plugin_getFileInfo",  # the volume's size
+            "storage_plugin_getFileInfo",  # the target is free
             "copy_file",
         ]
         assert b["_path"] == "template/tmpl/2/201/tmpl-unique.raw" and b["_format"] == "RAW"

@@ -76,7 +76,8 @@ def test_template_to_primary_then_volume_then_delete(tmp_path):
         hosts[0].calls.clear()
         ans = r.execute("CopyCommand", {"srcTO": src, "destTO": dst})
         assert body(ans)["result"] is True, body(ans)["details"]
-        assert hosts[0].calls.methods()[-2:] == ["copy_file", "storage_plugin_getFileInfo"]
+        info = "storage_plugin_getFileInfo"
+        assert hosts[0].calls.methods()[-3:] == [info, "copy_file", info]  # target free?, copy, size
         new = body(ans)["newData"][java_class("TemplateObjectTO")]
         assert new["path"] == "t-1" and new["size"] == 8192
         on_primary = {java_class("TemplateObjectTO"): {"path": "t-1", "uuid": "t-1", "dataStore": primary()}}
@@ -101,7 +102,7 @@ def test_create_volume_object(tmp_path):
         hosts[0].calls.clear()
         ans = r.execute("CreateObjectCommand", {"data": volume("new-vol")})
         assert body(ans)["result"] is True, body(ans)["details"]
-        assert hosts[0].calls.methods() == ["storage_plugin_create"]
+        assert hosts[0].calls.methods() == ["storage_plugin_getFileInfo", "storage_plugin_create"]  # target free?
         assert body(ans)["data"][java_class("VolumeObjectTO")]["path"] == "new-vol"
 
 
@@ -124,7 +125,7 @@ def test_snapshot_refused_while_running_then_taken_and_backed_up(tmp_path):
         ans = r.execute("CopyCommand", {"srcTO": src, "destTO": dst})
         assert body(ans)["result"] is True, body(ans)["details"]
         calls = hosts[0].calls.methods()
-        assert calls[-3:] == ["ovs_mkdirs", "copy_file", "storage_plugin_destroy"]
+        assert calls[-4:] == ["ovs_mkdirs", "storage_plugin_getFileInfo", "copy_file", "storage_plugin_destroy"]
         backed = body(ans)["newData"][java_class("SnapshotObjectTO")]["path"]
         assert (
             backed.startswith("snapshots/2/3/")
@@ -197,7 +198,12 @@ def test_primary_storage_download_from_file_url_succeeds(tmp_path):
         assert b["templateSize"] == len(data)
         assert _downloaded(hosts, b["installPath"]) == data
         calls = hosts[0].calls
-        assert calls.methods()[0] == "import_virtual_disk"
+        assert calls.methods() == [
+            "discover_mounted_file_systems", "storage_plugin_getFileInfo", "import_virtual_disk",
+            "storage_plugin_getFileInfo",
+        ]
+        target = naming.volume_path(POOL, b["installPath"])
+        assert calls.find("storage_plugin_getFileInfo")[0].args[3] == {"file_path": target}
         assert list(calls.find("import_virtual_disk")[0].args) == [url, b["installPath"], naming.repo_id(POOL)]
 
 

@@ -121,23 +121,25 @@ def _volume_from_snapshot(hosts):
 
 VARIANTS = {
     "template to primary": (
-        _template_to_primary, (PRI, "Templates/t-1.raw"), [DISCOVER, MOUNT, "copy_file", INFO], set(),
+        _template_to_primary, (PRI, "Templates/t-1.raw"), [DISCOVER, MOUNT, INFO, "copy_file", INFO], set(),
     ),
-    "volume from template": (_volume_from_template, (PRI, "VirtualDisks/vol-9.raw"), ["copy_file", INFO], set()),
+    "volume from template": (
+        _volume_from_template, (PRI, "VirtualDisks/vol-9.raw"), [INFO, "copy_file", INFO], set(),
+    ),
     "snapshot backup": (
         _snapshot_backup,
         (SEC, "snapshots/2/3/%s.raw" % naming.dedash(SNAP)),
-        [DISCOVER, MOUNT, "ovs_mkdirs", "copy_file", DESTROY],
+        [DISCOVER, MOUNT, "ovs_mkdirs", INFO, "copy_file", DESTROY],
         {"snapshots", "snapshots/2"},
     ),
     "template from snapshot": (
         _template_from_snapshot,
         (SEC, "template/tmpl/2/301/tmpl-301.raw"),
-        [DISCOVER, MOUNT, DISCOVER, "ovs_mkdirs", "copy_file"],
+        [DISCOVER, MOUNT, DISCOVER, "ovs_mkdirs", INFO, "copy_file"],
         {"template", "template/tmpl", "template/tmpl/2"},
     ),
     "volume from snapshot": (
-        _volume_from_snapshot, (PRI, "VirtualDisks/vol-7.raw"), [DISCOVER, MOUNT, "copy_file", INFO], set(),
+        _volume_from_snapshot, (PRI, "VirtualDisks/vol-7.raw"), [DISCOVER, MOUNT, INFO, "copy_file", INFO], set(),
     ),
 }
 
@@ -389,7 +391,7 @@ def test_create_and_destroy_call_order_and_files(tmp_path):
         hosts[0].calls.clear()
         b = body(r.execute("CreateCommand", _create_cmd()))
         assert b["result"] is True, b["details"]
-        assert hosts[0].calls.methods() == ["storage_plugin_create", INFO]
+        assert hosts[0].calls.methods() == [INFO, "storage_plugin_create", INFO]
         path = naming.volume_path(POOL, b["volume"]["path"])
         assert _args(hosts, "storage_plugin_create")[3:] == [path, "File", 1 << 20]
         assert b["volume"]["size"] == 1 << 20 and b["volume"]["storagePoolUuid"] == POOL
@@ -398,7 +400,7 @@ def test_create_and_destroy_call_order_and_files(tmp_path):
         hosts[0].calls.clear()
         t = body(r.execute("CreateCommand", _create_cmd(templateUrl="t-1")))
         assert t["result"] is True, t["details"]
-        assert hosts[0].calls.methods() == ["copy_file", INFO]
+        assert hosts[0].calls.methods() == [INFO, "copy_file", INFO]
         assert _args(hosts, "copy_file")[:2] == [
             naming.template_path(POOL, "t-1"), naming.volume_path(POOL, t["volume"]["path"])
         ]
@@ -414,7 +416,13 @@ def test_create_and_destroy_call_order_and_files(tmp_path):
 
 @pytest.mark.parametrize(
     "method, kind",
-    [("storage_plugin_create", "fault"), (INFO, "fault"), ("copy_file", "fault"), ("copy_file", "midway")],
+    [
+        ("storage_plugin_create", "fault"),
+        (INFO, "check"),  # the existence check of the target faults (not "no such file")
+        (INFO, "fault"),  # the size read after the create
+        ("copy_file", "fault"),
+        ("copy_file", "midway"),
+    ],
 )
 def test_create_fault_leaves_no_volume(tmp_path, method, kind):
     with resources(tmp_path) as (hosts, (r,)):
@@ -423,13 +431,17 @@ def test_create_fault_leaves_no_volume(tmp_path, method, kind):
         before = _disks_dir(hosts)
         cmd = _create_cmd(templateUrl="t-1") if method == "copy_file" else _create_cmd()
         hosts[0].calls.clear()
-        hosts[0].faults.add(method=method, kind=kind, fault=BOOM, count=1)
+        if kind == "fault" and method == INFO:  # let the check pass, fault the size read
+            hosts[0].faults.add(method=INFO, kind="latency", delay=0, count=1)
+        hosts[0].faults.add(method=method, kind="fault" if kind == "check" else kind, fault=BOOM, count=1)
         ans = r.execute("CreateCommand", cmd)
         assert answer_class(ans) == "CreateAnswer"
-        _failed(ans, "step " + method)
+        _failed(ans, "step check_target" if kind == "check" else "step " + method)
         assert _disks_dir(hosts) == before
-        if method == "storage_plugin_create":  # nothing was made: nothing to remove
-            assert hosts[0].calls.methods() == ["storage_plugin_create"]
+        if kind == "check":  # not knowing whether the target is free: nothing is written
+            assert hosts[0].calls.methods() == [INFO]
+        elif method == "storage_plugin_create":  # nothing was made: nothing to remove
+            assert hosts[0].calls.methods() == [INFO, "storage_plugin_create"]
         else:
             assert hosts[0].calls.methods()[-1] == DESTROY
 
@@ -511,7 +523,7 @@ def test_create_snapshot_call_order_and_copy(tmp_path):
         ans = r.execute("CreateObjectCommand", _snapshot_cmd())
         b = body(ans)
         assert answer_class(ans) == "CreateObjectAnswer" and b["result"] is True, b["details"]
-        assert hosts[0].calls.methods() == ["list_vms", "copy_file"]
+        assert hosts[0].calls.methods() == ["list_vms", INFO, "copy_file"]
         snap = b["data"][java_class("SnapshotObjectTO")]["path"]
         assert _args(hosts, "copy_file") == [naming.volume_path(POOL, "vol-1"), naming.snapshot_path(POOL, snap), True]
         assert _read(hosts, PRI, "VirtualDisks/%s.raw" % snap) == DATA
@@ -526,7 +538,7 @@ def test_create_snapshot_fault_leaves_no_snapshot_file(tmp_path, kind):
         hosts[0].calls.clear()
         hosts[0].faults.add(method="copy_file", kind=kind, fault=BOOM, count=1)
         _failed(r.execute("CreateObjectCommand", _snapshot_cmd()), "step copy_file")
-        assert hosts[0].calls.methods() == ["list_vms", "copy_file", DESTROY]
+        assert hosts[0].calls.methods() == ["list_vms", INFO, "copy_file", DESTROY]
         assert tree(hosts, PRI) == before
 
 

@@ -12,7 +12,7 @@ from ovm3 import errors
 from ovm3.redact import redact_text
 from ovm3.resource import answers
 from ovm3.resource.cs_fields import short_name
-from ovm3.resource.registry import HANDLERS, CommandError, unwrap
+from ovm3.resource.registry import HANDLERS, CommandError, Refused, unwrap
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,8 @@ def describe_error(exc):
             text += " (call %s)" % exc.method
     elif isinstance(exc, CommandError):
         text = "malformed command: %s" % exc
+    elif isinstance(exc, Refused):
+        text = str(exc)
     else:
         text = "%s: %s" % (type(exc).__name__, exc)
     return redact_text(text)

@@ -7,6 +7,7 @@ command, host, result, elapsed time and the answer.
 
 import dataclasses
 import time
+import uuid as uuidlib
 
 from ovm3.resource import answers
 from ovm3.resource.cs_fields import java_class
@@ -25,8 +26,10 @@ class DemoEnv:
     primary_path: str = "/export/primary"
     secondary_url: str = "nfs://nfs-1/export/secondary"
     template_path: str = TEMPLATE_PATH
-    template_uuid: str = "5e8d1f2a-6b4c-4c0e-9a51-0d8e0c2b7d11"
-    volume_uuid: str = "9b1f3c7e-2d4a-4e8b-b6c1-7a0f5e3d2c19"
+    # fresh per run: handlers refuse to overwrite existing files, and a run again on the same storage
+    # (``--yes-modify``) finds the previous run's template copy still on primary
+    template_uuid: str = dataclasses.field(default_factory=lambda: str(uuidlib.uuid4()))
+    volume_uuid: str = dataclasses.field(default_factory=lambda: str(uuidlib.uuid4()))
     vm_name: str = VM_NAME
     vlan: int = VLAN
 

@@ -20,6 +20,11 @@ class CommandError(ValueError):
     """The command object lacks something the handler needs (a client error, not an agent failure)."""
 
 
+class Refused(Exception):
+    """The handler will not do what the command asks because it would harm data it did not make
+    (e.g. overwrite an existing file). The message says what is in the way, on which host."""
+
+
 def unwrap(obj):
     """A polymorphic transfer object ``{"<java class>": {...}}`` -> ``(short class, fields)``.
 

@@ -13,7 +13,7 @@ import uuid as uuidlib
 from ovm3 import errors
 from ovm3.resource import answers, naming
 from ovm3.resource.domains import list_domains
-from ovm3.resource.registry import CommandError, handles, need, unwrap
+from ovm3.resource.registry import CommandError, Refused, handles, need, unwrap
 
 NFS_PLUGIN = "oracle.generic.NFSPlugin.GenericNFSPlugin"
 REPO_ALIAS = "OVS Repository"
@@ -178,21 +178,51 @@ def mkdirs(resource, directory):
         return resource.client.call("ovs_mkdirs", directory) is None
 
 
+def refuse_existing(resource, fs_uuid, host, path):
+    """Raise :class:`Refused` when anything (file or directory) is at ``path``: the one check every
+    handler that writes a new file makes first, so it never overwrites (nor, after a failure, removes)
+    data it did not make.
+
+    Asked through the stock NFS storage plugin (``storage_plugin_getFileInfo``; "no such file" means
+    free), so it works without our agent module. Any other fault is raised: not knowing is no "free".
+    """
+    try:
+        plugin_call(
+            resource, "storage_plugin_getFileInfo", fs_uuid, host, storage_details(fs_uuid), {"file_path": path},
+            step="check_target %s" % path,
+        )
+    except errors.NoSuchFileFault:
+        return
+    with resource.step("check_target %s" % path):
+        raise Refused("%s already exists on %s; refusing to overwrite it" % (path, resource.host))
+
+
 class Undo:
     """What a handler has made so far on the host, removed again (newest first) if the handler fails.
 
     A copy cut short leaves a partial destination file, and a directory made for a copy that failed
-    stays empty: neither may outlive a failed answer. Removal is best effort: a removal that fails
-    is logged and the handler's own failure is the one reported.
+    stays empty: neither may outlive a failed answer. Only what this handler made is registered: a
+    file target is first checked to be absent (:meth:`new_file`), a directory only when ``ovs_mkdirs``
+    said it created it. Removal is best effort: a removal that fails is logged and the handler's own
+    failure is the one reported.
     """
 
     def __init__(self, resource):
         self.resource = resource
         self.actions = []
 
-    def file(self, fs_uuid, host, path):
-        """Remove ``path`` if the handler fails (register it BEFORE the call that may write it)."""
+    def new_file(self, fs_uuid, host, path, create=None):
+        """Claim ``path`` for a file this handler is about to write, BEFORE the call that writes it.
+
+        Refuses (:func:`refuse_existing`) when something is there already; otherwise ``path`` is removed
+        if the handler fails. With ``create`` (a call that makes the file and fails on an existing one,
+        like ``storage_plugin_create``) the file is registered only once ``create`` succeeded, so a file
+        that appeared meanwhile is never ours to remove. Returns what ``create`` returned.
+        """
+        refuse_existing(self.resource, fs_uuid, host, path)
+        result = create() if create is not None else None
         self.actions.append((path, lambda: destroy_file(self.resource, fs_uuid, host, path)))
+        return result
 
     def directory(self, fs_uuid, host, path, created=True):
         """Remove the directory ``path`` if the handler fails and it was ``created`` by this handler."""
@@ -438,11 +468,16 @@ def _host_of(store):
 def primary_download(resource, cmd):
     url = need(cmd, "url")
     pool_uuid = cmd.get("poolUuid") or _pool_fields(cmd)[0]
+    # A fresh name per download: a retried download imports a second copy and never meets (so never
+    # reuses, overwrites or removes) the file an earlier attempt made.
     image = naming.download_image_name()
-    with resource.step("import_virtual_disk"):
-        resource.client.call("import_virtual_disk", url, image, naming.repo_id(pool_uuid))
-    location = mounts(resource).get(naming.repo_path(pool_uuid), "")
-    size = file_size(resource, pool_uuid, location.split(":", 1)[0], naming.volume_path(pool_uuid, image))
+    target = naming.volume_path(pool_uuid, image)
+    host = mounts(resource).get(naming.repo_path(pool_uuid), "").split(":", 1)[0]
+    with undo_on_failure(resource) as undo:
+        undo.new_file(pool_uuid, host, target)
+        with resource.step("import_virtual_disk"):
+            resource.client.call("import_virtual_disk", url, image, naming.repo_id(pool_uuid))
+        size = file_size(resource, pool_uuid, host, target)
     return answers.answer(
         "PrimaryStorageDownloadAnswer", True, "downloaded", installPath=image, templateSize=size
     )
@@ -458,7 +493,7 @@ def _copy_template_to_primary(resource, src, dst):
     source = secondary_path(resource, src.get("dataStore") or src.get("imageDataStore"), relative)
     target = naming.template_path(pool, dest_uuid)
     with undo_on_failure(resource) as undo:
-        undo.file(pool, _host_of(dst_store), target)
+        undo.new_file(pool, _host_of(dst_store), target)
         copy(resource, source, target)
         size = file_size(resource, pool, _host_of(dst_store), target)
     return {
@@ -478,7 +513,7 @@ def _clone_volume(resource, src, dst):
     vol_uuid = need(dst, "uuid", "destination volume")
     target = naming.volume_path(dst_pool, vol_uuid)
     with undo_on_failure(resource) as undo:
-        undo.file(dst_pool, _host_of(dst_store), target)
+        undo.new_file(dst_pool, _host_of(dst_store), target)
         copy(resource, naming.template_path(src_pool, src.get("path") or need(src, "uuid")), target)
         return _volume_to(vol_uuid, dst, file_size(resource, dst_pool, _host_of(dst_store), target))
 
@@ -504,7 +539,7 @@ def _backup_snapshot(resource, src, dst):
     sec_uuid, sec_host = secondary_fs(dst.get("dataStore"))
     with undo_on_failure(resource) as undo:
         undo.directory(sec_uuid, sec_host, directory, mkdirs(resource, directory))
-        undo.file(sec_uuid, sec_host, posixpath.join(directory, file_name))
+        undo.new_file(sec_uuid, sec_host, posixpath.join(directory, file_name))
         copy(resource, naming.snapshot_path(pool, snap), posixpath.join(directory, file_name))
         # the primary copy goes last: if removing it fails, the backup is undone and the snapshot
         # stays where it was, so a retry starts from the same state
@@ -520,7 +555,7 @@ def _template_from_snapshot(resource, src, dst):
     sec_uuid, sec_host = secondary_fs(dst.get("dataStore"))
     with undo_on_failure(resource) as undo:
         undo.directory(sec_uuid, sec_host, directory, mkdirs(resource, directory))
-        undo.file(sec_uuid, sec_host, posixpath.join(directory, name))
+        undo.new_file(sec_uuid, sec_host, posixpath.join(directory, name))
         copy(resource, source, posixpath.join(directory, name))
     return {
         "TemplateObjectTO": {"uuid": tmpl_uuid, "path": posixpath.join(dst["path"], name), "format": "RAW"}
@@ -533,7 +568,7 @@ def _volume_from_snapshot(resource, src, dst):
     source = secondary_path(resource, src.get("dataStore"), need(src, "path", "snapshot"))
     target = naming.volume_path(pool, vol_uuid)
     with undo_on_failure(resource) as undo:
-        undo.file(pool, _host_of(dst.get("dataStore")), target)
+        undo.new_file(pool, _host_of(dst.get("dataStore")), target)
         copy(resource, source, target)
         return _volume_to(vol_uuid, dst, file_size(resource, pool, _host_of(dst.get("dataStore")), target))
 
@@ -583,9 +618,12 @@ def create_object(resource, cmd):
         pool, host = _primary_uuid(store), _host_of(store)
         vol_uuid = need(data, "uuid", "volume")
         path = naming.volume_path(pool, vol_uuid)
-        props = create_file(resource, pool, host, path, int(data.get("size") or 0))
-        if props.get("file_path") not in (None, path):
-            raise CommandError("agent created %s, expected %s" % (props.get("file_path"), path))
+        with undo_on_failure(resource) as undo:
+            props = undo.new_file(
+                pool, host, path, create=lambda: create_file(resource, pool, host, path, int(data.get("size") or 0))
+            )
+            if props.get("file_path") not in (None, path):
+                raise CommandError("agent created %s, expected %s" % (props.get("file_path"), path))
         new = {
             "uuid": vol_uuid,
             "path": vol_uuid,
@@ -607,7 +645,7 @@ def create_object(resource, cmd):
         pool = _primary_uuid(store)
         snap_uuid = str(uuidlib.uuid4())
         with undo_on_failure(resource) as undo:
-            undo.file(pool, _host_of(store), naming.snapshot_path(pool, snap_uuid))
+            undo.new_file(pool, _host_of(store), naming.snapshot_path(pool, snap_uuid))
             copy(
                 resource,
                 naming.volume_path(pool, volume.get("path") or need(volume, "uuid", "volume")),
@@ -719,11 +757,11 @@ def create_volume_legacy(resource, cmd):
     with undo_on_failure(resource) as undo:
         if template:
             source = template if template.startswith("/") else naming.template_path(pool_uuid, template)
-            undo.file(pool_uuid, host, dst)
+            undo.new_file(pool_uuid, host, dst)
             copy(resource, source, dst)
         else:
-            create_file(resource, pool_uuid, host, dst, int(disk.get("size") or 0))
-            undo.file(pool_uuid, host, dst)  # after the create: a failed create made nothing of ours
+            size = int(disk.get("size") or 0)
+            undo.new_file(pool_uuid, host, dst, create=lambda: create_file(resource, pool_uuid, host, dst, size))
         size = file_size(resource, pool_uuid, host, dst)
     volume = {
         "id": cmd.get("volId"),
@@ -765,12 +803,12 @@ def copy_volume(resource, cmd):
             directory = naming.secondary_file(sec_host, sec_path, relative)
             undo.directory(sec_uuid, sec_host, directory, mkdirs(resource, directory))
             name = posixpath.basename(_volume_file(pool_uuid, volume_path))
-            undo.file(sec_uuid, sec_host, posixpath.join(directory, name))
+            undo.new_file(sec_uuid, sec_host, posixpath.join(directory, name))
             copy(resource, _volume_file(pool_uuid, volume_path), posixpath.join(directory, name))
             result = posixpath.join(relative, name)
         else:
             vol_uuid = str(uuidlib.uuid4())
-            undo.file(pool_uuid, pool_host, naming.volume_path(pool_uuid, vol_uuid))
+            undo.new_file(pool_uuid, pool_host, naming.volume_path(pool_uuid, vol_uuid))
             copy(
                 resource,
                 naming.secondary_file(sec_host, sec_path, volume_path),
@@ -798,7 +836,7 @@ def template_from_volume(resource, cmd):
         undo.directory(sec_uuid, sec_host, directory, mkdirs(resource, directory))
         location = mounts(resource).get(naming.repo_path(pool_uuid), "")
         size = file_size(resource, pool_uuid, location.split(":", 1)[0], source)
-        undo.file(sec_uuid, sec_host, posixpath.join(directory, name))
+        undo.new_file(sec_uuid, sec_host, posixpath.join(directory, name))
         copy(resource, source, posixpath.join(directory, name))
     return answers.answer(
         "CreatePrivateTemplateAnswer",
