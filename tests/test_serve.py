@@ -81,6 +81,38 @@ def test_get_describes_service_and_ping_endpoint(served):
     assert r.status_code == 200 and "com.cloud.agent.api.PingRoutingCommand" in r.json()[0]
 
 
+def test_startup_answers_the_report_and_an_agent_fault_as_json_503(served):
+    server, material, hosts = served
+    r = _post(server, material, "/startup", "")
+    assert r.status_code == 200 and "com.cloud.agent.api.StartupRoutingCommand" in r.json()[0]
+    hosts[0].faults.add(method="discover_server", kind="fault", fault="exceptions.Exception:agent sick", count=1)
+    r = _post(server, material, "/startup", "")
+    assert r.status_code == 503 and r.headers["Content-Type"] == "application/json"
+    err = r.json()
+    assert err["host"] == "ovm-1" and err["step"] == "discover_server", err
+    assert err["error"].startswith("host ovm-1: startup failed at step discover_server: "), err
+    assert "agent fault exceptions.Exception: agent sick" in err["error"] and "Traceback" not in r.text
+    # the server carries on: the next startup (fault used up) and ping answer normally
+    assert _post(server, material, "/startup", "").status_code == 200
+    hosts[0].faults.add(method="echo", kind="fault", fault="exceptions.Exception:agent sick", count=1)
+    r = _post(server, material, "/ping", "")
+    assert r.status_code == 503 and r.json() == {"error": "host ovm-1 does not answer", "host": "ovm-1", "step": "ping"}
+
+
+def test_an_unexpected_error_is_a_json_500_not_a_dropped_connection(served, monkeypatch):
+    server, material, hosts = served
+
+    def broken(command, body=None):
+        raise RuntimeError("handler table broken")
+
+    monkeypatch.setattr(server.resource, "execute", broken)
+    r = _post(server, material, "/CheckHealthCommand", "{}")
+    assert r.status_code == 500 and "RuntimeError: handler table broken" in r.json()["error"]
+    assert "host ovm-1" in r.json()["error"] and "Traceback" not in r.text
+    monkeypatch.undo()
+    assert _post(server, material, "/CheckHealthCommand", "{}").status_code == 200
+
+
 def test_https_and_key_are_required_by_default(tmp_path, monkeypatch):
     from ovm3.cli.cmd_serve import read_api_key
 

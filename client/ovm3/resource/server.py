@@ -5,7 +5,9 @@
 ``POST /api/HypervResource/ping`` and ``.../startup`` return the periodic ping and the startup data.
 Every request needs the API key (``X-Api-Key`` header or ``Authorization: Bearer``) unless the server
 was built without one on purpose. Malformed JSON, unknown commands, a missing key or an oversized body
-get a 4xx with a JSON ``{"error": ...}``.
+get a 4xx with a JSON ``{"error": ...}``. A ping or startup the host cannot serve gets a 503 with a JSON
+``{"error": ...}`` naming host, step and agent fault; any other unexpected error a 500 in the same form:
+never a traceback or a dropped connection.
 """
 
 import hmac
@@ -14,7 +16,7 @@ import logging
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from ovm3.resource import answers
-from ovm3.resource.commands import answer_type
+from ovm3.resource.commands import answer_type, describe_error
 from ovm3.resource.cs_fields import short_name
 from ovm3.resource.registry import HANDLERS
 
@@ -74,7 +76,42 @@ class _Handler(BaseHTTPRequestHandler):
             given = given or auth[7:]
         return hmac.compare_digest(given.encode("utf-8"), key.encode("utf-8"))
 
+    def _unexpected(self, e):
+        step = getattr(e, "ovm3_step", None) or "serve"
+        details = "host %s: %s %s failed at step %s: %s" % (
+            self.server.resource.host, self.command, self.path, step, describe_error(e)
+        )
+        log.warning("%s", details)
+        self.close_connection = True
+        return self._error(500, details)
+
     def do_GET(self):
+        try:
+            return self._get()
+        except Exception as e:  # noqa: BLE001 - a JSON 500, never a dropped connection
+            return self._unexpected(e)
+
+    def do_POST(self):
+        try:
+            return self._post()
+        except Exception as e:  # noqa: BLE001 - a JSON 500, never a dropped connection
+            return self._unexpected(e)
+
+    def _host_report(self, name):
+        """``/ping`` or ``/startup``: 200 ``[report]``, or 503 naming host, step and fault."""
+        resource = self.server.resource
+        try:
+            result = resource.ping() if name == "ping" else resource.startup()
+        except Exception as e:  # noqa: BLE001 - the answer says what failed, the server carries on
+            step = getattr(e, "ovm3_step", None) or name
+            details = "host %s: %s failed at step %s: %s" % (resource.host, name, step, describe_error(e))
+            log.warning("%s", details)
+            return self._error(503, details, host=resource.host, step=step)
+        if result is None:
+            return self._error(503, "host %s does not answer" % resource.host, host=resource.host, step=name)
+        return self._send(200, [result])
+
+    def _get(self):
         if not self._authorised():
             return self._error(401, "missing or wrong API key")
         if self.path.rstrip("/") == PREFIX:
@@ -84,7 +121,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
         return self._error(404, "no such resource %s" % self.path)
 
-    def do_POST(self):
+    def _post(self):
         if not self._authorised():
             return self._error(401, "missing or wrong API key")
         if not self.path.startswith(PREFIX + "/"):
@@ -100,11 +137,7 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         resource = self.server.resource
         if name in ("ping", "startup"):
-            result = resource.ping() if name == "ping" else resource.startup()
-            return self._send(
-                200 if result is not None else 503,
-                [result] if result else {"error": "host %s does not answer" % resource.host},
-            )
+            return self._host_report(name)
         short = short_name(name)
         if short not in HANDLERS:
             return self._error(404, "unsupported command %s" % short, answer=[answers.unsupported(short)])
