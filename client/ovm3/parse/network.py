@@ -2,7 +2,7 @@
 from dataclasses import dataclass, field
 from typing import Dict, Optional
 
-from ovm3.parse.xmldoc import child_map, parse_document
+from ovm3.parse.xmldoc import leaves, parse_document
 
 BRIDGE, LOCAL, PHYSICAL, BOND = "Bridge", "Local", "Physical", "Bond"
 
@@ -66,6 +66,13 @@ class NetworkInfo:
         return b.physical or None if b is not None else None
 
 
+_FAMILY = frozenset(("MAC", "Address", "Netmask", "Broadcast", "mtu"))
+_DEVICE = frozenset(("MAC", "BootProto", "MetaData"))
+_BOOT = frozenset(("BootProto",))
+_PORT = frozenset(("PhyInterface",))
+_MTU = frozenset(("mtu",))
+
+
 def parse_network(value):
     """``discover_network`` reply -> :class:`NetworkInfo` (an empty result gives an empty one)."""
     root = parse_document(value, "Discover_Network_Result", "discover_network")
@@ -73,37 +80,32 @@ def parse_network(value):
     active = root.find("Network/Active")
     if active is None:
         return info
+    # leaves() reads only the xml_to_map entries used here: the same values as child_map(), without
+    # building maps of every SysFS/MII leaf (the typed layer's cost, bench part 2).
     for dev in active.iterfind("Bridges/Device"):
         name = dev.get("Name")
         if not name:
             continue
-        fam_el = dev.find("Family")
-        fam = child_map(fam_el) if fam_el is not None else {}
-        ifs_el = dev.find("Interfaces")
-        port = child_map(ifs_el).get("PhyInterface", "") if ifs_el is not None else ""
-        leaves = child_map(dev)
+        fam = leaves(dev.find("Family"), _FAMILY)
+        port = leaves(dev.find("Interfaces"), _PORT).get("PhyInterface", "")
         info.bridges[name] = Interface(
             name, BRIDGE if port else LOCAL, mac=fam.get("MAC", ""), address=fam.get("Address", ""),
             netmask=fam.get("Netmask", ""), broadcast=fam.get("Broadcast", ""), physical=port,
-            boot_proto=leaves.get("BootProto", ""), mtu=fam.get("mtu"))
+            boot_proto=leaves(dev, _BOOT).get("BootProto", ""), mtu=fam.get("mtu"))
     for dev in active.iterfind("Network/Device"):
         name = dev.get("Name")
         if not name:
             continue
-        leaves = child_map(dev)
-        sysfs_el = dev.find("SysFS")
-        sysfs = child_map(sysfs_el) if sysfs_el is not None else {}
-        info.physical[name] = Interface(name, PHYSICAL, mac=leaves.get("MAC", ""),
-                                        boot_proto=leaves.get("BootProto", ""), mtu=sysfs.get("mtu"),
-                                        metadata=leaves.get("MetaData", ""))
+        own = leaves(dev, _DEVICE)
+        info.physical[name] = Interface(name, PHYSICAL, mac=own.get("MAC", ""), boot_proto=own.get("BootProto", ""),
+                                        mtu=leaves(dev.find("SysFS"), _MTU).get("mtu"),
+                                        metadata=own.get("MetaData", ""))
     for dev in active.iterfind("Bonding/Device"):
         name = dev.get("Name")
         if not name:
             continue
-        fam_el = dev.find("Family")
-        fam = child_map(fam_el) if fam_el is not None else {}
-        leaves = child_map(dev)
+        fam = leaves(dev.find("Family"), _FAMILY)
         info.bonds[name] = Interface(name, BOND, mac=fam.get("MAC", ""), address=fam.get("Address", ""),
                                      netmask=fam.get("Netmask", ""), mtu=fam.get("mtu"),
-                                     boot_proto=leaves.get("BootProto", ""))
+                                     boot_proto=leaves(dev, _BOOT).get("BootProto", ""))
     return info

@@ -60,9 +60,9 @@ def parse_document(value, root=None, what=None):
     if len(data) > MAX_DOCUMENT_BYTES:
         raise ParseError("%s: document of %d bytes exceeds the %d byte cap" % (label, len(data),
                                                                                MAX_DOCUMENT_BYTES))
-    if not data.strip():
+    if not data or data.isspace():
         raise ParseError("%s: agent returned an empty string where an XML document was expected" % label)
-    doctype = _DOCTYPE.search(data)
+    doctype = _DOCTYPE.search(data) if b"<!" in data else None
     if doctype and _ENTITY.search(data, doctype.end()):
         raise ParseError("%s: refused a document that declares entities (DOCTYPE with ENTITY)" % label)
     try:
@@ -129,10 +129,32 @@ def child_map(node, keep_text=False):
         out["#text"] = node.text
     for child in node:
         tag = child.tag
-        if isinstance(tag, str) and _child_count(child) <= 1:
-            out[tag] = text_content(child)
+        if isinstance(tag, str):
+            n = len(child)
+            if n == 0:  # a leaf: at most one (text) child node, and its text is all of it
+                out[tag] = child.text or ""
+            elif n == 1 and not child.text and not child[0].tail:  # wraps exactly one node
+                out[tag] = text_content(child)
+            # two or more child nodes: skipped, as the reference's xmlToMap does
         if child.tail and keep_text:
             out["#text"] = child.tail
+    return out
+
+
+def leaves(node, tags):
+    """The ``child_map(node)`` entries named in ``tags`` (a set), in one pass and without the rest of the
+    map; ``node`` may be None (no entries)."""
+    out = {}
+    if node is None:
+        return out
+    for child in node:
+        tag = child.tag
+        if tag in tags:
+            n = len(child)
+            if n == 0:
+                out[tag] = child.text or ""
+            elif n == 1 and not child.text and not child[0].tail:
+                out[tag] = text_content(child)
     return out
 
 
