@@ -112,16 +112,6 @@ def text_content(node):
     return str(node.xpath("string(.)"))
 
 
-def _child_count(el):
-    if not isinstance(el.tag, str):  # comments and processing instructions hold no child nodes
-        return 0
-    n = len(el) + (1 if el.text else 0)
-    for child in el:
-        if child.tail:
-            n += 1
-    return n
-
-
 def child_map(node, keep_text=False):
     """The ``xml_to_map`` entries of one element (see module docstring)."""
     out = {}
