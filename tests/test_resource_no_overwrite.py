@@ -4,7 +4,7 @@ Every handler that writes a new file first asks the agent whether its target exi
 (``storage_plugin_getFileInfo``, step ``check_target``) and refuses when it does; only a target found
 free is removed again after a failure. Each case puts a file with its own bytes where the handler would
 write, then checks the answer, the agent calls and that both NFS exports are byte-for-byte as before.
-Handlers that name their target with a fresh UUID get a fixed one here (``storage.uuidlib``), so the
+Handlers that name their target with a fresh UUID get a fixed one here (``volumes.uuidlib``), so the
 test can put something in the way.
 """
 
@@ -13,7 +13,7 @@ import types
 
 import pytest
 
-from ovm3.resource import naming, storage
+from ovm3.resource import naming, storage, volumes
 from ovm3.resource.answers import answer_class
 from ovm3.resource.commands import answer_type
 from tests.test_resource_storage_more import DATA, PRI, SEC, SEC_MOUNT, VARIANTS, _to, _write, tree
@@ -98,7 +98,7 @@ CASES = dict(
 @pytest.fixture
 def fixed_uuid(monkeypatch):
     """Handlers that make up a name get FIXED (only the resource layer's uuid source is replaced)."""
-    monkeypatch.setattr(storage, "uuidlib", types.SimpleNamespace(uuid4=lambda: FIXED))
+    monkeypatch.setattr(volumes, "uuidlib", types.SimpleNamespace(uuid4=lambda: FIXED))
     monkeypatch.setattr(naming, "download_image_name", lambda: naming.dedash(FIXED) + naming.RAW)
 
 

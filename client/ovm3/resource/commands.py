@@ -17,7 +17,7 @@ from ovm3.resource.registry import HANDLERS, CommandError, Refused, unwrap
 log = logging.getLogger(__name__)
 
 # Importing the handler modules fills HANDLERS.
-from ovm3.resource import ha, host, network, storage, vm  # noqa: E402,F401  (registration side effect)
+from ovm3.resource import ha, host, network, storage, vm, volumes  # noqa: E402,F401  (registration side effect)
 
 
 def supported():
