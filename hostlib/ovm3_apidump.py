@@ -8,62 +8,18 @@ returns that list over XML-RPC; ``tools/host/ovm3_dump_api.py`` prints it as JSO
 
 Defaults are kept as ``{"type": ..., "repr": ..., "value": ...}``; ``value`` is present only when it
 survives both XML-RPC and JSON unchanged (None, bools, 32-bit ints, floats, strings and lists/dicts of
-those), the ``repr`` is always there. Python 2.4 has no json module, so :func:`to_json` is a small
-deterministic writer (sorted keys, ASCII only) whose output diffs cleanly.
+those), the ``repr`` is always there. The JSON text comes from ``ovm3_compat.json_dumps`` indented
+(sorted keys, ASCII only), so snapshots diff cleanly; signatures from ``ovm3_compat.argspec``. Ship
+ovm3_compat.py next to this file.
 """
-import inspect
 import socket
 import sys
 import time
 
+import ovm3_compat
+
 SCHEMA_NAME = "ovm3-api-snapshot"
 SCHEMA_VERSION = 1
-INT32_MIN = -2147483648
-INT32_MAX = 2147483647
-
-try:
-    _TEXT_TYPES = (str, unicode)  # noqa: F821  (Python 2)
-except NameError:
-    _TEXT_TYPES = (str,)
-# Python 2's long without naming it (the name does not exist on Python 3): 2 ** 64 is a long there.
-_INT_TYPES = (int, type(2 ** 64))
-
-
-def argspec(func):
-    """``(args, varargs, varkw, defaults, kwonly)`` of a function, bound method or callable object.
-
-    A shim over ``inspect.getfullargspec`` (Python 3; ``getargspec`` is gone in 3.11) and
-    ``inspect.getargspec`` (Python 2, which has no ``getfullargspec``). The bound ``self`` of a method
-    is dropped: the wire never carries it. Raises TypeError for callables without a Python signature.
-    """
-    bound = getattr(func, "__self__", None)
-    if bound is None:
-        bound = getattr(func, "im_self", None)
-    target = func
-    if not (inspect.isfunction(func) or inspect.ismethod(func)):
-        call = getattr(func, "__call__", None)
-        if call is not None and inspect.ismethod(call):
-            target = call
-            bound = call_self(call)
-    if hasattr(inspect, "getfullargspec"):
-        spec = inspect.getfullargspec(target)
-        args, varargs, varkw, defaults = spec.args, spec.varargs, spec.varkw, spec.defaults
-        kwonly = list(spec.kwonlyargs or [])
-    else:
-        args, varargs, varkw, defaults = inspect.getargspec(target)
-        kwonly = []
-    args = list(args)
-    if bound is not None and inspect.ismethod(target) and args:
-        args = args[1:]
-    return args, varargs, varkw, tuple(defaults or ()), kwonly
-
-
-def call_self(method):
-    """The instance a bound method is bound to (Python 2 and 3 spell it differently)."""
-    bound = getattr(method, "__self__", None)
-    if bound is None:
-        bound = getattr(method, "im_self", None)
-    return bound
 
 
 def _type_name(value):
@@ -71,9 +27,9 @@ def _type_name(value):
         return "none"
     if isinstance(value, bool):
         return "bool"
-    if isinstance(value, _INT_TYPES):
+    if isinstance(value, ovm3_compat.integer_types):
         return "int"
-    if isinstance(value, _TEXT_TYPES):
+    if isinstance(value, ovm3_compat.string_types):
         return "str"
     return type(value).__name__
 
@@ -83,14 +39,14 @@ def _plain(value, depth):
     if depth > 8:
         return False, None
     if value is None or isinstance(value, bool) or isinstance(value, float):
-        if isinstance(value, float) and _not_finite(value):
+        if isinstance(value, float) and not ovm3_compat.is_finite(value):
             return False, None
         return True, value
-    if isinstance(value, _INT_TYPES):
-        if value < INT32_MIN or value > INT32_MAX:
+    if isinstance(value, ovm3_compat.integer_types):
+        if value < ovm3_compat.XMLRPC_MININT or value > ovm3_compat.XMLRPC_MAXINT:
             return False, None
         return True, int(value)
-    if isinstance(value, _TEXT_TYPES):
+    if isinstance(value, ovm3_compat.string_types):
         return True, value
     if isinstance(value, (list, tuple)):
         out = []
@@ -103,7 +59,7 @@ def _plain(value, depth):
     if isinstance(value, dict):
         out = {}
         for key in value.keys():
-            if not isinstance(key, _TEXT_TYPES):
+            if not isinstance(key, ovm3_compat.string_types):
                 return False, None
             ok, plain = _plain(value[key], depth + 1)
             if not ok:
@@ -111,10 +67,6 @@ def _plain(value, depth):
             out[key] = plain
         return True, out
     return False, None
-
-
-def _not_finite(number):
-    return number * 0 != 0  # true for inf and nan; float("inf") is not portable to Python 2.4
 
 
 def describe_default(value):
@@ -135,7 +87,7 @@ def _safe_repr(value):
 
 def first_line(doc):
     """First non-empty line of a docstring, stripped; None when there is none."""
-    if not doc or not isinstance(doc, _TEXT_TYPES):
+    if not doc or not isinstance(doc, ovm3_compat.string_types):
         return None
     for line in doc.strip().splitlines():
         line = line.strip()
@@ -152,14 +104,14 @@ def describe_service(name, func, owner):
          "doc": first_line(getattr(func, "__doc__", None)),
          "params": [], "varargs": None, "kwargs": None}
     try:
-        args, varargs, varkw, defaults, kwonly = argspec(func)
+        args, varargs, varkw, defaults, kwonly = ovm3_compat.argspec(func)
     except TypeError:
         d["error"] = "no Python signature (%s)" % type(func).__name__
         return d
     first_default = len(args) - len(defaults)
     for i in range(len(args)):
         arg = args[i]
-        if not isinstance(arg, _TEXT_TYPES):
+        if not isinstance(arg, ovm3_compat.string_types):
             # Python 2 tuple parameters, def f((a, b)): describe them, they are positional anyway.
             arg = "(%s)" % ", ".join([str(a) for a in arg])
         p = {"name": arg, "name_known": True}
@@ -175,7 +127,7 @@ def describe_service(name, func, owner):
 
 def _wants_version(get_services):
     try:
-        args, varargs, varkw, defaults, kwonly = argspec(get_services)
+        args, varargs, varkw, defaults, kwonly = ovm3_compat.argspec(get_services)
     except TypeError:
         return True
     return bool(args) or bool(varargs)
@@ -255,73 +207,6 @@ def load_modules(agent_path=None):
     return list(mod.MODULES)
 
 
-# ---- a small JSON writer (Python 2.4 has no json module) -----------------------------------------------
-
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
-
-
-def _text(value):
-    if isinstance(value, str) and str is not _TEXT_TYPES[-1]:
-        return value.decode("utf-8", "replace")  # a Python 2 byte string
-    return value
-
-
-def json_string(value):
-    """A JSON string literal, ASCII only (non-ASCII as \\uXXXX, astral characters as surrogate pairs)."""
-    value = _text(value)
-    out = ['"']
-    for ch in value:
-        code = ord(ch)
-        if ch in _ESCAPES:
-            out.append(_ESCAPES[ch])
-        elif code < 32 or code > 126:
-            if code > 65535:
-                code -= 65536
-                out.append("\\u%04x\\u%04x" % (55296 + (code >> 10), 56320 + (code & 1023)))
-            else:
-                out.append("\\u%04x" % code)
-        else:
-            out.append(str(ch))
-    out.append('"')
-    return "".join(out)
-
-
-def to_json(value, indent=2, _level=0):
-    """Deterministic JSON text for None/bool/int/float/str/list/tuple/dict (dict keys sorted)."""
-    pad = " " * (indent * (_level + 1))
-    end = " " * (indent * _level)
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, _INT_TYPES):
-        return str(int(value))
-    if isinstance(value, float):
-        if _not_finite(value):
-            raise ValueError("JSON cannot hold %r" % value)
-        return repr(value)
-    if isinstance(value, _TEXT_TYPES):
-        return json_string(value)
-    if isinstance(value, (list, tuple)):
-        if not value:
-            return "[]"
-        items = [pad + to_json(v, indent, _level + 1) for v in value]
-        return "[\n" + ",\n".join(items) + "\n" + end + "]"
-    if isinstance(value, dict):
-        if not value:
-            return "{}"
-        keys = list(value.keys())
-        for k in keys:
-            if not isinstance(k, _TEXT_TYPES):
-                raise ValueError("JSON object keys must be strings, got %r" % (k,))
-        keys.sort()
-        items = [pad + json_string(k) + ": " + to_json(value[k], indent, _level + 1) for k in keys]
-        return "{\n" + ",\n".join(items) + "\n" + end + "}"
-    raise ValueError("JSON cannot hold a %s" % type(value).__name__)
-
-
 # ---- command line (what tools/host/ovm3_dump_api.py runs on dom0) --------------------------------------
 
 USAGE = """usage: ovm3_dump_api.py [--agent-path DIR] [--version V] [--release-file FILE] [--host NAME]
@@ -376,6 +261,6 @@ def main(argv=None, out=None):
     version = opts["version"] or api_generation(ovm_version)
     host = opts["host"] or socket.gethostname()
     services = dump_services(modules, opts["version"])
-    out.write(to_json(snapshot(services, version, ovm_version, host, "ssh")))
+    out.write(ovm3_compat.json_dumps(snapshot(services, version, ovm_version, host, "ssh"), 2))
     out.write("\n")
     return 0

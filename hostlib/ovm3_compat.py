@@ -10,8 +10,9 @@ its users (``import ovm3_compat``). Notes for every host-side author:
 * No ``time.monotonic`` before 3.3: :func:`monotonic` reads ``/proc/uptime`` (``os.times()[4]`` wraps
   after 2**31 ticks, about 248 days, with a 32-bit ``clock_t``; it is only a calibrated fallback).
 * No ``subprocess`` ``timeout=`` before 3.3: :func:`run` polls and kills.
-* No ``json`` before 2.6, no ``hashlib`` before 2.5: :func:`json_dumps`, :func:`md5_hex`.
-* ``inspect.getargspec`` is gone in 3.11: :func:`getargspec`.
+* No ``json`` before 2.6, no ``hashlib`` before 2.5: :func:`json_dumps` (compact, or indented for
+  files that diff cleanly), :func:`md5_hex`.
+* ``inspect.getargspec`` is gone in 3.11 and ``getfullargspec`` missing before 3.0: :func:`argspec`.
 """
 import errno
 import os
@@ -339,14 +340,41 @@ def _join(parts):
     return to_bytes("").join(parts)
 
 
-def getargspec(func):
-    """``(args, varargs, varkw, defaults)`` of a function on every Python (3.11 removed getargspec)."""
-    import inspect
-    full = getattr(inspect, "getfullargspec", None)
-    if full is not None:
-        spec = full(func)
-        return spec.args, spec.varargs, spec.varkw, spec.defaults
-    return tuple(getattr(inspect, "getargspec")(func))
+def _bound_self(method):
+    """The instance a bound method is bound to, or None (``__self__`` on 3.x, ``im_self`` on 2.x)."""
+    bound = getattr(method, "__self__", None)
+    if bound is None:
+        bound = getattr(method, "im_self", None)
+    return bound
+
+
+def argspec(func):
+    """``(args, varargs, varkw, defaults, kwonly)`` of a function, bound method or callable object.
+
+    A shim over ``inspect.getfullargspec`` (Python 3; ``getargspec`` is gone in 3.11) and
+    ``inspect.getargspec`` (Python 2, which has no ``getfullargspec``). The bound ``self`` of a method
+    is dropped: the wire never carries it. ``defaults`` is always a tuple, ``kwonly`` a list. Raises
+    TypeError for callables without a Python signature (builtins).
+    """
+    import inspect  # here, not at the top: the heartbeat daemon imports this module and never needs it
+    bound = _bound_self(func)
+    target = func
+    if not (inspect.isfunction(func) or inspect.ismethod(func)):
+        call = getattr(func, "__call__", None)
+        if call is not None and inspect.ismethod(call):
+            target = call
+            bound = _bound_self(call)
+    if hasattr(inspect, "getfullargspec"):
+        spec = inspect.getfullargspec(target)
+        args, varargs, varkw, defaults = spec.args, spec.varargs, spec.varkw, spec.defaults
+        kwonly = list(spec.kwonlyargs or [])
+    else:
+        args, varargs, varkw, defaults = inspect.getargspec(target)
+        kwonly = []
+    args = list(args)
+    if bound is not None and inspect.ismethod(target) and args:
+        args = args[1:]
+    return args, varargs, varkw, tuple(defaults or ()), kwonly
 
 
 def xmlrpc_safe(value):
@@ -367,11 +395,25 @@ def xmlrpc_safe(value):
     return value
 
 
+def is_finite(number):
+    """False for NaN and the infinities (``float("inf")`` and ``math.isinf`` are not portable to 2.4)."""
+    return number - number == 0
+
+
+class JSONError(TypeError, ValueError):
+    """A value JSON cannot carry (NaN, an infinity, a non-string key, an object of another type).
+
+    Both a TypeError and a ValueError: the stdlib json module raises one or the other depending on the
+    fault, so code written against it catches either.
+    """
+
+
 _JSON_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b",
                  "\f": "\\f"}
 
 
 def _json_string(s):
+    """A JSON string literal, ASCII only (non-ASCII as \\uXXXX, astral characters as surrogate pairs)."""
     if not isinstance(s, text_type):
         s = s.decode("utf-8", "replace")
     out = []
@@ -391,11 +433,20 @@ def _json_string(s):
     return str('"' + "".join(out) + '"')  # ASCII only: a native str on Python 2 as well
 
 
-def json_dumps(value):
-    """A small JSON writer (no ``json`` module on 2.4): ASCII output, sorted keys, no NaN/Infinity.
+def json_dumps(value, indent=None):
+    """A small deterministic JSON writer (no ``json`` module on 2.4): ASCII output, sorted keys.
 
-    Takes None, bools, ints, floats, strings, lists/tuples and dicts with string keys.
+    Takes None, bools, ints, finite floats, strings, lists/tuples and dicts with string keys; anything
+    else raises :class:`JSONError`. Without ``indent`` the text is compact (``{"a":1}``); with it every
+    item stands on its own line, nested ``indent`` spaces deeper, ``": "`` after keys and empty
+    containers as ``[]``/``{}`` (the API snapshots' format, whose diffs stay readable).
     """
+    if indent is None:
+        return _json_value(value, None, 0)
+    return _json_value(value, " " * indent, 0)
+
+
+def _json_value(value, step, level):
     if value is None:
         return "null"
     if value is True:
@@ -403,20 +454,33 @@ def json_dumps(value):
     if value is False:
         return "false"
     if isinstance(value, integer_types):
-        return str(value)
+        return str(int(value))
     if isinstance(value, float):
-        if value - value != 0:  # NaN or an infinity (float("inf") fails on some 2.4 builds)
-            raise ValueError("JSON cannot carry %r" % value)
+        if not is_finite(value):
+            raise JSONError("JSON cannot carry %r" % value)
         return repr(value)
     if isinstance(value, string_types) or (PY3 and isinstance(value, bytes)):
-        return str(_json_string(value))
+        return _json_string(value)
     if isinstance(value, (list, tuple)):
-        return "[" + ",".join([json_dumps(v) for v in value]) + "]"
+        return _json_container("[", [_json_value(v, step, level + 1) for v in value], "]", step, level)
     if isinstance(value, dict):
         keys = list(value.keys())
         for k in keys:
             if not isinstance(k, string_types):
-                raise TypeError("JSON object keys must be strings, not %r" % (k,))
+                raise JSONError("JSON object keys must be strings, not %r" % (k,))
         keys.sort()
-        return "{" + ",".join([_json_string(k) + ":" + json_dumps(value[k]) for k in keys]) + "}"
-    raise TypeError("cannot write %s as JSON" % type(value).__name__)
+        colon = ":"
+        if step is not None:
+            colon = ": "
+        items = [_json_string(k) + colon + _json_value(value[k], step, level + 1) for k in keys]
+        return _json_container("{", items, "}", step, level)
+    raise JSONError("cannot write %s as JSON" % type(value).__name__)
+
+
+def _json_container(opening, items, closing, step, level):
+    if not items:
+        return opening + closing
+    if step is None:
+        return opening + ",".join(items) + closing
+    inner = "\n" + step * (level + 1)
+    return opening + inner + ("," + inner).join(items) + "\n" + step * level + closing

@@ -15,6 +15,7 @@ from ovm3.deploy import engine, manifest
 from ovm3.deploy.agent import AgentAccess, cert_fingerprint
 from ovm3.deploy.ssh import SSHConnector
 from ovm3.pinning import PinStore
+from ovm3.tools import dump
 from tests.conftest_sshd import *  # noqa: F403  (the sshd, simulated agent and fake dom0 fixtures)
 from tests.conftest_sshd import MOUNTS, REMOTE_PYTHON
 
@@ -74,6 +75,13 @@ def wait_for_heartbeats(dom0, guid=GUID, mounts=MOUNTS, seq_above=0):
             return records
         time.sleep(0.1)
     raise AssertionError("no heartbeat from the deployed daemon within 15 s (got %r)" % records)
+
+
+def test_the_dumper_is_staged_beside_the_modules_it_imports():
+    specs = manifest.build("/", manifest.default_sources(), None)
+    staged = {s.remote[len(manifest.STAGING) + 1:]: s for s in specs if s.remote.startswith(manifest.STAGING + "/")}
+    assert set(dump.dumper_files()) <= set(staged)
+    assert staged[dump.DUMPER].mode == 0o755 and staged[dump.COMPAT].mode == 0o644
 
 
 def test_first_deploy_installs_everything_starts_the_daemon_and_pins_the_agent(env):

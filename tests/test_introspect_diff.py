@@ -5,8 +5,10 @@ import json
 import pytest
 
 from ovm3.cli.main import main
-from ovm3.hostfiles.hostlib import ovm3_apidump
+from ovm3.hostfiles import flat_import
 from ovm3.tools import diff, snapshot
+
+ovm3_apidump = flat_import("hostlib", "ovm3_apidump")
 
 
 def param(spec):

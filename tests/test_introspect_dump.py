@@ -205,10 +205,19 @@ def test_simulator_personalities_differ_in_take_ownership():
     assert take and all(f.level == "ERR" for f in take)
 
 
-def test_dumper_files_are_the_shipped_ones():
+def test_dumper_files_are_the_shipped_ones(tmp_path):
     files = dump.dumper_files()
-    assert sorted(files) == ["ovm3_apidump.py", "ovm3_dump_api.py"]
+    assert sorted(files) == ["ovm3_apidump.py", "ovm3_compat.py", "ovm3_dump_api.py"]
     for local in files.values():
         assert os.path.isfile(local)
     # They pass the interpreter's own compile (the 2.4 gate runs in make gate).
     subprocess.run([sys.executable, "-m", "py_compile"] + list(files.values()), check=True)
+    # Alone in a directory, as uploaded, they import each other and nothing else of ours: the script
+    # gets as far as reading its options (a usage error exits 2; a missing module would exit 1).
+    for name, local in files.items():
+        shutil.copy(local, tmp_path / name)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    ran = subprocess.run([sys.executable, "-I", str(tmp_path / dump.DUMPER), "--bogus", "x"],
+                         capture_output=True, text=True, env=env, cwd=str(tmp_path))
+    assert ran.returncode == 2, ran.stderr
+    assert "unknown option --bogus" in ran.stderr

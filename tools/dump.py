@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 
 DUMPER = "ovm3_dump_api.py"
 WALKER = "ovm3_apidump.py"
+#: The walker imports it (flat, as on dom0): what dom0's old Pythons lack, JSON writer included.
+COMPAT = "ovm3_compat.py"
 DEFAULT_REMOTE_PYTHON = "python"
 
 
@@ -26,7 +28,7 @@ def dumper_files():
     import ovm3.tools.host as host_pkg
 
     return {DUMPER: os.path.join(os.path.dirname(os.path.abspath(host_pkg.__file__)), DUMPER),
-            WALKER: host_path("hostlib", WALKER)}
+            WALKER: host_path("hostlib", WALKER), COMPAT: host_path("hostlib", COMPAT)}
 
 
 def _services_of(reply, host):

@@ -7,8 +7,10 @@ They are derived from the reference, not dumped from real hosts, and say so: ``s
 ``ovm3 introspect snapshot --version 3.3 --out tools/snapshots/ovs-agent-3.3.json`` (or ``--all``).
 """
 from ovm3.api import TABLE, VERSIONS, normalise_version
-from ovm3.hostfiles.hostlib import ovm3_apidump
+from ovm3.hostfiles import flat_import
 from ovm3.tools import snapshot
+
+ovm3_apidump = flat_import("hostlib", "ovm3_apidump")
 
 NOTE = ("Synthetic: generated from ovm3.api.TABLE (facts from the project's reference documents), not "
         "dumped from a real host. Parameters with name_known false carry descriptive names the reference "

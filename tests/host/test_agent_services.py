@@ -44,9 +44,9 @@ class RegistryTest(unittest.TestCase):
             "ovs_control_interface": ["dev", "cidr"],
         }
         for name, args in expect.items():
-            got = ovm3_compat.getargspec(SERVICES[name])[0]
+            got = ovm3_compat.argspec(SERVICES[name])[0]
             self.assertEqual(got[: len(args)], args, name)
-        self.assertEqual(ovm3_compat.getargspec(SERVICES["ovs_mkdirs"])[3], (448,))
+        self.assertEqual(ovm3_compat.argspec(SERVICES["ovs_mkdirs"])[3], (448,))
 
 
 class InfoServicesTest(AgentTestCase):

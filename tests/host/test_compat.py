@@ -1,5 +1,6 @@
 """hostlib/ovm3_compat.py under Python 3 and the real 2.7: commands, JSON, XML-RPC ints, files, argspecs."""
 
+import json
 import os
 import shutil
 import stat
@@ -8,7 +9,9 @@ import tempfile
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "hostlib"))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+SNAPSHOTS = os.path.join(ROOT, "tools", "snapshots")
+sys.path.insert(0, os.path.join(ROOT, "hostlib"))
 
 import ovm3_compat  # noqa: E402
 
@@ -62,15 +65,93 @@ class JsonTest(unittest.TestCase):
         self.assertEqual(dumps(2**70), str(2**70))
         self.assertEqual(dumps(b"\xf0\x9f\x98\x80".decode("utf-8")), '"\\ud83d\\ude00"')
         self.assertEqual(dumps("\x01"), '"\\u0001"')
-        self.assertRaises(ValueError, dumps, float("nan"))
-        self.assertRaises(TypeError, dumps, {1: 2})
-        self.assertRaises(TypeError, dumps, object())
+        self.assertEqual(dumps({"a": [], "b": {}}), '{"a":[],"b":{}}')
+
+    def test_refuses_what_json_cannot_carry_as_type_and_value_error(self):
+        for dumps in (ovm3_compat.json_dumps, indented):
+            self.assertRaises(ValueError, dumps, float("nan"))
+            self.assertRaises(ValueError, dumps, float("inf"))
+            for bad in ({1: 2}, object()):
+                self.assertRaises(TypeError, dumps, bad)
+                self.assertRaises(ValueError, dumps, bad)
 
     def test_round_trip_through_a_real_parser(self):
-        import json
-
         value = {"name": "caf" + E_ACUTE, "list": [1, -2, 3.25, False, None, {"k": "v\t"}], "big": 2**40}
         self.assertEqual(json.loads(ovm3_compat.json_dumps(value)), value)
+
+
+def indented(value):
+    return ovm3_compat.json_dumps(value, 2)
+
+
+class IndentedJsonTest(unittest.TestCase):
+    """``json_dumps(value, indent)``: the API snapshots' format, one item a line."""
+
+    def test_round_trips_through_json(self):
+        value = {"b": [1, -2, 3.25, True, False, None], "a": {"nested": []}, "e": {},
+                 "s": u"quote\" back\\ nl\n tab\t ctl\x01 caf\xe9 \u20ac"}
+        self.assertEqual(json.loads(indented(value)), value)
+
+    def test_astral_characters_become_surrogate_pairs(self):
+        text = u"\U0001f600"
+        out = indented(text)
+        self.assertEqual(out.lower(), '"\\ud83d\\ude00"')
+        self.assertEqual(json.loads(out), text)
+
+    def test_output_is_ascii_sorted_and_stable(self):
+        self.assertEqual(indented({"z": 1, "a": u"\xe9"}), '{\n  "a": "\\u00e9",\n  "z": 1\n}')
+        self.assertEqual(ovm3_compat.json_dumps({"k": [1, {}], "e": []}, 4),
+                         '{\n    "e": [],\n    "k": [\n        1,\n        {}\n    ]\n}')
+
+    def test_shipped_snapshots_are_written_byte_for_byte(self):
+        names = [n for n in os.listdir(SNAPSHOTS) if n.endswith(".json")]
+        self.assertTrue(names, "no snapshots in %s" % SNAPSHOTS)
+        for name in names:
+            f = open(os.path.join(SNAPSHOTS, name), "rb")
+            try:
+                text = f.read().decode("ascii")
+            finally:
+                f.close()
+            self.assertEqual(indented(json.loads(text)) + "\n", text, name)
+
+
+class Service(object):
+    def copy_file(self, src, dst, sparse=True):
+        pass
+
+
+class CallableObject(object):
+    def __call__(self, a, b=2):
+        pass
+
+
+def take_anything(first, *rest, **options):
+    pass
+
+
+class ArgspecTest(unittest.TestCase):
+    def test_plain_function(self):
+        def f(a, b=448, *rest, **kw):
+            return a
+
+        self.assertEqual(ovm3_compat.argspec(f), (["a", "b"], "rest", "kw", (448,), []))
+
+    def test_bound_method_drops_self(self):
+        args, varargs, varkw, defaults, kwonly = ovm3_compat.argspec(Service().copy_file)
+        self.assertEqual(args, ["src", "dst", "sparse"])
+        self.assertEqual(defaults, (True,))
+        self.assertEqual((varargs, varkw, kwonly), (None, None, []))
+
+    def test_varargs_and_no_defaults(self):
+        args, varargs, varkw, defaults, kwonly = ovm3_compat.argspec(take_anything)
+        self.assertEqual((args, varargs, varkw, defaults), (["first"], "rest", "options", ()))
+
+    def test_callable_object(self):
+        args, varargs, varkw, defaults, kwonly = ovm3_compat.argspec(CallableObject())
+        self.assertEqual((args, defaults), (["a", "b"], (2,)))
+
+    def test_builtin_raises_type_error(self):
+        self.assertRaises(TypeError, ovm3_compat.argspec, max)
 
 
 class MiscTest(unittest.TestCase):
@@ -95,12 +176,6 @@ class MiscTest(unittest.TestCase):
             self.assertEqual(ovm3_compat.md5_file(path), "900150983cd24fb0d6963f7d28e17f72")
         finally:
             os.unlink(path)
-
-    def test_getargspec(self):
-        def f(a, b=448, *rest, **kw):
-            return a
-
-        self.assertEqual(ovm3_compat.getargspec(f), (["a", "b"], "rest", "kw", (448,)))
 
     def test_monotonic_moves_forward(self):
         a = ovm3_compat.monotonic()

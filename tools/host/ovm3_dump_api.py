@@ -1,6 +1,7 @@
 """Print a JSON snapshot of every service the local ovs-agent exposes (run with dom0's own Python).
 
-Upload this file together with hostlib/ovm3_apidump.py into one directory and run
+Upload this file together with hostlib/ovm3_apidump.py and hostlib/ovm3_compat.py (which the walker
+imports) into one directory and run
 ``python ovm3_dump_api.py [--agent-path DIR] [--version V]``; ``ovm3 introspect dump --via ssh`` does
 exactly that. Exit status: 0 ok, 1 the agent package could not be read, 2 usage.
 """

@@ -3,6 +3,7 @@
 They run on dom0's own Python (2.4 on OVM 3.2, 2.6 on 3.3/3.4) and import each other by plain module
 name, so they are deployed as flat files; :func:`path` finds them in a checkout or an installed copy.
 """
+import importlib
 import os
 import sys
 
@@ -27,6 +28,15 @@ def files(folder):
         if os.path.isfile(full) and name != "__init__.py" and not name.endswith((".pyc", ".pyo")):
             out.append(full)
     return out
+
+
+def flat_import(folder, name):
+    """Import the host-side module ``name`` as dom0 does, by its flat name: ``folder`` goes on sys.path,
+    so the modules it imports in turn (``import ovm3_compat``) resolve the same way."""
+    base = path(folder)
+    if base not in sys.path:
+        sys.path.append(base)
+    return importlib.import_module(name)
 
 
 def heartbeat_main():
