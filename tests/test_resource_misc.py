@@ -455,7 +455,7 @@ def test_storage_stats_order_and_fault(tmp_path):
         volume_on_primary(hosts, r)
         hosts[0].calls.clear()
         b = body(r.execute("GetStorageStatsCommand", {"id": POOL}))
-        assert b["result"] is True and b["capacity"] >= b["used"] >= 0
+        assert b["result"] is True and b["capacityBytes"] >= b["usedBytes"] >= 0
         assert hosts[0].calls.methods() == ["discover_mounted_file_systems", "storage_plugin_getFileSystemInfo"]
         hosts[0].faults.add(method="storage_plugin_getFileSystemInfo", kind="fault", fault=BOOM, count=1)
         _failed(r.execute("GetStorageStatsCommand", {"id": POOL}), "step storage_plugin_getFileSystemInfo")

@@ -38,8 +38,8 @@ def test_add_primary_storage_mounts_repository_and_vm_dir(tmp_path):
         assert "mount_repository_fs" not in hosts[0].calls.methods()
         assert "storage_plugin_mount" not in hosts[0].calls.methods()
         stats = body(r.execute("GetStorageStatsCommand", {"id": POOL}))
-        assert stats["result"] is True and stats["capacity"] >= stats["used"] >= 0
-        assert body(r.execute("DeleteStoragePoolCommand", {"pool": pool_to()}))["result"] is True
+        assert stats["result"] is True and stats["capacityBytes"] >= stats["usedBytes"] >= 0
+        assert body(r.execute("DeleteStoragePoolCommand", {"_pool": pool_to()}))["result"] is True
         assert "unmount_repository_fs" in hosts[0].calls.methods()
 
 
@@ -69,10 +69,9 @@ def test_template_to_primary_then_volume_then_delete(tmp_path):
             java_class("TemplateObjectTO"): {
                 "path": TEMPLATE,
                 "imageDataStore": secondary(),
-                "dataStore": secondary(),
             }
         }
-        dst = {java_class("TemplateObjectTO"): {"uuid": "t-1", "dataStore": primary()}}
+        dst = {java_class("TemplateObjectTO"): {"uuid": "t-1", "imageDataStore": primary()}}
         hosts[0].calls.clear()
         ans = r.execute("CopyCommand", {"srcTO": src, "destTO": dst})
         assert body(ans)["result"] is True, body(ans)["details"]
@@ -80,7 +79,7 @@ def test_template_to_primary_then_volume_then_delete(tmp_path):
         assert hosts[0].calls.methods()[-3:] == [info, "copy_file", info]  # target free?, copy, size
         new = body(ans)["newData"][java_class("TemplateObjectTO")]
         assert new["path"] == "t-1" and new["size"] == 8192
-        on_primary = {java_class("TemplateObjectTO"): {"path": "t-1", "uuid": "t-1", "dataStore": primary()}}
+        on_primary = {java_class("TemplateObjectTO"): {"path": "t-1", "uuid": "t-1", "imageDataStore": primary()}}
         ans = r.execute("CopyCommand", {"srcTO": on_primary, "destTO": volume("vol-9")})
         assert body(ans)["result"] is True
         assert body(ans)["newData"][java_class("VolumeObjectTO")]["path"] == "vol-9"

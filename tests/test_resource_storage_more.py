@@ -93,13 +93,13 @@ def _to(cls, **fields):
 # layout directories a failed copy may leave (shared parents of the target directory; see README)
 def _template_to_primary(hosts):
     _write(hosts, SEC, TEMPLATE)
-    src = _to("TemplateObjectTO", path=TEMPLATE, imageDataStore=secondary(), dataStore=secondary())
-    return src, _to("TemplateObjectTO", uuid="t-1", dataStore=primary())
+    src = _to("TemplateObjectTO", path=TEMPLATE, imageDataStore=secondary())
+    return src, _to("TemplateObjectTO", uuid="t-1", imageDataStore=primary())
 
 
 def _volume_from_template(hosts):
     _write(hosts, PRI, "Templates/t-1.raw")
-    return _to("TemplateObjectTO", path="t-1", uuid="t-1", dataStore=primary()), volume("vol-9")
+    return _to("TemplateObjectTO", path="t-1", uuid="t-1", imageDataStore=primary()), volume("vol-9")
 
 
 def _snapshot_backup(hosts):
@@ -111,7 +111,7 @@ def _snapshot_backup(hosts):
 def _template_from_snapshot(hosts):
     _write(hosts, SEC, "snapshots/2/3/s.raw")
     src = _to("SnapshotObjectTO", path="snapshots/2/3/s.raw", dataStore=secondary())
-    return src, _to("TemplateObjectTO", uuid="tmpl-301", path="template/tmpl/2/301", dataStore=secondary())
+    return src, _to("TemplateObjectTO", uuid="tmpl-301", path="template/tmpl/2/301", imageDataStore=secondary())
 
 
 def _volume_from_snapshot(hosts):
@@ -496,7 +496,7 @@ def test_delete_storage_pool_fault_then_retry_completes(tmp_path, method):
         volume_on_primary(hosts, r)
         before = _mounted(hosts)
         hosts[0].faults.add(method=method, kind="fault", fault=BOOM, count=1)
-        ans = r.execute("DeleteStoragePoolCommand", {"pool": pool_to()})
+        ans = r.execute("DeleteStoragePoolCommand", {"_pool": pool_to()})
         assert answer_class(ans) == "Answer"
         _failed(ans, "step " + method)
         # the repository stays mounted (VMs and templates remain reachable); an unmount done before
@@ -505,7 +505,7 @@ def test_delete_storage_pool_fault_then_retry_completes(tmp_path, method):
         if method == "storage_plugin_unmount":
             assert _mounted(hosts) == before
         hosts[0].calls.clear()
-        assert body(r.execute("DeleteStoragePoolCommand", {"pool": pool_to()}))["result"] is True
+        assert body(r.execute("DeleteStoragePoolCommand", {"_pool": pool_to()}))["result"] is True
         assert hosts[0].calls.methods().count("unmount_repository_fs") == 1
         assert naming.repo_path(POOL) not in _mounted(hosts) and naming.pool_vm_mount(POOL) not in _mounted(hosts)
 

@@ -59,5 +59,5 @@ def test_pooled_storage_creates_the_pool_on_the_first_host_and_joins_the_second(
             doc = storage.pool_doc(r)
             assert doc.pool_id.replace("-", "") == POOL.replace("-", "")
         assert set(storage.pool_doc(a).members) >= {a.config.ip, b.config.ip}
-        assert body(b.execute("DeleteStoragePoolCommand", {"pool": pool_to()}))["result"]
+        assert body(b.execute("DeleteStoragePoolCommand", {"_pool": pool_to()}))["result"]
         assert "leave_server_pool" in hosts[1].calls.methods()

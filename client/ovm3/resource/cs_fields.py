@@ -3,8 +3,10 @@
 This is DATA, recorded from apache/cloudstack (paths below are in that repository) so the handlers read
 the same JSON the management server sends to a direct-connect agent (Gson field names, polymorphic
 transfer objects wrapped as ``{"<java class>": {...}}``). "read" marks files whose text was checked for
-this table (apache/cloudstack's main branch; a note says where a field lives in a base class);
-the others follow the same classes as listed in the Hyper-V agent's type table
+this table (apache/cloudstack's main branch; a note says where a field lives in a base class, and
+"older layout" means the class is stored only under the pre-Maven ``core/src/com/...`` path, whose
+fields the notes compare with later copies). The others follow the same classes as listed in the
+Hyper-V agent's type table
 (``plugins/hypervisors/hyperv/DotNet/ServerResource/HypervResource/CloudStackTypes.cs``).
 """
 
@@ -27,6 +29,8 @@ PACKAGES = {
     "AttachAnswer": STORAGE_CMD,
     "DettachCommand": STORAGE_CMD,
     "DettachAnswer": STORAGE_CMD,
+    "DetachCommand": STORAGE_CMD,
+    "DetachAnswer": STORAGE_CMD,
     "CreateCommand": STORAGE_API,
     "CreateAnswer": STORAGE_API,
     "DestroyCommand": STORAGE_API,
@@ -142,7 +146,8 @@ FIELDS = {
         ),
     ),
     "TemplateObjectTO": (
-        "core/src/main/java/org/apache/cloudstack/storage/to/TemplateObjectTO.java",
+        "core/src/main/java/org/apache/cloudstack/storage/to/TemplateObjectTO.java (read; its store is "
+        "imageDataStore, there is no dataStore field)",
         (
             "path",
             "origUrl",
@@ -157,11 +162,30 @@ FIELDS = {
             "size",
             "physicalSize",
             "imageDataStore",
+            "displayText",
+            "uniqueName",
+            "hypervisorType",
+            "bootable",
+            "directDownload",
+            "deployAsIs",
         ),
     ),
     "SnapshotObjectTO": (
-        "core/src/main/java/org/apache/cloudstack/storage/to/SnapshotObjectTO.java",
-        ("path", "volume", "parentSnapshotPath", "dataStore", "vmName", "name", "id"),
+        "core/src/main/java/org/apache/cloudstack/storage/to/SnapshotObjectTO.java (read)",
+        (
+            "path",
+            "volume",
+            "parentSnapshotPath",
+            "dataStore",
+            "vmName",
+            "name",
+            "hypervisorType",
+            "id",
+            "quiescevm",
+            "parents",
+            "physicalSize",
+            "accountId",
+        ),
     ),
     "PrimaryDataStoreTO": (
         "core/src/main/java/org/apache/cloudstack/storage/to/PrimaryDataStoreTO.java (read)",
@@ -169,11 +193,12 @@ FIELDS = {
     ),
     "NfsTO": ("api/src/main/java/com/cloud/agent/api/to/NfsTO.java (read)", ("_url", "_role", "uuid", "nfsVersion")),
     "StorageFilerTO": (
-        "api/src/main/java/com/cloud/agent/api/to/StorageFilerTO.java",
+        "api/src/main/java/com/cloud/agent/api/to/StorageFilerTO.java (read)",
         ("id", "uuid", "host", "path", "userInfo", "port", "type"),
     ),
     "VolumeTO": (
-        "api/src/main/java/com/cloud/agent/api/to/VolumeTO.java",
+        "api/src/main/java/com/cloud/agent/api/to/VolumeTO.java (read in the index's Apache-licensed copy; "
+        "there is no format field)",
         (
             "id",
             "name",
@@ -185,7 +210,9 @@ FIELDS = {
             "storagePoolUuid",
             "deviceId",
             "chainInfo",
-            "format",
+            "guestOsType",
+            "cacheMode",
+            "chainSize",
         ),
     ),
     "HostTO": (
@@ -244,54 +271,66 @@ FIELDS = {
         ("vmName", "destIp", "isWindows", "vmTO", "executeInSequence"),
     ),
     "PrepareForMigrationCommand": (
-        "core/src/main/java/com/cloud/agent/api/PrepareForMigrationCommand.java",
-        ("vm",),
+        "core/src/main/java/com/cloud/agent/api/PrepareForMigrationCommand.java (read)",
+        ("vm", "rollback"),
     ),
     "CheckVirtualMachineCommand": (
-        "core/src/main/java/com/cloud/agent/api/CheckVirtualMachineCommand.java",
+        "core/src/main/java/com/cloud/agent/api/CheckVirtualMachineCommand.java (read)",
         ("vmName",),
     ),
-    "GetVncPortCommand": ("core/src/main/java/com/cloud/agent/api/GetVncPortCommand.java", ("id", "name")),
+    "GetVncPortCommand": (
+        "core/src/main/java/com/cloud/agent/api/GetVncPortCommand.java (read; older layout, name is the VM's)",
+        ("id", "name"),
+    ),
     "GetVmStatsCommand": (
-        "core/src/main/java/com/cloud/agent/api/GetVmStatsCommand.java",
+        "core/src/main/java/com/cloud/agent/api/GetVmStatsCommand.java (read in the index's copies)",
         ("vmNames", "hostGuid", "hostName"),
     ),
     "PlugNicCommand": (
-        "core/src/main/java/com/cloud/agent/api/PlugNicCommand.java",
-        ("nic", "instanceName", "vmType", "details"),
+        "core/src/main/java/com/cloud/agent/api/PlugNicCommand.java (read)",
+        ("nic", "instanceName", "vmType", "targetVmCpus", "details"),
     ),
     "UnPlugNicCommand": (
-        "core/src/main/java/com/cloud/agent/api/UnPlugNicCommand.java",
-        ("nic", "instanceName"),
+        "core/src/main/java/com/cloud/agent/api/UnPlugNicCommand.java (read)",
+        ("nic", "instanceName", "vlanToPersistenceMap"),
     ),
     "ReadyCommand": (
-        "core/src/main/java/com/cloud/agent/api/ReadyCommand.java",
-        ("dcId", "hostId", "hostUuid", "hostName"),
+        "core/src/main/java/com/cloud/agent/api/ReadyCommand.java (read; no hostUuid or hostName field)",
+        (
+            "_details",
+            "dcId",
+            "hostId",
+            "msHostList",
+            "lbAlgorithm",
+            "lbCheckInterval",
+            "enableHumanReadableSizes",
+        ),
     ),
-    "CheckHealthCommand": ("core/src/main/java/com/cloud/agent/api/CheckHealthCommand.java", ()),
+    "CheckHealthCommand": ("core/src/main/java/com/cloud/agent/api/CheckHealthCommand.java (read)", ()),
     "GetHostStatsCommand": (
-        "core/src/main/java/com/cloud/agent/api/GetHostStatsCommand.java",
+        "core/src/main/java/com/cloud/agent/api/GetHostStatsCommand.java (read)",
         ("hostGuid", "hostName", "hostId"),
     ),
     "PingTestCommand": (
-        "core/src/main/java/com/cloud/agent/api/PingTestCommand.java",
+        "core/src/main/java/com/cloud/agent/api/PingTestCommand.java (read)",
         ("_computingHostIp", "_routerIp", "_privateIp"),
     ),
     "CheckNetworkCommand": (
-        "core/src/main/java/com/cloud/agent/api/CheckNetworkCommand.java",
+        "core/src/main/java/com/cloud/agent/api/CheckNetworkCommand.java (read)",
         ("networkInfoList",),
     ),
     "PhysicalNetworkSetupInfo": (
-        "api/src/main/java/com/cloud/network/PhysicalNetworkSetupInfo.java",
+        "api/src/main/java/com/cloud/network/PhysicalNetworkSetupInfo.java (read)",
         (
             "physicalNetworkId",
             "privateNetworkName",
             "publicNetworkName",
             "guestNetworkName",
             "storageNetworkName",
+            "mgmtVlan",
         ),
     ),
-    "MaintainCommand": ("core/src/main/java/com/cloud/agent/api/MaintainCommand.java", ()),
+    "MaintainCommand": ("core/src/main/java/com/cloud/agent/api/MaintainCommand.java (read; older layout)", ()),
     "FenceCommand": (
         "core/src/main/java/com/cloud/agent/api/FenceCommand.java (read)",
         ("vmName", "hostGuid", "hostIp", "inSeq"),
@@ -301,23 +340,27 @@ FIELDS = {
         ("host", "reportCheckFailureIfOneStorageIsDown"),
     ),
     "CreateStoragePoolCommand": (
-        "core/src/main/java/com/cloud/agent/api/CreateStoragePoolCommand.java",
-        ("add", "pool", "localPath", "createDatastore", "details"),
+        "core/src/main/java/com/cloud/agent/api/CreateStoragePoolCommand.java (read; extends "
+        "ModifyStoragePoolCommand, whose add..details it inherits; its own fields are _createDatastore and _details)",
+        ("add", "pool", "localPath", "storagePath", "details", "_createDatastore", "_details"),
     ),
     "ModifyStoragePoolCommand": (
         "core/src/main/java/com/cloud/agent/api/ModifyStoragePoolCommand.java (read; pool is a StorageFilerTO)",
         ("add", "pool", "localPath", "storagePath", "details"),
     ),
     "DeleteStoragePoolCommand": (
-        "core/src/main/java/com/cloud/agent/api/DeleteStoragePoolCommand.java",
-        ("pool", "localPath", "removeDatastore", "details"),
+        "core/src/main/java/com/cloud/agent/api/DeleteStoragePoolCommand.java (read; every field has a leading "
+        "underscore: the pool is _pool, unlike ModifyStoragePoolCommand's pool)",
+        ("_pool", "_localPath", "_removeDatastore", "_details"),
     ),
     "GetStorageStatsCommand": (
-        "core/src/main/java/com/cloud/agent/api/GetStorageStatsCommand.java",
-        ("id", "localPath", "pooltype", "store", "url"),
+        "core/src/main/java/com/cloud/agent/api/GetStorageStatsCommand.java (read; id is the pool uuid, the "
+        "secondary URL is secUrl, not url)",
+        ("id", "localPath", "pooltype", "secUrl", "store"),
     ),
     "PrimaryStorageDownloadCommand": (
-        "core/src/main/java/com/cloud/agent/api/storage/PrimaryStorageDownloadCommand.java",
+        "core/src/main/java/com/cloud/agent/api/storage/PrimaryStorageDownloadCommand.java + "
+        "AbstractDownloadCommand.java (read; url..name are AbstractDownloadCommand's; the pool is primaryPool)",
         (
             "url",
             "format",
@@ -336,8 +379,8 @@ FIELDS = {
         ("srcTO", "destTO", "cacheTO", "executeInSequence", "options", "options2"),
     ),
     "CreateObjectCommand": (
-        "core/src/main/java/org/apache/cloudstack/storage/command/CreateObjectCommand.java (not in the index; the "
-        "MissionCriticalCloud/cosmic fork's copy has the one field data)",
+        "core/src/main/java/org/apache/cloudstack/storage/command/CreateObjectCommand.java (read; older layout "
+        "core/src/org/apache/cloudstack/storage/command/)",
         ("data",),
     ),
     "DeleteCommand": (
@@ -349,15 +392,22 @@ FIELDS = {
         ("disk", "vmName", "inSeq", "forced", "controllerInfo"),
     ),
     "DettachCommand": (
-        "core/src/main/java/org/apache/cloudstack/storage/command/DettachCommand.java",
-        ("disk", "vmName", "managed"),
+        "core/src/main/java/org/apache/cloudstack/storage/command/DettachCommand.java (read; managed is _managed)",
+        ("disk", "vmName", "_managed", "params", "forced"),
+    ),
+    "DetachCommand": (
+        "core/src/main/java/org/apache/cloudstack/storage/command/DetachCommand.java (read; DettachCommand's "
+        "newer name, same fields plus waitDetachDevice; answered by DetachAnswer)",
+        ("disk", "vmName", "_managed", "params", "forced", "waitDetachDevice"),
     ),
     "CreateCommand": (
-        "core/src/main/java/com/cloud/agent/api/storage/CreateCommand.java",
+        "core/src/main/java/com/cloud/agent/api/storage/CreateCommand.java (read in the index's Apache-licensed "
+        "copy; pool is a StorageFilerTO, diskCharacteristics a DiskProfile: size, name, type...)",
         ("volId", "pool", "diskCharacteristics", "templateUrl", "executeInSequence"),
     ),
     "DestroyCommand": (
-        "core/src/main/java/com/cloud/agent/api/storage/DestroyCommand.java",
+        "core/src/main/java/com/cloud/agent/api/storage/DestroyCommand.java (read in the index's copy; volume is "
+        "a VolumeTO)",
         ("volume", "vmName"),
     ),
     "CopyVolumeCommand": (
@@ -392,11 +442,11 @@ FIELDS = {
         ),
     ),
     "NetworkUsageCommand": (
-        "core/src/main/java/com/cloud/agent/api/NetworkUsageCommand.java",
+        "core/src/main/java/com/cloud/agent/api/NetworkUsageCommand.java (read)",
         ("privateIP", "domRName", "option", "forVpc", "gatewayIP", "vpcCIDR"),
     ),
     "CheckSshCommand": (
-        "core/src/main/java/com/cloud/agent/api/check/CheckSshCommand.java",
+        "core/src/main/java/com/cloud/agent/api/check/CheckSshCommand.java (read)",
         ("ip", "port", "interval", "retries", "name"),
     ),
     "PingRoutingCommand": (
@@ -430,18 +480,28 @@ FIELDS = {
         ),
     ),
     # ---- answers (fields beyond ANSWER_BASE) ----
-    "StartAnswer": ("core/src/main/java/com/cloud/agent/api/StartAnswer.java", ("vm", "hostGuid")),
-    "StopAnswer": ("core/src/main/java/com/cloud/agent/api/StopAnswer.java", ("platform",)),
-    "RebootAnswer": (
-        "core/src/main/java/com/cloud/agent/api/RebootAnswer.java",
-        ("bytesSent", "bytesReceived", "vncPort"),
+    "StartAnswer": (
+        "core/src/main/java/com/cloud/agent/api/StartAnswer.java (read)",
+        ("vm", "hostGuid", "_iqnToData"),
     ),
-    "MigrateAnswer": ("core/src/main/java/com/cloud/agent/api/MigrateAnswer.java", ("vncPort",)),
+    "StopAnswer": (
+        "core/src/main/java/com/cloud/agent/api/StopAnswer.java (read; extends RebootAnswer, hence vncPort)",
+        ("platform", "vncPort"),
+    ),
+    "RebootAnswer": (
+        "core/src/main/java/com/cloud/agent/api/RebootAnswer.java (read; older layout and later copies: vncPort "
+        "only, bytesSent/bytesReceived were dropped before Apache's releases)",
+        ("vncPort",),
+    ),
+    "MigrateAnswer": ("core/src/main/java/com/cloud/agent/api/MigrateAnswer.java (read; older layout)", ("vncPort",)),
     "CheckVirtualMachineAnswer": (
-        "core/src/main/java/com/cloud/agent/api/CheckVirtualMachineAnswer.java",
+        "core/src/main/java/com/cloud/agent/api/CheckVirtualMachineAnswer.java (read; state is a PowerState)",
         ("state", "vncPort"),
     ),
-    "GetVncPortAnswer": ("core/src/main/java/com/cloud/agent/api/GetVncPortAnswer.java", ("address", "port")),
+    "GetVncPortAnswer": (
+        "core/src/main/java/com/cloud/agent/api/GetVncPortAnswer.java (read)",
+        ("address", "port"),
+    ),
     "GetVmStatsAnswer": ("core/src/main/java/com/cloud/agent/api/GetVmStatsAnswer.java (read)", ("vmStatsMap",)),
     "GetHostStatsAnswer": (
         "core/src/main/java/com/cloud/agent/api/GetHostStatsAnswer.java (read)",
@@ -451,55 +511,64 @@ FIELDS = {
         "core/src/main/java/com/cloud/agent/api/CheckOnHostAnswer.java (read)",
         ("determined", "alive"),
     ),
-    "FenceAnswer": ("core/src/main/java/com/cloud/agent/api/FenceAnswer.java", ()),
+    "FenceAnswer": ("core/src/main/java/com/cloud/agent/api/FenceAnswer.java (read; older layout)", ()),
     "CheckNetworkAnswer": (
-        "core/src/main/java/com/cloud/agent/api/CheckNetworkAnswer.java",
-        ("needReconnect",),
+        "core/src/main/java/com/cloud/agent/api/CheckNetworkAnswer.java (read; older layout: the flag is "
+        "_reconnect, needReconnect() is only its getter)",
+        ("_reconnect",),
     ),
-    "MaintainAnswer": ("core/src/main/java/com/cloud/agent/api/MaintainAnswer.java", ("willMigrate",)),
+    "MaintainAnswer": (
+        "core/src/main/java/com/cloud/agent/api/MaintainAnswer.java (read; the older layout has no own field, a "
+        "later copy in the index adds willMigrate)",
+        ("willMigrate",),
+    ),
     "ModifyStoragePoolAnswer": (
         "core/src/main/java/com/cloud/agent/api/ModifyStoragePoolAnswer.java (read)",
         ("poolInfo", "templateInfo", "localDatastoreName", "poolType", "datastoreClusterChildren"),
     ),
     "StoragePoolInfo": (
-        "api/src/main/java/com/cloud/agent/api/StoragePoolInfo.java (+ CloudStackTypes.cs)",
-        ("uuid", "host", "localPath", "hostPath", "poolType", "capacityBytes", "availableBytes", "details"),
+        "api/src/main/java/com/cloud/agent/api/StoragePoolInfo.java (read)",
+        ("uuid", "host", "localPath", "hostPath", "poolType", "capacityBytes", "availableBytes", "name", "details"),
     ),
     "GetStorageStatsAnswer": (
-        "core/src/main/java/com/cloud/agent/api/GetStorageStatsAnswer.java",
-        ("used", "capacity"),
+        "core/src/main/java/com/cloud/agent/api/GetStorageStatsAnswer.java (read; main has usedBytes, "
+        "capacityBytes, capacityIops, usedIops; the index's older version has used and capacity, so both pairs "
+        "are written)",
+        ("usedBytes", "capacityBytes", "capacityIops", "usedIops", "used", "capacity"),
     ),
     "PrimaryStorageDownloadAnswer": (
-        "core/src/main/java/com/cloud/agent/api/storage/PrimaryStorageDownloadAnswer.java",
+        "core/src/main/java/com/cloud/agent/api/storage/PrimaryStorageDownloadAnswer.java (read; older layout)",
         ("installPath", "templateSize"),
     ),
     "CopyCmdAnswer": (
-        "core/src/main/java/org/apache/cloudstack/storage/command/CopyCmdAnswer.java",
+        "core/src/main/java/org/apache/cloudstack/storage/command/CopyCmdAnswer.java (read)",
         ("newData",),
     ),
     "CreateObjectAnswer": (
-        "core/src/main/java/org/apache/cloudstack/storage/command/CreateObjectAnswer.java",
+        "core/src/main/java/org/apache/cloudstack/storage/command/CreateObjectAnswer.java (read; older layout)",
         ("data",),
     ),
-    "AttachAnswer": ("core/src/main/java/org/apache/cloudstack/storage/command/AttachAnswer.java", ("disk",)),
+    "AttachAnswer": ("core/src/main/java/org/apache/cloudstack/storage/command/AttachAnswer.java (read)", ("disk",)),
+    "DetachAnswer": ("core/src/main/java/org/apache/cloudstack/storage/command/DetachAnswer.java (read)", ("disk",)),
     "CreateAnswer": (
-        "core/src/main/java/com/cloud/agent/api/storage/CreateAnswer.java",
+        "core/src/main/java/com/cloud/agent/api/storage/CreateAnswer.java (read in the index's Apache-licensed "
+        "copy; volume is a VolumeTO)",
         ("volume", "requestTemplateReload"),
     ),
     "CopyVolumeAnswer": (
-        "core/src/main/java/com/cloud/agent/api/storage/CopyVolumeAnswer.java",
-        ("volumePath",),
+        "core/src/main/java/com/cloud/agent/api/storage/CopyVolumeAnswer.java (read)",
+        ("volumeFolder", "volumePath"),
     ),
     "CreatePrivateTemplateAnswer": (
-        "core/src/main/java/com/cloud/agent/api/storage/CreatePrivateTemplateAnswer.java",
+        "core/src/main/java/com/cloud/agent/api/storage/CreatePrivateTemplateAnswer.java (read)",
         ("_path", "_virtualSize", "_physicalSize", "_uniqueName", "_format"),
     ),
     "NetworkUsageAnswer": (
-        "core/src/main/java/com/cloud/agent/api/NetworkUsageAnswer.java",
+        "core/src/main/java/com/cloud/agent/api/NetworkUsageAnswer.java (read; older layout)",
         ("routerName", "bytesSent", "bytesReceived"),
     ),
     "HostVmStateReportEntry": (
-        "api/src/main/java/com/cloud/agent/api/HostVmStateReportEntry.java",
+        "api/src/main/java/com/cloud/agent/api/HostVmStateReportEntry.java (read in the index's copy)",
         ("state", "host"),
     ),
 }

@@ -134,14 +134,13 @@ def day_plan(resources, env):
             "uuid": env.template_uuid,
             "format": "RAW",
             "imageDataStore": _secondary(env),
-            "dataStore": _secondary(env),
         }
     }
     template_dst = {
         java_class("TemplateObjectTO"): {
             "uuid": env.template_uuid,
             "format": "RAW",
-            "dataStore": _primary(env),
+            "imageDataStore": _primary(env),
         }
     }
     plan.append(("CopyCommand", first, {"srcTO": template_src, "destTO": template_dst}, True))
@@ -150,7 +149,7 @@ def day_plan(resources, env):
             "path": env.template_uuid,
             "uuid": env.template_uuid,
             "format": "RAW",
-            "dataStore": _primary(env),
+            "imageDataStore": _primary(env),
         }
     }
     plan.append(("CopyCommand", first, {"srcTO": on_primary, "destTO": _volume(env)}, True))
@@ -173,7 +172,7 @@ def day_plan(resources, env):
     plan.append(("CopyCommand", second, lambda: None, True))  # snapshot backup, filled in from the answer
     plan.append(("DeleteCommand", second, {"data": _volume(env)}, False))
     for r in reversed(resources):
-        plan.append(("DeleteStoragePoolCommand", r, {"pool": _pool(env)}, True))
+        plan.append(("DeleteStoragePoolCommand", r, {"_pool": _pool(env)}, True))
     return plan
 
 

@@ -202,9 +202,9 @@ def check_network(resource, cmd):
         return answers.failure(
             "CheckNetworkAnswer",
             "host %s lacks: %s" % (resource.host, ", ".join(missing)),
-            needReconnect=False,
+            _reconnect=False,
         )
-    return answers.answer("CheckNetworkAnswer", True, "all network bridges present", needReconnect=False)
+    return answers.answer("CheckNetworkAnswer", True, "all network bridges present", _reconnect=False)
 
 
 @handles("CheckSshCommand", "CheckSshAnswer")

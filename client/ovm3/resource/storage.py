@@ -104,9 +104,13 @@ def _nfs_url(store):
 
 def iso_path(resource, template):
     """dom0 path of an ISO TemplateObjectTO on secondary storage (mounting the share)."""
-    return secondary_path(
-        resource, template.get("imageDataStore") or template.get("dataStore"), need(template, "path", "ISO")
-    )
+    return secondary_path(resource, store_of(template), need(template, "path", "ISO"))
+
+
+def store_of(data):
+    """The data store of a DataTO: a TemplateObjectTO keeps it in ``imageDataStore``, a Volume- or
+    SnapshotObjectTO in ``dataStore`` (see cs_fields)."""
+    return data.get("imageDataStore") or data.get("dataStore")
 
 
 def _is_secondary(store):
@@ -252,8 +256,13 @@ def undo_on_failure(resource):
 
 
 # ---- primary pools ----
-def _pool_fields(cmd):
-    _cls, pool = unwrap(need(cmd, "pool"))
+def _pool_fields(cmd, field="pool"):
+    """``(uuid, NFS host, export path)`` of the StorageFilerTO in ``cmd[field]`` (NFS pools only).
+
+    The field's name differs by command: ``pool`` (Create, Modify, CopyVolume), ``_pool``
+    (DeleteStoragePoolCommand), ``primaryPool`` (PrimaryStorageDownloadCommand); see cs_fields.
+    """
+    _cls, pool = unwrap(need(cmd, field))
     ptype = pool.get("type") or pool.get("poolType") or "NetworkFilesystem"
     if ptype not in NFS_POOL_TYPES:
         raise CommandError("primary storage type %s is not supported on OVM3 (NFS only)" % ptype)
@@ -436,7 +445,7 @@ def modify_storage_pool(resource, cmd):
 
 @handles("DeleteStoragePoolCommand", "Answer")
 def delete_storage_pool(resource, cmd):
-    return answers.answer("Answer", True, _remove(resource, *_pool_fields(cmd)))
+    return answers.answer("Answer", True, _remove(resource, *_pool_fields(cmd, "_pool")))
 
 
 def _remove(resource, pool_uuid, host, path):
@@ -455,6 +464,11 @@ def storage_stats(resource, cmd):
     if not location:
         raise CommandError("primary storage %s is not mounted on %s" % (pool_uuid, resource.host))
     size, free = fs_capacity(resource, pool_uuid, location.split(":", 1)[0], location)
-    return answers.answer("GetStorageStatsAnswer", True, None, capacity=size, used=max(size - free, 0))
+    used = max(size - free, 0)
+    # capacityBytes/usedBytes are today's field names; capacity/used are the names older releases
+    # use (see cs_fields). Gson ignores the pair a given management server does not know.
+    return answers.answer(
+        "GetStorageStatsAnswer", True, None, capacityBytes=size, usedBytes=used, capacity=size, used=used
+    )
 
 

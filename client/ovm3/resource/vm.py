@@ -233,8 +233,6 @@ def reboot(resource, cmd):
         True,
         "VM %s rebooted" % name,
         vncPort=dom.vnc_port,
-        bytesSent=None,
-        bytesReceived=None,
     )
 
 

@@ -28,6 +28,7 @@ from ovm3.resource.storage import (
     nfs_of,
     secondary_fs,
     secondary_path,
+    store_of,
     undo_on_failure,
 )
 
@@ -42,7 +43,7 @@ def _host_of(store):
 @handles("PrimaryStorageDownloadCommand", "PrimaryStorageDownloadAnswer")
 def primary_download(resource, cmd):
     url = need(cmd, "url")
-    pool_uuid = cmd.get("poolUuid") or _pool_fields(cmd)[0]
+    pool_uuid = cmd.get("poolUuid") or _pool_fields(cmd, "primaryPool")[0]
     # A fresh name per download: a retried download imports a second copy and never meets (so never
     # reuses, overwrites or removes) the file an earlier attempt made.
     image = naming.download_image_name()
@@ -59,13 +60,13 @@ def primary_download(resource, cmd):
 
 
 def _copy_template_to_primary(resource, src, dst):
-    dst_store = dst.get("dataStore")
+    dst_store = store_of(dst)
     pool = _primary_uuid(dst_store)
     dest_uuid = dst.get("uuid") or str(uuidlib.uuid4())
     relative = need(src, "path", "source template")
     if relative.endswith("/"):
         relative += naming.dedash(dest_uuid) + naming.RAW
-    source = secondary_path(resource, src.get("dataStore") or src.get("imageDataStore"), relative)
+    source = secondary_path(resource, store_of(src), relative)
     target = naming.template_path(pool, dest_uuid)
     with undo_on_failure(resource) as undo:
         undo.new_file(pool, _host_of(dst_store), target)
@@ -83,7 +84,7 @@ def _copy_template_to_primary(resource, src, dst):
 
 
 def _clone_volume(resource, src, dst):
-    src_pool, dst_store = _primary_uuid(src.get("dataStore")), dst.get("dataStore")
+    src_pool, dst_store = _primary_uuid(store_of(src)), dst.get("dataStore")
     dst_pool = _primary_uuid(dst_store)
     vol_uuid = need(dst, "uuid", "destination volume")
     target = naming.volume_path(dst_pool, vol_uuid)
@@ -125,9 +126,9 @@ def _backup_snapshot(resource, src, dst):
 def _template_from_snapshot(resource, src, dst):
     tmpl_uuid = dst.get("uuid") or str(uuidlib.uuid4())
     source = secondary_path(resource, src.get("dataStore"), need(src, "path", "snapshot"))
-    directory = secondary_path(resource, dst.get("dataStore"), need(dst, "path", "template"))
+    directory = secondary_path(resource, store_of(dst), need(dst, "path", "template"))
     name = tmpl_uuid + naming.RAW
-    sec_uuid, sec_host = secondary_fs(dst.get("dataStore"))
+    sec_uuid, sec_host = secondary_fs(store_of(dst))
     with undo_on_failure(resource) as undo:
         undo.directory(sec_uuid, sec_host, directory, mkdirs(resource, directory))
         undo.new_file(sec_uuid, sec_host, posixpath.join(directory, name))
@@ -152,10 +153,7 @@ def _volume_from_snapshot(resource, src, dst):
 def copy_command(resource, cmd):
     src_cls, src = unwrap(need(cmd, "srcTO"))
     dst_cls, dst = unwrap(need(cmd, "destTO"))
-    src_sec, dst_sec = (
-        _is_secondary(src.get("dataStore") or src.get("imageDataStore")),
-        _is_secondary(dst.get("dataStore") or dst.get("imageDataStore")),
-    )
+    src_sec, dst_sec = _is_secondary(store_of(src)), _is_secondary(store_of(dst))
     if src_cls == "TemplateObjectTO" and dst_cls == "TemplateObjectTO" and src_sec and not dst_sec:
         new = _copy_template_to_primary(resource, src, dst)
     elif src_cls == "TemplateObjectTO" and dst_cls == "VolumeObjectTO" and not src_sec:
@@ -317,8 +315,14 @@ def attach(resource, cmd):
 
 
 @handles("DettachCommand", "DettachAnswer")
-def detach(resource, cmd):
+def dettach(resource, cmd):
     return answers.answer("DettachAnswer", True, _attach_detach(resource, cmd, False), disk=cmd.get("disk"))
+
+
+@handles("DetachCommand", "DetachAnswer")
+def detach(resource, cmd):
+    """DettachCommand under the name newer CloudStack releases send (same fields, answer DetachAnswer)."""
+    return answers.answer("DetachAnswer", True, _attach_detach(resource, cmd, False), disk=cmd.get("disk"))
 
 
 # ---- legacy volume commands ----
@@ -347,7 +351,6 @@ def create_volume_legacy(resource, cmd):
         "type": disk.get("type"),
         "storagePoolType": "NetworkFilesystem",
         "storagePoolUuid": pool_uuid,
-        "format": "RAW",
     }
     return answers.answer("CreateAnswer", True, None, volume=volume, requestTemplateReload=False)
 
