@@ -137,13 +137,16 @@ def _connect(ssh_host):
 
 @pytest.mark.sshd
 @pytest.mark.parametrize("python", ["python3", "python2.7"])
-def test_dump_over_ssh(ssh_host, python):
+def test_dump_over_ssh(ssh_host, python, tmp_path):
     interpreter = sys.executable if python == "python3" else PY27
     if not interpreter or not os.path.exists(interpreter):
         pytest.skip("no %s" % python)
+    remote_tmp = tmp_path / "remote-tmp"  # this test's own, so other runs' dumps cannot show up in it
+    remote_tmp.mkdir()
     with _connect(ssh_host) as conn:
-        data = dump.dump_ssh(conn, python=interpreter, agent_path=ssh_host["tree"], version="3.2")
-        leftovers = conn.run(["sh", "-c", "ls -d /tmp/ovm3-apidump.* 2>/dev/null || true"]).text()
+        data = dump.dump_ssh(conn, python=interpreter, agent_path=ssh_host["tree"], version="3.2",
+                             remote_tmp=str(remote_tmp))
+        leftovers = conn.run(["ls", "-A", str(remote_tmp)]).text()
     snap = snapshot.Snapshot(data)
     assert (data["source"], data["agent_version"]) == ("ssh", "3.2")
     assert sorted(snap.services) == ["copy_file", "discover_server", "ovs_mkdirs", "ping", "take_ownership"]

@@ -60,11 +60,15 @@ def dump_xmlrpc(client, source="xmlrpc"):
 
 
 def dump_ssh(connector, python=DEFAULT_REMOTE_PYTHON, agent_path=None, version=None, release_file=None,
-             timeout=120.0):
-    """Snapshot dict of a host reached through ``connector``: upload the dumper, run it, clean up."""
-    made = connector.run(["mktemp", "-d", "/tmp/ovm3-apidump.XXXXXX"], timeout=timeout, check=True)
+             timeout=120.0, remote_tmp="/tmp"):
+    """Snapshot dict of a host reached through ``connector``: upload the dumper, run it, clean up.
+
+    The dumper runs from a fresh ``mktemp -d`` directory under ``remote_tmp``, removed afterwards.
+    """
+    prefix = remote_tmp.rstrip("/") + "/ovm3-apidump."
+    made = connector.run(["mktemp", "-d", prefix + "XXXXXX"], timeout=timeout, check=True)
     workdir = made.text().strip()
-    if not workdir.startswith("/tmp/ovm3-apidump."):
+    if not workdir.startswith(prefix):
         raise errors.SSHError("mktemp answered %r" % workdir, host=connector.label)
     try:
         for name, local in dumper_files().items():
