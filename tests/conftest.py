@@ -4,6 +4,7 @@ import datetime
 import hashlib
 import http.server
 import ipaddress
+import os
 import ssl
 import threading
 from pathlib import Path
@@ -149,3 +150,15 @@ def https_agent(cert_files):
     yield "https://127.0.0.1:%d" % server.server_address[1], fingerprint, cert_path
     server.shutdown()
     server.server_close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On CI (``CI`` set, as .ci/run has it) a skipped test fails: make test installs every prerequisite
+    (sshd, FUSE, Python 2.7), so a skip there means lost coverage, not an optional extra."""
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("CI") and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = "skipped on CI, where every prerequisite is installed: %s" % reason

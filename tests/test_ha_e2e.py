@@ -24,9 +24,8 @@ from ovm3.resource import answers
 from ovm3.resource.context import HostConfig, HostResource
 from ovm3.sim import simulated_agents
 from tests.conftest_fuse import GUARD_SOURCE, _install_guard_here
-from tests.test_resource_support import MANAGER, body, module_simulated
+from tests.test_resource_support import MANAGER, body
 
-pytestmark = pytest.mark.skipif(not module_simulated(), reason="the simulator does not host the agent module")
 
 EXPORT = "nfs-1:/export/primary"
 MOUNT = "/nfsmnt/f12842ebf5ed3fe78da1eb0e17f5ede8"

@@ -4,11 +4,7 @@ import pytest
 
 from ovm3.resource import answers, commands
 from ovm3.resource.cs_fields import java_class
-from tests.test_resource_support import VM, body, module_simulated, resources, vm_to, volume_on_primary
-
-needs_module = pytest.mark.skipif(
-    not module_simulated(), reason="the simulator does not serve the agent module yet"
-)
+from tests.test_resource_support import VM, body, resources, vm_to, volume_on_primary
 
 
 def test_unknown_command_gets_unsupported_answer(tmp_path):
@@ -111,7 +107,6 @@ def test_ownership_by_another_manager_is_refused(tmp_path):
         assert body(r.execute("ReadyCommand", {}))["result"] is False
 
 
-@needs_module
 def test_setup_and_ping_report_module_and_vm_states(tmp_path):
     with resources(tmp_path) as (hosts, (r,)):
         steps = dict(r.setup())
@@ -122,7 +117,6 @@ def test_setup_and_ping_report_module_and_vm_states(tmp_path):
         assert start["cpus"] >= 1 and start["memory"] > 0 and start["hypervisorType"] == "Ovm3"
 
 
-@needs_module
 def test_check_on_host_and_fence_never_call_unknown_dead(tmp_path):
     with resources(tmp_path, count=2) as (hosts, (a, b)):
         # no heartbeat runs anywhere: there is no positive evidence that b is dead

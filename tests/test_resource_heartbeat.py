@@ -12,9 +12,8 @@ import pytest
 
 from ovm3.resource.context import HostConfig
 from ovm3.resource.host import HeartbeatMismatch
-from tests.test_resource_support import module_simulated, resources
+from tests.test_resource_support import resources
 
-pytestmark = pytest.mark.skipif(not module_simulated(), reason="the simulator does not host the agent module")
 
 EXPORT, MOUNT = "nfs-1:/export/primary", "/nfsmnt/f12842ebf5ed3fe78da1eb0e17f5ede8"
 INTERVAL, TIMEOUT = 0.2, 1.0

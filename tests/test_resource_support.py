@@ -37,15 +37,6 @@ def resources(tmp_path, count=1, version="3.3", pool=False):
                 r.client.close()
 
 
-def module_simulated():
-    """True once the simulator serves our agent module's methods (check_dom0_ip, get_module_info...)."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as d:
-        with simulated_agents(count=1, version="3.3", tls=False, root=d) as hosts:
-            return hosts[0].module is not None
-
-
 def primary():
     return {
         java_class("PrimaryDataStoreTO"): {
