@@ -8,6 +8,7 @@ import uuid
 import click
 
 from ovm3 import errors
+from ovm3.api import VERSIONS
 from ovm3.cli.main import pass_settings
 from ovm3.cli.output import emit_json, table
 
@@ -78,7 +79,7 @@ def refuse_foreign(resources, yes_modify):
     "--agent-version",
     default="3.3",
     show_default=True,
-    type=click.Choice(["3.2", "3.3", "3.4"]),
+    type=click.Choice(list(VERSIONS)),
     help="OVM version of the simulated hosts.",
 )
 @click.option(

@@ -10,6 +10,7 @@ import threading
 import click
 
 from ovm3 import errors
+from ovm3.api import VERSIONS
 
 PASSWORD_FILE = "agent-password"
 ADMIN_TOKENS_FILE = "admin-tokens"
@@ -60,7 +61,7 @@ def _wait_forever():
     "--agent-version",
     default="3.3",
     show_default=True,
-    type=click.Choice(["3.2", "3.3", "3.4"]),
+    type=click.Choice(list(VERSIONS)),
     help="Personality: 3.2 (recorded 3.2.1 facts), 3.3, or 3.4 (3.3 with 3.4 strings).",
 )
 @click.option(

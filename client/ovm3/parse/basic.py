@@ -36,53 +36,52 @@ def clean(value):
     raise ParseError("expected a string, got %s" % type_name(value))
 
 
-def to_int(value, what="value", default=None):
-    """An int from an int or a numeric string (whitespace stripped; ``""`` gives ``default``)."""
+def _number_text(value, what, default):
+    """Shared front of :func:`to_int`/:func:`to_float`: ``(done, value)``; ``done`` when ``value`` is
+    already the answer (a number, or ``default`` for None/blank), else the stripped numeric text."""
     if isinstance(value, bool):
         raise ParseError("%s: expected a number, got a boolean" % what)
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ParseError("%s: expected a finite number, got %r" % (what, value))
-        return int(value)
     if value is None:
-        return default
+        return True, default
     if isinstance(value, str):
         text = value.strip()
         if not text:
-            return default
+            return True, default
         if len(text) > 40:
             raise ParseError("%s: number too long (%d characters)" % (what, len(text)))
+        return False, text
+    if not isinstance(value, (int, float)):
+        raise ParseError("%s: expected a number, got %s" % (what, type_name(value)))
+    return True, value
+
+
+def to_int(value, what="value", default=None):
+    """An int from an int or a numeric string (whitespace stripped; ``""`` gives ``default``)."""
+    done, value = _number_text(value, what, default)
+    if done:
+        if isinstance(value, float):
+            if value != value or value in (float("inf"), float("-inf")):
+                raise ParseError("%s: expected a finite number, got %r" % (what, value))
+            return int(value)
+        return value
+    try:
+        return int(value)
+    except ValueError:
         try:
-            return int(text)
-        except ValueError:
-            try:
-                return int(float(text))
-            except (ValueError, OverflowError):
-                raise ParseError("%s: not a number: %r" % (what, text)) from None
-    raise ParseError("%s: expected a number, got %s" % (what, type_name(value)))
+            return int(float(value))
+        except (ValueError, OverflowError):
+            raise ParseError("%s: not a number: %r" % (what, value)) from None
 
 
 def to_float(value, what="value", default=None):
     """A float from a number or a numeric string (whitespace stripped; ``""`` gives ``default``)."""
-    if isinstance(value, bool):
-        raise ParseError("%s: expected a number, got a boolean" % what)
-    if isinstance(value, (int, float)):
+    done, value = _number_text(value, what, default)
+    if done:
+        return float(value) if isinstance(value, (int, float)) else value
+    try:
         return float(value)
-    if value is None:
-        return default
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return default
-        if len(text) > 40:
-            raise ParseError("%s: number too long (%d characters)" % (what, len(text)))
-        try:
-            return float(text)
-        except ValueError:
-            raise ParseError("%s: not a number: %r" % (what, text)) from None
-    raise ParseError("%s: expected a number, got %s" % (what, type_name(value)))
+    except ValueError:
+        raise ParseError("%s: not a number: %r" % (what, value)) from None
 
 
 def to_flag(value, what="value", default=None):

@@ -1,6 +1,6 @@
 """The simulated ovs-agent: a stateful fake OVM 3 host (or many) served over real loopback sockets.
 
-``simulated_agents(count, version, tls, root)`` is the context manager tests use; ``ovm3 sim`` runs the
+``simulated_agents(count, version, root=..., tls=...)`` is the context manager tests use; ``ovm3 sim`` runs the
 same hosts in the foreground. See README "Simulated agent".
 """
 

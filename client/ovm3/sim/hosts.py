@@ -260,48 +260,23 @@ def stop_hosts(hosts):
 
 
 @contextlib.contextmanager
-def simulated_agents(
-    count=1,
-    version="3.3",
-    tls=False,
-    root=None,
-    password=None,
-    fleet=False,
-    legacy_tls=None,
-    port=0,
-    faults_file=None,
-    load_module=None,
-    ownership_restart=0.0,
-):
+def simulated_agents(count=1, version="3.3", root=None, **options):
     """Run ``count`` simulated agents on loopback for the duration of the block.
 
     :param version: personality, ``"3.2"``, ``"3.3"`` or ``"3.4"``.
-    :param tls: serve HTTPS with a self-signed certificate (``host.fingerprint``); 3.2 speaks TLS 1.0.
     :param root: sandbox directory (a temporary one, removed afterwards, when None).
-    :param fleet: cheap mode for hundreds of hosts (state kept in memory, not written to disk after
-        each call); the agent module is hosted all the same (loaded once per world, shared).
-    :param load_module: host the project's agent module (default True); False leaves its methods
-        answering "not simulated".
-    :param ownership_restart: seconds a 3.3/3.4 host is away after ``take_ownership`` (the real agent
-        restarts then; CloudStack sleeps 2 s). 0, the default, keeps it answering.
+    :param options: :func:`start_hosts`' keywords: ``tls`` (HTTPS with a self-signed certificate,
+        ``host.fingerprint``; 3.2 speaks TLS 1.0), ``password``, ``fleet`` (cheap mode for hundreds of
+        hosts: state kept in memory; the agent module is hosted all the same, loaded once per world),
+        ``legacy_tls``, ``port``, ``faults_file``, ``load_module`` (default True; False leaves the module's
+        methods answering "not simulated"), ``names``, ``ownership_restart`` (seconds a 3.3/3.4 host is
+        away after ``take_ownership``, as the real agent restarts then; 0, the default, keeps it answering).
     :yields: :class:`Hosts`, a list of :class:`SimHost`.
     """
     tmp = None
     if root is None:
         tmp = root = tempfile.mkdtemp(prefix="ovm3-sim-")
-    hosts = start_hosts(
-        count,
-        version,
-        tls,
-        root,
-        password,
-        fleet,
-        legacy_tls,
-        port,
-        faults_file,
-        load_module,
-        ownership_restart=ownership_restart,
-    )
+    hosts = start_hosts(count, version, root=root, **options)
     try:
         yield hosts
     finally:
