@@ -146,28 +146,26 @@ def file_size(resource, fs_uuid, host, path):
         return 0
 
 
-def destroy_file(resource, fs_uuid, host, path):
-    """Delete a file through the storage plugin; a file already gone is not an error."""
+def _destroy(resource, fs_uuid, host, path, fr_type):
+    """Delete a file or directory through the storage plugin; False when it was already gone."""
     try:
         plugin_call(
             resource, "storage_plugin_destroy", fs_uuid, host, storage_details(fs_uuid),
-            {"fr_type": "File", "fs_uuid": naming.dashed(fs_uuid), "file_path": path},
+            {"fr_type": fr_type, "fs_uuid": naming.dashed(fs_uuid), "file_path": path},
         )
     except errors.NoSuchFileFault:
         return False
     return True
+
+
+def destroy_file(resource, fs_uuid, host, path):
+    """Delete a file through the storage plugin; a file already gone is not an error."""
+    return _destroy(resource, fs_uuid, host, path, "File")
 
 
 def destroy_dir(resource, fs_uuid, host, path):
     """Delete a directory through the storage plugin; one already gone is not an error."""
-    try:
-        plugin_call(
-            resource, "storage_plugin_destroy", fs_uuid, host, storage_details(fs_uuid),
-            {"fr_type": "Directory", "fs_uuid": naming.dashed(fs_uuid), "file_path": path},
-        )
-    except errors.NoSuchFileFault:
-        return False
-    return True
+    return _destroy(resource, fs_uuid, host, path, "Directory")
 
 
 def copy(resource, src, dst):
