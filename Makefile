@@ -14,7 +14,7 @@ VENV39 := .venv39
 
 .PHONY: venv deb test lint gate test-py3 test-py27 test-py39 demo bench clean
 
-$(VENV)/.installed: pyproject.toml setup.py
+$(VENV)/.installed: pyproject.toml setup.py client/ovm3/_wirec.c
 	test -x $(VPY) || $(PY) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip
 	$(VPY) -m pip install -q -e '.[test]'
@@ -43,7 +43,7 @@ test-py27:
 	@if [ -z "$(PY27)" ]; then echo "make test: no Python 2.7 interpreter found (need pyenv's 2.7.18 or python2.7): host-side code must be tested under Python 2"; exit 1; fi
 	$(PY27) -m unittest discover -s tests/host -t . -p 'test_*.py'
 
-$(VENV39)/.installed: pyproject.toml setup.py
+$(VENV39)/.installed: pyproject.toml setup.py client/ovm3/_wirec.c
 	@if [ -z "$(PY39)" ]; then echo "make test: no Python 3.9 interpreter found (need pyenv's 3.9.18 or python3.9): the client promises 3.9 support"; exit 1; fi
 	test -x $(VENV39)/bin/python || $(PY39) -m venv $(VENV39)
 	$(VENV39)/bin/python -m pip install -q -e '.[test]'
@@ -51,7 +51,7 @@ $(VENV39)/.installed: pyproject.toml setup.py
 
 # The client core (transport, wire, parsers, table, CLI, simulator) on the oldest supported Python.
 test-py39: $(VENV39)/.installed
-	$(VENV39)/bin/python -m pytest -q -p no:cacheprovider tests/test_transport.py tests/test_wire.py \
+	$(VENV39)/bin/python -m pytest -q -p no:cacheprovider tests/test_transport.py tests/test_wire.py tests/test_wire_decoder.py tests/test_wire_fast.py \
 	  tests/test_client.py tests/test_table.py tests/test_parse_fixtures.py tests/test_vmcfg.py \
 	  tests/test_cli_client.py tests/test_sim_scenario.py
 

@@ -1,13 +1,31 @@
-"""The hardened lxml decoder in ovm3.wire gives exactly what xmlrpc.client gives, on any value."""
+"""Both decoders in ovm3.wire give exactly what xmlrpc.client gives, on any value.
+
+Every test runs twice: with the C decoder first (what the client does) and with the reference lxml decoder
+alone (what runs where the C decoder was not built, or declines).
+"""
 import datetime
+import subprocess
+import sys
 import xmlrpc.client as xc
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ovm3 import wire
 from ovm3.errors import ProtocolError
 from ovm3.wire import Fault, loads_request, loads_response
+
+
+@pytest.fixture(params=["c-first", "reference-only"], autouse=True)
+def decoder(request):
+    saved = wire._wirec
+    if request.param == "reference-only":
+        wire._wirec = None
+    elif saved is None:
+        pytest.skip("the C decoder was not built")
+    yield request.param
+    wire._wirec = saved
 
 # Text XML can carry: no control characters other than tab/newline, no lone surrogates; xmlrpc.client
 # does not escape \r, which an XML parser normalises, so leave it out.
@@ -34,14 +52,14 @@ def _same(a, b):
     return type(a) is type(b) and a == b
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(_values)
 def test_reply_decodes_like_xmlrpc_client(value):
     body = xc.dumps((value,), methodresponse=True, allow_none=True).encode("utf-8")
     assert _same(loads_response(body), xc.loads(body)[0][0])
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(_values, max_size=4))
 def test_request_decodes_like_xmlrpc_client(params):
     body = xc.dumps(tuple(params), "some_method", allow_none=True).encode("utf-8")
@@ -83,3 +101,10 @@ def test_fault_keeps_code_and_string():
 def test_malformed_replies_are_protocol_errors(body):
     with pytest.raises(ProtocolError):
         loads_response(body)
+
+
+def test_environment_switch_keeps_the_client_on_the_reference_decoder():
+    out = subprocess.run([sys.executable, "-c", "from ovm3 import wire; print(wire._wirec)"],
+                         env={"OVM3_WIRE_DECODER": "lxml", "PATH": "/usr/bin:/bin"},
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "None"
