@@ -2,6 +2,8 @@
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
+from lxml import etree
+
 from ovm3.errors import ParseError
 from ovm3.parse.basic import to_flag, to_int
 from ovm3.parse.xmldoc import child_map, find_text, parse_document, text_content
@@ -161,20 +163,39 @@ class HardwareInfo:
         return self.threads_per_core * self.cores_per_socket * self.sockets_per_node * max(self.nodes, 1)
 
 
+#: Every node parse_hardware reads, in one XPath evaluation (six ElementPath look-ups cost ~4 us each,
+#: a quarter of the typed layer; bench part 2). A union is in document order, so the first node of a
+#: tag is what ``find`` would return.
+_HARDWARE_NODES = etree.XPath(
+    "NodeInformation/VMM/PhysicalInfo | NodeInformation/DMTF/System | NodeInformation/DMTF/BIOS/Vendor"
+    " | NodeInformation/DMTF/BIOS/Version | NodeInformation/CPUInfo/Proc_Info/CPU/model_name"
+    " | NodeInformation/IO/SCSI/ISCSI_Node/Initiatorname")
+
+
 def parse_hardware(value):
     """``discover_hardware`` reply -> :class:`HardwareInfo`."""
     root = parse_document(value, "Discover_Hardware_Result", "discover_hardware")
-    phys = root.find("NodeInformation/VMM/PhysicalInfo")
+    first = {}
+    cpus = []
+    for el in _HARDWARE_NODES(root):
+        if el.tag == "model_name":
+            cpus.append(text_content(el))
+        elif el.tag not in first:
+            first[el.tag] = el
+    phys = first.get("PhysicalInfo")
     if phys is None:
         raise ParseError("discover_hardware: document has no NodeInformation/VMM/PhysicalInfo")
     p = child_map(phys)
-    system_el = root.find("NodeInformation/DMTF/System")
+    system_el = first.get("System")
     system = child_map(system_el) if system_el is not None else {}
 
     def num(key):
         return to_int(p.get(key), "discover_hardware " + key, 0)
 
-    cpus = [text_content(el) for el in root.iterfind("NodeInformation/CPUInfo/Proc_Info/CPU/model_name")]
+    def text(tag):
+        el = first.get(tag)
+        return text_content(el) if el is not None else ""
+
     fields = dict(p)
     fields.update(system)
     return HardwareInfo(
@@ -183,7 +204,5 @@ def parse_hardware(value):
         total_pages=num("TotalPages"), free_pages=num("FreePages"), memory=num("TotalPages") * PAGE_SIZE,
         free_memory=num("FreePages") * PAGE_SIZE, system_uuid=system.get("UUID", ""),
         manufacturer=system.get("Manufacturer", ""), product_name=system.get("ProductName", ""),
-        bios_vendor=find_text(root, "NodeInformation/DMTF/BIOS/Vendor", ""),
-        bios_version=find_text(root, "NodeInformation/DMTF/BIOS/Version", ""), cpu_models=cpus,
-        iscsi_initiator=find_text(root, "NodeInformation/IO/SCSI/ISCSI_Node/Initiatorname", ""),
-        fields=fields)
+        bios_vendor=text("Vendor"), bios_version=text("Version"), cpu_models=cpus,
+        iscsi_initiator=text("Initiatorname"), fields=fields)
