@@ -12,7 +12,7 @@ HOST_SOURCES = $(shell git ls-files 'agent_module/*.py' 'fencing/*.py' 'hostlib/
 PY39 ?= $(shell if PYENV_VERSION=3.9.18 python -c 'import sys; assert sys.version_info[:2]==(3,9)' >/dev/null 2>&1; then echo 'env PYENV_VERSION=3.9.18 python'; elif command -v python3.9 >/dev/null 2>&1; then echo python3.9; fi)
 VENV39 := .venv39
 
-.PHONY: venv deb cext test lint gate test-py3 test-py27 test-py39 demo bench clean
+.PHONY: venv deb cext fuzz test lint gate test-py3 test-py27 test-py39 demo bench clean
 
 $(VENV)/.installed: pyproject.toml setup.py client/ovm3/_wirec.c
 	test -x $(VPY) || $(PY) -m venv $(VENV)
@@ -70,6 +70,17 @@ demo: venv
 
 bench: deb venv cext
 	$(VPY) -m bench.run
+
+# Hours of fuzzing the C decoder under AddressSanitizer/UBSan (not part of make test): FUZZ_ROUNDS bodies.
+FUZZ_ROUNDS ?= 200000
+FUZZ_SEED ?= $(shell date +%s)
+fuzz: cext
+	rm -rf build/fuzz && mkdir -p build/fuzz
+	gcc -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -fPIC -shared \
+	  $$($(VPY) -c 'import sysconfig; print("-I" + sysconfig.get_paths()["include"])') client/ovm3/_wirec.c \
+	  -o build/fuzz/_wirec$$($(VPY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+	ASAN_OPTIONS=detect_leaks=0 PYTHONMALLOC=malloc LD_PRELOAD=$$(gcc -print-file-name=libasan.so) \
+	  $(VPY) tests/fuzz_wirec.py build/fuzz $(FUZZ_ROUNDS) $(FUZZ_SEED)
 
 clean:
 	rm -rf $(VENV) $(VENV39) build dist *.egg-info client/*.egg-info .pytest_cache client/ovm3/_wirec*.so
