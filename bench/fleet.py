@@ -5,9 +5,12 @@ memory, one listening socket per host, HTTPS with one self-signed certificate), 
 running VMs. The client holds one ``AgentClient`` per host (pinned, keep-alive) and sweeps the fleet
 with a bounded thread pool: per host ``ovs_dom0_stats("xenbr0")`` then ``ovs_domU_stats(vm)`` for its
 10 VMs, each reply turned into typed objects (``dom0_stats``/``domu_stats`` converters), 11 calls per
-host. One warm-up sweep opens the connections; then sweeps are timed (at least 5, and at least 2 s of
-them, so a 10-host fleet takes ~30): wall time, this process's CPU (``process_time``, every thread) and
-the simulator process's CPU over the sweep. Each row is the median sweep.
+host. Every fleet size runs at once (one simulator process each, idle while another size is swept); one
+warm-up sweep each opens the connections. Then the sizes are swept in interleaved rounds, the order
+rotating each round, as part 1 does, so drift in the machine's load hits every size alike (the growth
+target divides the 200-host figure by the 10-host one); in a round each size sweeps for at least 0.3 s
+(a 10-host fleet several times). Each sweep is timed: wall time, this process's CPU (``process_time``,
+every thread) and the simulator process's CPU. Each row is the median sweep.
 
 "CPU / 2 cores" is (client CPU + simulator CPU) / 2: the wall time of a sweep that loses no time
 waiting on this 2-core machine. Growth is judged on wall time per host.
@@ -16,6 +19,7 @@ import os
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 
 from bench.simproc import SimProcess
 
@@ -47,50 +51,66 @@ def poll_host(client, vms):
     return len(vms) + 1
 
 
-#: Seconds of timed sweeps per fleet size, at least (small fleets take more sweeps).
-MIN_SAMPLE_S = 2.0
+#: Seconds of sweeps each fleet size gets per round, at least (small fleets sweep several times a round).
+ROUND_S = 0.3
 
 
-def measure(n, sweeps, workers, tls=True):
-    with SimProcess(count=n, tls=tls, fleet=True, vms_per_host=VMS_PER_HOST, stats=True) as sim:
-        clients = [sim.client(i, pool_size=1) for i in range(n)]
-        jobs = [(clients[i], sim.hosts[i]["vms"]) for i in range(n)]
-        runs = []
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poll") as pool:
-            def sweep():
-                return sum(pool.map(lambda job: poll_host(*job), jobs))
+class Fleet:
+    """One fleet size: its simulator process, one client per host and its own bounded thread pool."""
 
-            warm0 = time.perf_counter()
-            sweep()  # warm-up: connections, TLS handshakes, imports
-            warm = time.perf_counter() - warm0
-            # Small fleets sweep in tens of ms, where one scheduler hiccup moves the median: take at least
-            # MIN_SAMPLE_S of sweeps for every N (the growth target divides by the 10-host figure).
-            sweeps = max(sweeps, min(100, int(MIN_SAMPLE_S / max(warm, 1e-3))))
-            for _ in range(sweeps):
-                sim0, cpu0, wall0 = sim.cpu(), time.process_time(), time.perf_counter()
-                calls = sweep()
-                wall, cpu, srv = time.perf_counter() - wall0, time.process_time() - cpu0, sim.cpu() - sim0
-                runs.append((wall, cpu, srv, calls))
-        for c in clients:
-            c.close()
-        source = sim.stats_source
-    walls = [r[0] for r in runs]
-    mid = sorted(runs)[len(runs) // 2]  # the median sweep, figures kept together
-    wall, cpu, srv, calls = mid
-    return {
-        "hosts": n, "calls": calls, "workers": workers, "sweeps": sweeps,
-        "wall_s": wall, "client_cpu_s": cpu, "sim_cpu_s": srv,
-        "wall_over_cpu": wall / ((cpu + srv) / CORES),
-        "ms_per_host": wall * 1e3 / n, "calls_per_s": calls / wall,
-        "wall_min_s": min(walls), "wall_max_s": max(walls), "wall_median_s": statistics.median(walls),
-        "stats_source": source, "scheme": "https" if tls else "http",
-    }
+    def __init__(self, stack, n, tls):
+        self.n = n
+        self.workers = min(n, WORKERS)
+        self.sim = stack.enter_context(SimProcess(count=n, tls=tls, fleet=True, vms_per_host=VMS_PER_HOST,
+                                                  stats=True))
+        self.clients = [self.sim.client(i, pool_size=1) for i in range(n)]
+        for c in self.clients:
+            stack.callback(c.close)
+        self.jobs = [(self.clients[i], self.sim.hosts[i]["vms"]) for i in range(n)]
+        self.pool = stack.enter_context(ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="poll"))
+        self.runs = []
+        self.per_round = 1
+
+    def sweep(self):
+        return sum(self.pool.map(lambda job: poll_host(*job), self.jobs))
+
+    def timed_sweep(self):
+        sim0, cpu0, wall0 = self.sim.cpu(), time.process_time(), time.perf_counter()
+        calls = self.sweep()
+        wall, cpu, srv = time.perf_counter() - wall0, time.process_time() - cpu0, self.sim.cpu() - sim0
+        return wall, cpu, srv, calls
+
+    def row(self, tls):
+        walls = [r[0] for r in self.runs]
+        wall, cpu, srv, calls = sorted(self.runs)[len(self.runs) // 2]  # the median sweep, figures kept together
+        return {
+            "hosts": self.n, "calls": calls, "workers": self.workers, "sweeps": len(self.runs),
+            "wall_s": wall, "client_cpu_s": cpu, "sim_cpu_s": srv,
+            "wall_over_cpu": wall / ((cpu + srv) / CORES),
+            "ms_per_host": wall * 1e3 / self.n, "calls_per_s": calls / wall,
+            "wall_min_s": min(walls), "wall_max_s": max(walls), "wall_median_s": statistics.median(walls),
+            "stats_source": self.sim.stats_source, "scheme": "https" if tls else "http",
+        }
+
+
+def measure(sizes, rounds, tls=True):
+    """Rows for every fleet size, measured in interleaved rounds (see the module docstring)."""
+    with ExitStack() as stack:
+        fleets = [Fleet(stack, n, tls) for n in sizes]
+        for f in fleets:
+            f.sweep()  # warm-up: connections, TLS handshakes, imports
+            f.per_round = max(1, int(ROUND_S / max(f.timed_sweep()[0], 1e-3)))
+        for r in range(rounds):
+            for f in fleets[r % len(fleets):] + fleets[:r % len(fleets)]:
+                for _ in range(f.per_round):
+                    f.runs.append(f.timed_sweep())
+        return [f.row(tls) for f in fleets]
 
 
 def run(quick=False):
     sizes = (1, 10, 50) if quick else SIZES
-    sweeps = 2 if quick else 5
-    rows = [measure(n, sweeps, min(n, WORKERS)) for n in sizes]
+    rounds = 2 if quick else 6
+    rows = measure(sizes, rounds)
     by = {r["hosts"]: r for r in rows}
     targets = []
     big = by[max(by)]
@@ -119,7 +139,7 @@ def run(quick=False):
         "title": "3. Fleet poll (host stats + 10 VM stats per host, bounded concurrency)",
         "status": "measured",
         "method": __doc__.split("\n", 1)[1].strip(),
-        "settings": {"sweeps": sweeps, "workers_max": WORKERS, "vms_per_host": VMS_PER_HOST},
+        "settings": {"rounds": rounds, "round_s": ROUND_S, "workers_max": WORKERS, "vms_per_host": VMS_PER_HOST},
         "columns": COLUMNS,
         "rows": rows,
         "targets": targets,
