@@ -51,6 +51,56 @@ def test_missing_or_wrong_key_is_401(served):
     assert hosts[0].calls.methods() == []
 
 
+def test_a_refused_request_does_not_poison_the_keep_alive_connection(served):
+    # Refused before its body is read: the unread body must not become the next request's first line.
+    server, material, hosts = served
+    ca = material.cert_file
+    with requests.Session() as s:
+        url = server.url + "/com.cloud.agent.api.CheckHealthCommand"
+        r = s.post(url, data="{}", headers={"X-Api-Key": "wrong"}, timeout=10, verify=ca)
+        assert r.status_code == 401 and r.headers.get("Connection") == "close"
+        assert s.post(server.url.rsplit("/", 1)[0] + "/elsewhere", data="{}", headers={"X-Api-Key": KEY},
+                      timeout=10, verify=ca).status_code == 404
+        r = s.post(url, data="{}", headers={"X-Api-Key": KEY}, timeout=10, verify=ca)
+        assert r.status_code == 200, r.text
+        assert r.json()[0]["com.cloud.agent.api.CheckHealthAnswer"]["result"] is True
+
+
+def test_a_negative_content_length_is_400_not_a_read_to_end_of_stream(served):
+    import http.client
+    import ssl
+
+    server, material, hosts = served
+    host, port = server.server_address[:2]
+    conn = http.client.HTTPSConnection(host, port, timeout=10, context=ssl._create_unverified_context())
+    try:
+        conn.putrequest("POST", "/api/HypervResource/CheckHealthCommand")
+        conn.putheader("X-Api-Key", KEY)
+        conn.putheader("Content-Length", "-5")
+        conn.endheaders()
+        r = conn.getresponse()
+        assert r.status == 400 and b"Content-Length" in r.read()
+    finally:
+        conn.close()
+
+
+def test_a_client_hanging_up_is_a_log_line_not_a_traceback_on_stderr(served, caplog, capfd):
+    server, material, hosts = served
+    caplog.set_level("INFO", logger="ovm3.resource.server")
+    try:
+        raise ConnectionResetError(104, "Connection reset by peer")
+    except ConnectionResetError:
+        server.handle_error(None, ("127.0.0.9", 4242))
+    try:
+        raise KeyError("unexpected")
+    except KeyError:
+        server.handle_error(None, ("127.0.0.9", 4243))
+    assert capfd.readouterr().err == ""
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records if "127.0.0.9" in r.getMessage()]
+    assert lines[0][0] == "INFO" and "connection ended" in lines[0][1]
+    assert lines[1][0] == "ERROR" and caplog.records[-1].exc_info is not None
+
+
 def test_malformed_json_and_non_objects_are_400(served):
     server, material, hosts = served
     r = _post(server, material, "/StopCommand", "{not json")

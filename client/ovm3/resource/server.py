@@ -13,6 +13,8 @@ never a traceback or a dropped connection.
 import hmac
 import json
 import logging
+import ssl
+import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from ovm3.resource import answers
@@ -40,6 +42,16 @@ class ResourceServer(ThreadingHTTPServer):
             self.socket = ssl_context.wrap_socket(self.socket, server_side=True)
         self.scheme = "https" if ssl_context is not None else "http"
 
+    def handle_error(self, request, client_address):
+        # socketserver prints a traceback to stderr. A client that hangs up mid-request (or mid-TLS) is
+        # routine for a server: one log line. Anything else is logged with its traceback, never printed.
+        exc = sys.exc_info()[1]
+        peer = client_address[0] if client_address else "?"
+        if isinstance(exc, (ConnectionError, TimeoutError, ssl.SSLError)):
+            log.info("%s: connection ended before the answer: %s", peer, exc)
+        else:
+            log.error("%s: request failed outside any handler", peer, exc_info=True)
+
     @property
     def url(self):
         host, port = self.server_address[:2]
@@ -58,6 +70,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(data)
 
@@ -111,9 +125,15 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(503, "host %s does not answer" % resource.host, host=resource.host, step=name)
         return self._send(200, [result])
 
+    def _refuse(self, status, message):
+        # Answered before the body is read: the connection closes with it, or its unread bytes would be
+        # taken for the next request on this keep-alive connection (and a stranger's body is not read).
+        self.close_connection = True
+        return self._error(status, message)
+
     def _get(self):
         if not self._authorised():
-            return self._error(401, "missing or wrong API key")
+            return self._refuse(401, "missing or wrong API key")
         if self.path.rstrip("/") == PREFIX:
             return self._send(
                 200,
@@ -123,17 +143,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _post(self):
         if not self._authorised():
-            return self._error(401, "missing or wrong API key")
+            return self._refuse(401, "missing or wrong API key")
         if not self.path.startswith(PREFIX + "/"):
-            return self._error(404, "POST to %s/<command class>" % PREFIX)
+            return self._refuse(404, "POST to %s/<command class>" % PREFIX)
         name = self.path[len(PREFIX) + 1 :].strip("/")
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
-            return self._error(400, "bad Content-Length")
+            return self._refuse(400, "bad Content-Length")
+        if length < 0:
+            return self._refuse(400, "bad Content-Length")
         if length > MAX_BODY:
-            self.close_connection = True
-            return self._error(413, "body larger than %d bytes" % MAX_BODY)
+            return self._refuse(413, "body larger than %d bytes" % MAX_BODY)
         raw = self.rfile.read(length) if length else b""
         resource = self.server.resource
         if name in ("ping", "startup"):
