@@ -6,6 +6,7 @@ import http.server
 import ipaddress
 import os
 import ssl
+import sys
 import threading
 from pathlib import Path
 
@@ -35,8 +36,15 @@ def local_http_server(do_post, ssl_context=None):
         def do_POST(self):
             do_post(self)
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    class Server(http.server.ThreadingHTTPServer):
+        daemon_threads = True
+
+        def handle_error(self, request, client_address):
+            # Clients here hang up on purpose (fetching a certificate, refused handshakes): no traceback.
+            if not isinstance(sys.exc_info()[1], (ConnectionError, ssl.SSLError)):
+                super().handle_error(request, client_address)
+
+    server = Server(("127.0.0.1", 0), Handler)
     if ssl_context is not None:
         server.socket = ssl_context.wrap_socket(server.socket, server_side=True)
     return server, threading.Thread(target=server.serve_forever, daemon=True)
