@@ -4,7 +4,7 @@ from typing import Dict, Optional
 
 from lxml import etree
 
-from ovm3.parse.xmldoc import leaves, parse_document, text_content
+from ovm3.parse.xmldoc import leaf_value, leaves, parse_document
 
 BRIDGE, LOCAL, PHYSICAL, BOND = "Bridge", "Local", "Physical", "Bond"
 
@@ -91,11 +91,9 @@ def _device(dev):
         if tag in _CONTAINERS:
             parts.setdefault(tag, child)
         if tag in _OWN:
-            n = len(child)
-            if n == 0:
-                own[tag] = child.text or ""
-            elif n == 1 and not child.text and not child[0].tail:
-                own[tag] = text_content(child)
+            value = leaf_value(child)
+            if value is not None:
+                own[tag] = value
     return own, parts
 
 

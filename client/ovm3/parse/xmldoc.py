@@ -112,6 +112,16 @@ def text_content(node):
     return str(node.xpath("string(.)"))
 
 
+def leaf_value(child):
+    """The ``xml_to_map`` value of one child element, or None when the map skips it."""
+    n = len(child)
+    if n == 0:  # a leaf: at most one (text) child node, and its text is all of it
+        return child.text or ""
+    if n == 1 and not child.text and not child[0].tail:  # wraps exactly one node
+        return text_content(child)
+    return None  # two or more child nodes: skipped, as the reference's xmlToMap does
+
+
 def child_map(node, keep_text=False):
     """The ``xml_to_map`` entries of one element (see module docstring)."""
     out = {}
@@ -120,12 +130,9 @@ def child_map(node, keep_text=False):
     for child in node:
         tag = child.tag
         if isinstance(tag, str):
-            n = len(child)
-            if n == 0:  # a leaf: at most one (text) child node, and its text is all of it
-                out[tag] = child.text or ""
-            elif n == 1 and not child.text and not child[0].tail:  # wraps exactly one node
-                out[tag] = text_content(child)
-            # two or more child nodes: skipped, as the reference's xmlToMap does
+            value = leaf_value(child)
+            if value is not None:
+                out[tag] = value
         if child.tail and keep_text:
             out["#text"] = child.tail
     return out
@@ -140,11 +147,9 @@ def leaves(node, tags):
     for child in node:
         tag = child.tag
         if tag in tags:
-            n = len(child)
-            if n == 0:
-                out[tag] = child.text or ""
-            elif n == 1 and not child.text and not child[0].tail:
-                out[tag] = text_content(child)
+            value = leaf_value(child)
+            if value is not None:
+                out[tag] = value
     return out
 
 
