@@ -56,3 +56,26 @@ def test_simulator_process_serves_seeded_hosts_and_reports_its_cpu():
         assert first > 0 and sim.cpu() >= first
         client.close()
     assert sim.proc is None
+
+
+def test_fleet_sizes_are_swept_in_interleaved_rounds(monkeypatch):
+    from bench import fleet
+
+    monkeypatch.setattr(fleet, "ROUND_S", 0.0)  # one sweep per size and round: the harness, not figures
+    order = []
+    sweep = fleet.Fleet.timed_sweep
+    monkeypatch.setattr(fleet.Fleet, "timed_sweep", lambda self: order.append(self.n) or sweep(self))
+    rows = fleet.measure((1, 2), rounds=3, tls=False)
+    assert [r["hosts"] for r in rows] == [1, 2]
+    assert [r["calls"] for r in rows] == [1 * (fleet.VMS_PER_HOST + 1), 2 * (fleet.VMS_PER_HOST + 1)]
+    assert [r["sweeps"] for r in rows] == [3, 3]
+    # After one probe sweep each, rounds rotate the order: 1 2 | 2 1 | 1 2.
+    assert order == [1, 2, 1, 2, 2, 1, 1, 2]
+    assert all(r["wall_s"] > 0 and r["client_cpu_s"] >= 0 and r["scheme"] == "http" for r in rows)
+
+
+def test_parsing_floors_of_a_document_reply_are_measured():
+    from bench import parsing
+
+    floors = parsing.document_floors("<?xml version='1.0'?><a><b>1</b></a>", repeat=2, number=3)
+    assert set(floors) == {"expat_no_handlers_ms", "lxml_tree_ms"} and all(v > 0 for v in floors.values())
