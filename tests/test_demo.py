@@ -37,8 +37,8 @@ def test_demo_json_prints_answers():
 
 def test_demo_refuses_foreign_hosts_without_yes_modify(tmp_path):
     from ovm3.cli.cmd_demo import refuse_foreign
-    from ovm3.resource.host import ownership, server_info
-    from tests.test_resource_support import resources
+    from ovm3.cloudstack.host import ownership, server_info
+    from tests.cloudstack_support import resources
 
     with resources(tmp_path) as (hosts, (r,)):
         ownership(r, server_info(r, refresh=True))
@@ -52,8 +52,8 @@ def test_demo_refuses_foreign_hosts_without_yes_modify(tmp_path):
 
 
 def test_demo_failure_exits_nonzero(tmp_path):
-    from ovm3.resource.demo import DemoEnv, run_day
-    from tests.test_resource_support import resources
+    from ovm3.cloudstack.demo import DemoEnv, run_day
+    from tests.cloudstack_support import resources
 
     with resources(tmp_path, count=2) as (hosts, res):
         hosts[0].faults.add(method="discover_server", kind="fault", fault="exceptions.Exception:down")
@@ -75,7 +75,7 @@ def _run(argv, capsys):
 
 
 def test_demo_url_runs_the_day_on_separate_hosts_and_refuses_them_once_owned(tmp_path, capsys, monkeypatch):
-    from ovm3.resource.demo import DemoEnv, prepare_simulated_secondary
+    from ovm3.cloudstack.demo import DemoEnv, prepare_simulated_secondary
     from ovm3.sim import simulated_agents
 
     monkeypatch.setenv("OVM3_PASSWORD", PASSWORD)

@@ -14,7 +14,7 @@ from ovm3 import errors
 from ovm3.deploy import engine, manifest
 from ovm3.deploy.agent import AgentAccess, cert_fingerprint
 from ovm3.deploy.ssh import SSHConnector
-from ovm3.pinning import PinStore
+from ovm3.pinstore import PinStore
 from ovm3.tools import dump
 from tests.conftest_sshd import *  # noqa: F403  (the sshd, simulated agent and fake dom0 fixtures)
 from tests.conftest_sshd import MOUNTS, REMOTE_PYTHON

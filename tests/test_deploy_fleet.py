@@ -6,7 +6,7 @@ import pytest
 
 from ovm3 import errors
 from ovm3.cli.main import main
-from ovm3.pinning import PinStore
+from ovm3.pinstore import PinStore
 from tests import sshd
 from tests.conftest_sshd import *  # noqa: F403  (the sshd, simulated agent and fake dom0 fixtures)
 from tests.conftest_sshd import AGENT_PASSWORD, REMOTE_PYTHON, FakeDom0, sim_agent

@@ -4,7 +4,7 @@ import pytest
 from ovm3.deploy import engine, manifest
 from ovm3.deploy.agent import AgentAccess
 from ovm3.deploy.ssh import SSHConnector
-from ovm3.pinning import PinStore
+from ovm3.pinstore import PinStore
 from tests import sshd
 from tests.conftest_sshd import *  # noqa: F403  (the sshd, simulated agent and fake dom0 fixtures)
 from tests.conftest_sshd import MOUNTS, REMOTE_PYTHON

@@ -19,12 +19,12 @@ import time
 
 import pytest
 
-from ovm3 import fence
-from ovm3.resource import answers
-from ovm3.resource.context import HostConfig, HostResource
+from ovm3.cloudstack import takeover
+from ovm3.cloudstack import answers
+from ovm3.cloudstack.resource import HostConfig, HostResource
 from ovm3.sim import simulated_agents
 from tests.conftest_fuse import GUARD_SOURCE, _install_guard_here
-from tests.test_resource_support import MANAGER, body
+from tests.cloudstack_support import MANAGER, body
 
 
 EXPORT = "nfs-1:/export/primary"
@@ -119,8 +119,8 @@ def test_verdicts_through_the_resource_layer_follow_the_real_daemons(cluster):
     assert ans["result"] is False and "is alive" in ans["details"]
     assert a.calls.methods() == [] and c.calls.methods() == []  # only B was asked
     assert set(b.calls.methods()) == {"check_dom0_storage_verdict"}
-    seen = fence.check_host(b.client(), ga)
-    assert seen.state == fence.ALIVE and seen.observed_by == "daemon" and seen.timeout == TIMEOUT
+    seen = takeover.check_host(b.client(), ga)
+    assert seen.state == takeover.ALIVE and seen.observed_by == "daemon" and seen.timeout == TIMEOUT
     health = b.client().call("check_dom0_storage_health", "/opt/ovm3/bin", "ovm3_heartbeat.py", ga, 1)
     assert health is True
     assert check(res, "no-such-host")["determined"] is False  # no heartbeat file: UNKNOWN
@@ -157,7 +157,7 @@ def test_verdicts_through_the_resource_layer_follow_the_real_daemons(cluster):
     assert ans["result"] is True and "may be restarted" in ans["details"], ans["details"]
     assert time.monotonic() - killed >= SAFE_AFTER - INTERVAL - 0.3
     assert b.calls.methods().count("check_dom0_storage_verdict") > asked + 1
-    assert fence.check_host(b.client(), ga).safe_to_take_over(FENCE_LATENCY, MARGIN)
+    assert takeover.check_host(b.client(), ga).safe_to_take_over(FENCE_LATENCY, MARGIN)
     assert fence_cmd(res, gc)["result"] is False  # log-only: never fenced, whatever the wait
 
     # the killed daemon left its (test) watchdog armed: on a real host the kernel resets it

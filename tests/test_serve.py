@@ -8,7 +8,7 @@ import requests
 
 from ovm3.cli.cmd_serve import build_server
 from ovm3.errors import UsageError
-from tests.test_resource_support import resources
+from tests.cloudstack_support import resources
 
 KEY = "test-api-key-0123"
 
@@ -86,7 +86,7 @@ def test_a_negative_content_length_is_400_not_a_read_to_end_of_stream(served):
 
 def test_a_client_hanging_up_is_a_log_line_not_a_traceback_on_stderr(served, caplog, capfd):
     server, material, hosts = served
-    caplog.set_level("INFO", logger="ovm3.resource.server")
+    caplog.set_level("INFO", logger="ovm3.cloudstack.server")
     try:
         raise ConnectionResetError(104, "Connection reset by peer")
     except ConnectionResetError:

@@ -12,7 +12,7 @@ import responses
 
 from ovm3 import errors
 from ovm3.client import AgentClient
-from ovm3.pinning import PinStore, fetch_fingerprint, legacy_context, pretty_fingerprint
+from ovm3.pinstore import PinStore, fetch_fingerprint, legacy_context, pretty_fingerprint
 from ovm3.transport import Timeouts, Transport, parse_agent_url
 from ovm3.wire import dumps_request, dumps_response
 from tests.conftest import local_http_server

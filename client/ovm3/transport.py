@@ -17,7 +17,7 @@ from requests.adapters import HTTPAdapter
 from requests.models import Response
 
 from ovm3 import errors
-from ovm3.pinning import PinStore, legacy_context, normalise_fingerprint
+from ovm3.pinstore import PinStore, legacy_context, normalise_fingerprint
 from ovm3.redact import redact_text
 
 log = logging.getLogger(__name__)

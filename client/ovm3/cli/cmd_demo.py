@@ -27,7 +27,7 @@ def _line(step):
 
 
 def _resources(clients, configs, poll):
-    from ovm3.resource.context import HostResource
+    from ovm3.cloudstack.resource import HostResource
 
     resources = [HostResource(c, cfg) for c, cfg in zip(clients, configs)]
     for r in resources:
@@ -39,8 +39,8 @@ def _resources(clients, configs, poll):
 @contextlib.contextmanager
 def simulated(count, version):
     """Simulated hosts plus resources for them (the template is put on the simulated secondary NFS)."""
-    from ovm3.resource.context import HostConfig
-    from ovm3.resource.demo import DemoEnv, prepare_simulated_secondary
+    from ovm3.cloudstack.resource import HostConfig
+    from ovm3.cloudstack.demo import DemoEnv, prepare_simulated_secondary
     from ovm3.sim import simulated_agents
 
     env = DemoEnv()
@@ -61,7 +61,7 @@ def simulated(count, version):
 
 def refuse_foreign(resources, yes_modify):
     """Refuse hosts that are already owned or pooled unless the operator said so."""
-    from ovm3.resource.host import server_info
+    from ovm3.cloudstack.host import server_info
 
     for r in resources:
         info = server_info(r, refresh=True)
@@ -108,7 +108,7 @@ def command(
 ):
     """Drive a CloudStack day (add hosts, NFS pool, template, volume, VM on a VLAN, stats, migrate,
     snapshot, stop, destroy, remove storage) and print one line per step and a summary."""
-    from ovm3.resource.demo import run_day
+    from ovm3.cloudstack.demo import run_day
 
     as_json = as_json or settings.json
     if urls:
@@ -162,9 +162,9 @@ def command(
 @contextlib.contextmanager
 def real_hosts(settings, urls, vip, primary, secondary, template, manager_uuid):
     from ovm3.client import AgentClient
-    from ovm3.resource import naming
-    from ovm3.resource.context import HostConfig
-    from ovm3.resource.demo import DemoEnv
+    from ovm3.cloudstack import naming
+    from ovm3.cloudstack.resource import HostConfig
+    from ovm3.cloudstack.demo import DemoEnv
 
     if not (primary and secondary and template):
         raise errors.UsageError("real hosts need --primary, --secondary and --template")

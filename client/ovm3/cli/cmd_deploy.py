@@ -18,7 +18,7 @@ from ovm3.client import read_password_file
 from ovm3.deploy import engine, fleet, manifest
 from ovm3.deploy.agent import AgentAccess
 from ovm3.deploy.ssh import SSHConnector
-from ovm3.pinning import PinStore
+from ovm3.pinstore import PinStore
 
 SSH_PASSWORD_ENV = "OVM3_SSH_PASSWORD"
 

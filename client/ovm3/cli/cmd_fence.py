@@ -1,7 +1,7 @@
 """``ovm3 fence``: the three-valued host verdict as a peer's heartbeat daemon sees it."""
 import click
 
-from ovm3 import fence
+from ovm3.cloudstack import takeover
 from ovm3.cli.main import pass_settings
 from ovm3.cli.output import key_values, show
 
@@ -14,9 +14,9 @@ def command():
 @command.command("check")
 @click.argument("host_guid")
 @click.option("--via", "peer", help="Peer agent to ask (host name or URL; default: the global --url/--host).")
-@click.option("--fence-latency", type=float, default=fence.DEFAULT_FENCE_LATENCY, show_default=True,
+@click.option("--fence-latency", type=float, default=takeover.DEFAULT_FENCE_LATENCY, show_default=True,
               help="Seconds for a fence to take effect (watchdog timeout + crash).")
-@click.option("--margin", type=float, default=fence.DEFAULT_MARGIN, show_default=True,
+@click.option("--margin", type=float, default=takeover.DEFAULT_MARGIN, show_default=True,
               help="Extra seconds before takeover counts as safe.")
 @click.option("--clustered", is_flag=True, help="OCFS2 pool: also wait for o2cb's own 120 s self-fence.")
 @pass_settings
@@ -24,7 +24,7 @@ def check(settings, host_guid, peer, fence_latency, margin, clustered):
     """Ask PEER whether HOST_GUID is ALIVE (exit 0), DEAD (3) or UNKNOWN (4)."""
     if peer:
         settings.url = peer if "://" in peer else "https://%s:8899" % peer
-    verdict = fence.check_host(settings.client(), host_guid)
+    verdict = takeover.check_host(settings.client(), host_guid)
     safe = verdict.safe_to_take_over(fence_latency, margin, clustered)
     data = dict(verdict.to_dict(), safe_to_take_over=safe,
                 takeover_after=verdict.takeover_after(fence_latency, margin, clustered))

@@ -91,7 +91,7 @@ def fingerprint(settings, save, replace):
     Check the value out of band (on dom0: openssl x509 -in /etc/ovs-agent/cert/certificate.pem
     -noout -fingerprint -sha256) before saving it.
     """
-    from ovm3.pinning import PinStore, fetch_fingerprint, pretty_fingerprint
+    from ovm3.pinstore import PinStore, fetch_fingerprint, pretty_fingerprint
     from ovm3.transport import parse_agent_url
 
     if not settings.url:

@@ -37,8 +37,8 @@ def tls_context(cert, key):
 
 
 def build_server(resource, listen, port, cert=None, key=None, insecure_http=False, api_key=None):
-    """A :class:`ovm3.resource.server.ResourceServer` with the security the options ask for."""
-    from ovm3.resource.server import ResourceServer
+    """A :class:`ovm3.cloudstack.server.ResourceServer` with the security the options ask for."""
+    from ovm3.cloudstack.server import ResourceServer
 
     ctx = None if insecure_http else tls_context(cert, key)
     return ResourceServer((listen, port), resource, api_key=api_key, ssl_context=ctx)
@@ -65,7 +65,7 @@ def command(
     settings, listen, listen_port, cert, key_file, insecure_http, api_key_file, no_auth, manager_uuid, vip
 ):
     """Serve CloudStack commands for the agent given with --url as JSON over HTTPS."""
-    from ovm3.resource.context import HostConfig, HostResource
+    from ovm3.cloudstack.resource import HostConfig, HostResource
 
     api_key = None if no_auth else read_api_key(api_key_file)
     client = settings.client()

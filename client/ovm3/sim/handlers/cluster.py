@@ -1,6 +1,6 @@
 """O2CB cluster area: a cluster record per host, built on the pool file system."""
 
-from ovm3.sim import docs
+from ovm3.sim import documents
 from ovm3.sim.handlers import handles
 from ovm3.sim.state import AgentError
 
@@ -67,7 +67,7 @@ def destroy_cluster(h, poolfs_uuid):
 
 @handles("discover_cluster")
 def discover_cluster(h):
-    return docs.discover_cluster(h)
+    return documents.discover_cluster(h)
 
 
 @handles("update_clusterConfiguration")

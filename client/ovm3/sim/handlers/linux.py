@@ -2,7 +2,7 @@
 
 import time
 
-from ovm3.sim import copying, docs, faultrules
+from ovm3.sim import copying, documents, faultrules
 from ovm3.sim.handlers import handles
 from ovm3.sim.state import AgentError
 from ovm3.wire import I8
@@ -10,17 +10,17 @@ from ovm3.wire import I8
 
 @handles("discover_server")
 def discover_server(h):
-    return docs.discover_server(h)
+    return documents.discover_server(h)
 
 
 @handles("discover_hardware")
 def discover_hardware(h):
-    return docs.discover_hardware(h)
+    return documents.discover_hardware(h)
 
 
 @handles("discover_mounted_file_systems")
 def discover_mounted_file_systems(h, fs_type):
-    return docs.discover_mounted_file_systems(h, fs_type)
+    return documents.discover_mounted_file_systems(h, fs_type)
 
 
 @handles("get_last_boot_time")

@@ -2,7 +2,7 @@
 
 import ipaddress
 
-from ovm3.sim import docs
+from ovm3.sim import documents
 from ovm3.sim.handlers import handles
 from ovm3.sim.state import AgentError, command_failed
 
@@ -22,7 +22,7 @@ def _device_exists(h, dev):
 
 @handles("discover_network")
 def discover_network(h):
-    return docs.discover_network(h)
+    return documents.discover_network(h)
 
 
 @handles("configure_virtual_ip")

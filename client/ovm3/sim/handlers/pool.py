@@ -2,7 +2,7 @@
 
 import os
 
-from ovm3.sim import docs
+from ovm3.sim import documents
 from ovm3.sim.dispatch import after_reply
 from ovm3.sim.handlers import handles
 from ovm3.sim.state import POOLFS_META, VALID_ROLES, AgentError
@@ -125,7 +125,7 @@ def release_ownership(h, manager_uuid):
 
 @handles("discover_server_pool")
 def discover_server_pool(h):
-    return docs.discover_server_pool(h)
+    return documents.discover_server_pool(h)
 
 
 @handles("update_server_roles")
@@ -188,4 +188,4 @@ def destroy_pool_filesystem(h, fs_type, fs_target, fs_uuid, nfsbase_uuid):
 
 @handles("discover_pool_filesystem")
 def discover_pool_filesystem(h):
-    return docs.discover_pool_filesystem(h)
+    return documents.discover_pool_filesystem(h)

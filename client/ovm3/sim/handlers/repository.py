@@ -3,7 +3,7 @@
 import os
 import shutil
 
-from ovm3.sim import copying, docs
+from ovm3.sim import copying, documents
 from ovm3.sim.handlers import handles
 from ovm3.sim.state import REPO_DIRS, REPO_META, AgentError
 
@@ -11,7 +11,7 @@ from ovm3.sim.state import REPO_DIRS, REPO_META, AgentError
 def _meta(h, mount_point):
     try:
         with open(os.path.join(h.path(mount_point), REPO_META), encoding="utf-8") as f:
-            return docs.parse_meta(f.read())
+            return documents.parse_meta(f.read())
     except OSError:
         return None
 
@@ -45,7 +45,7 @@ def create_repository(h, fs_location, mount_point, repo_uuid, repo_alias):
     for d in REPO_DIRS:
         os.makedirs(os.path.join(base, d), exist_ok=True)
     with open(os.path.join(base, REPO_META), "w", encoding="utf-8") as f:
-        f.write(docs.repo_meta_text(repo_uuid, repo_alias, h.manager_uuid))
+        f.write(documents.repo_meta_text(repo_uuid, repo_alias, h.manager_uuid))
     h.repos[repo_uuid] = {
         "fs_location": fs_location,
         "mount_point": mount_point,
@@ -94,12 +94,12 @@ def delete_repository(h, repo_uuid, erase):
 
 @handles("discover_repositories")
 def discover_repositories(h, args):
-    return docs.discover_repositories(h, args)
+    return documents.discover_repositories(h, args)
 
 
 @handles("discover_repository_db")
 def discover_repository_db(h):
-    return docs.discover_repository_db(h)
+    return documents.discover_repository_db(h)
 
 
 @handles("import_virtual_disk")

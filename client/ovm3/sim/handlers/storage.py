@@ -3,16 +3,16 @@
 import os
 import shutil
 
-from ovm3.sim import docs
+from ovm3.sim import documents
 from ovm3.sim.handlers import handles
 from ovm3.sim.state import FS_STAMP, AgentError
 
 
 def _plugin(impl_name):
-    names = [p[0] for p in docs.STORAGE_PLUGINS]
+    names = [p[0] for p in documents.STORAGE_PLUGINS]
     if impl_name not in names:
         raise AgentError("Unknown storage plugin: %s" % impl_name, cls="exceptions.KeyError")
-    if impl_name != docs.NFS_PLUGIN:
+    if impl_name != documents.NFS_PLUGIN:
         raise AgentError(
             "Storage plugin %s needs storage the simulator does not have" % impl_name,
             cls="OSCPlugin.OperationFailedEx",
@@ -48,7 +48,7 @@ def _find_mount(h, sd):
 
 @handles("discover_storage_plugins")
 def discover_storage_plugins(h):
-    return docs.discover_storage_plugins(h)
+    return documents.discover_storage_plugins(h)
 
 
 @handles("storage_plugin_mount")

@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from ovm3.resource import naming
+from ovm3.cloudstack import naming
 
 POOL = "f12842eb-f5ed-3fe7-8da1-eb0e17f5ede8"
 

@@ -17,10 +17,10 @@ import ssl
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from ovm3.resource import answers
-from ovm3.resource.commands import answer_type, describe_error
-from ovm3.resource.cs_fields import short_name
-from ovm3.resource.registry import HANDLERS
+from ovm3.cloudstack import answers
+from ovm3.cloudstack.dispatch import answer_type, describe_error
+from ovm3.cloudstack.cs_fields import short_name
+from ovm3.cloudstack.registry import HANDLERS
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ MAX_BODY = 4 << 20
 
 
 class ResourceServer(ThreadingHTTPServer):
-    """A threaded HTTP(S) server bound to one :class:`ovm3.resource.context.HostResource`."""
+    """A threaded HTTP(S) server bound to one :class:`ovm3.cloudstack.resource.HostResource`."""
 
     daemon_threads = True
     allow_reuse_address = True

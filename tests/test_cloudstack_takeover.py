@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from ovm3 import fence
+from ovm3.cloudstack import takeover
 from ovm3.cli.main import main
 from ovm3.client import AgentClient
 from ovm3.wire import dumps_response
@@ -68,53 +68,53 @@ def peer(stub_agent):
 
 def test_alive(tmp_path, stub_agent, peer):
     serve_verdict(stub_agent, *daemon_state(tmp_path, progress_until=0.0))
-    v = fence.check_host(peer, "host-a")
-    assert v.state == fence.ALIVE and v.exit_code == 0 and v.observed_by == "daemon"
+    v = takeover.check_host(peer, "host-a")
+    assert v.state == takeover.ALIVE and v.exit_code == 0 and v.observed_by == "daemon"
     assert not v.safe_to_take_over()
     assert stub_agent.calls == [("check_dom0_storage_verdict", ("host-a",))]
 
 
 def test_dead_is_safe_only_after_timeout_plus_latency_plus_margin(tmp_path, stub_agent, peer):
     serve_verdict(stub_agent, *daemon_state(tmp_path, progress_until=3.0))
-    v = fence.check_host(peer, "host-a")
-    assert v.state == fence.DEAD, v.reason
+    v = takeover.check_host(peer, "host-a")
+    assert v.state == takeover.DEAD, v.reason
     assert v.timeout == 1.0 and 2.9 <= v.since_progress <= 4.0
     assert not v.safe_to_take_over(fence_latency=5.0, margin=1.0)
     assert v.safe_to_take_over(fence_latency=1.0, margin=0.5)
     # Time passing after the answer counts too (on this process's monotonic clock).
     assert v.safe_to_take_over(fence_latency=5.0, margin=1.0, now=v.received + 4.0)
     assert not v.safe_to_take_over(fence_latency=1.0, margin=0.5, clustered=True, now=v.received)
-    assert v.takeover_after(clustered=True) == fence.O2CB_FENCE_SECONDS + fence.DEFAULT_MARGIN
+    assert v.takeover_after(clustered=True) == takeover.O2CB_FENCE_SECONDS + takeover.DEFAULT_MARGIN
 
 
 def test_unknown_is_never_safe(tmp_path, stub_agent, peer):
     serve_verdict(stub_agent, *daemon_state(tmp_path, progress_until=3.0, watchdog="none"))
-    v = fence.check_host(peer, "host-a")
-    assert v.state == fence.UNKNOWN and "watchdog" in v.reason
+    v = takeover.check_host(peer, "host-a")
+    assert v.state == takeover.UNKNOWN and "watchdog" in v.reason
     assert not v.safe_to_take_over(fence_latency=0.0, margin=0.0, now=v.received + 10 ** 6)
 
 
 def test_peer_trouble_and_bad_replies_are_unknown(stub_agent, peer):
     stub_agent.replies["check_dom0_storage_verdict"] = ("fault", 1, "exceptions.RuntimeError:boom")
-    v = fence.check_host(peer, "host-a")
-    assert v.state == fence.UNKNOWN and "could not answer" in v.reason
+    v = takeover.check_host(peer, "host-a")
+    assert v.state == takeover.UNKNOWN and "could not answer" in v.reason
     stub_agent.replies["check_dom0_storage_verdict"] = lambda p: dumps_response({"verdict": "MAYBE"})
-    assert fence.check_host(peer, "host-a").state == fence.UNKNOWN
+    assert takeover.check_host(peer, "host-a").state == takeover.UNKNOWN
     # A DEAD without timing cannot be acted on.
     stub_agent.replies["check_dom0_storage_verdict"] = lambda p: dumps_response({"verdict": "DEAD",
                                                                                   "reason": "x"})
-    assert fence.check_host(peer, "host-a").state == fence.UNKNOWN
+    assert takeover.check_host(peer, "host-a").state == takeover.UNKNOWN
     with AgentClient("http://127.0.0.1:1", password="x", retries=0) as gone:
-        assert fence.check_host(gone, "host-a").state == fence.UNKNOWN
+        assert takeover.check_host(gone, "host-a").state == takeover.UNKNOWN
 
 
 def test_combine_needs_every_peer_dead():
-    dead = fence.Verdict(fence.DEAD, "d", "g", "p1", 500.0, 1.0)
-    unknown = fence.Verdict(fence.UNKNOWN, "u", "g", "p2")
-    alive = fence.Verdict(fence.ALIVE, "a", "g", "p3", 0.1, 1.0)
-    assert fence.combine([dead, dead]).state == fence.DEAD
-    assert fence.combine([dead, unknown]).state == fence.UNKNOWN
-    assert fence.combine([dead, alive, unknown]).state == fence.ALIVE
+    dead = takeover.Verdict(takeover.DEAD, "d", "g", "p1", 500.0, 1.0)
+    unknown = takeover.Verdict(takeover.UNKNOWN, "u", "g", "p2")
+    alive = takeover.Verdict(takeover.ALIVE, "a", "g", "p3", 0.1, 1.0)
+    assert takeover.combine([dead, dead]).state == takeover.DEAD
+    assert takeover.combine([dead, unknown]).state == takeover.UNKNOWN
+    assert takeover.combine([dead, alive, unknown]).state == takeover.ALIVE
 
 
 @pytest.mark.parametrize("progress_until,code,state", [(0.0, 0, "ALIVE"), (3.0, 3, "DEAD")])

@@ -3,7 +3,7 @@
 import re
 
 from ovm3.redact import MASK, redact_text, redact_value
-from ovm3.resource.cs_fields import java_class, short_name
+from ovm3.cloudstack.cs_fields import java_class, short_name
 
 _SECRET_NAME = re.compile(r"(?i)passw(or)?d|secret|private_?key|api_?key|token")
 UNSUPPORTED = "UnsupportedAnswer"

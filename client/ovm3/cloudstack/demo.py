@@ -9,8 +9,8 @@ import dataclasses
 import time
 import uuid as uuidlib
 
-from ovm3.resource import answers
-from ovm3.resource.cs_fields import java_class
+from ovm3.cloudstack import answers
+from ovm3.cloudstack.cs_fields import java_class
 
 VM_NAME = "i-2-3-VM"
 VLAN = 160
@@ -206,7 +206,7 @@ def run_day(resources, env=None, report=None, clock=time.monotonic):
                 step.answer = {"steps": outcome}
                 ok, step.details = True, "; ".join("%s: %s" % pair for pair in outcome or [])
             except Exception as e:  # noqa: BLE001 - a demo step reports, the summary decides the exit code
-                from ovm3.resource.commands import describe_error
+                from ovm3.cloudstack.dispatch import describe_error
 
                 ok, step.details = False, "host %s: set-up failed: %s" % (resource.host, describe_error(e))
         else:
@@ -226,7 +226,7 @@ def prepare_simulated_secondary(hosts, env):
     """Put a template file on the simulated secondary NFS export (what CloudStack's SSVM would do)."""
     import os
 
-    from ovm3.resource import naming
+    from ovm3.cloudstack import naming
 
     host, path = naming.parse_nfs_url(env.secondary_url)
     target = os.path.join(hosts.nfs_dir("%s:%s" % (host, path)), env.template_path)

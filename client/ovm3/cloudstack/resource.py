@@ -2,7 +2,7 @@
 
 :class:`HostResource` is what CloudStack's per-host "resource" is: ``execute(command, json)`` answers one
 command; ``ping()`` is the periodic status; ``startup()`` the StartupRoutingCommand data; ``setup()`` the
-host set-up (see :mod:`ovm3.resource.host`).
+host set-up (see :mod:`ovm3.cloudstack.host`).
 """
 
 import contextlib
@@ -13,9 +13,10 @@ import time
 import uuid as uuidlib
 from typing import Optional
 
-from ovm3 import errors, fence
-from ovm3.resource import naming
-from ovm3.resource.state import VmStates
+from ovm3 import errors
+from ovm3.cloudstack import takeover
+from ovm3.cloudstack import naming
+from ovm3.cloudstack.state import VmStates
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ class HostConfig:
         OVM server pool and the others join it.
     :param fence_latency: seconds from a host's heartbeat timeout to it certainly being down (its
         watchdog timeout plus crash time); with ``fence_margin`` this sets when FenceCommand lets its VMs
-        be taken over (see :mod:`ovm3.fence`).
+        be taken over (see :mod:`ovm3.cloudstack.takeover`).
     :param clustered: the pool runs o2cb (OCFS2), so takeover also waits for o2cb's own 120 s
         self-fence; None means "when ``pool`` is set".
     :param heartbeat_timeout: the heartbeat timings (seconds, fractions allowed) this installation
@@ -57,8 +58,8 @@ class HostConfig:
     heartbeat_timeout: Optional[float] = None
     heartbeat_interval: Optional[float] = None
     module_version: str = ""
-    fence_latency: float = fence.DEFAULT_FENCE_LATENCY
-    fence_margin: float = fence.DEFAULT_MARGIN
+    fence_latency: float = takeover.DEFAULT_FENCE_LATENCY
+    fence_margin: float = takeover.DEFAULT_MARGIN
     clustered: Optional[bool] = None
 
     def __post_init__(self):
@@ -171,24 +172,24 @@ class HostResource:
     # ---- CloudStack entry points ---------------------------------------------------------------------
     def execute(self, command, body=None):
         """Answer one command (short or Java class name, body = the command's JSON object)."""
-        from ovm3.resource.commands import dispatch
+        from ovm3.cloudstack.dispatch import dispatch
 
         return dispatch(self, command, body)
 
     def ping(self):
         """The periodic PingRoutingCommand with VM state sync and the agent module check."""
-        from ovm3.resource.host import ping
+        from ovm3.cloudstack.host import ping
 
         return ping(self)
 
     def startup(self):
         """The StartupRoutingCommand data for this host."""
-        from ovm3.resource.host import startup
+        from ovm3.cloudstack.host import startup
 
         return startup(self)
 
     def setup(self):
         """Host set-up: ownership, roles, control interface, heartbeat. Returns the steps done."""
-        from ovm3.resource.host import setup
+        from ovm3.cloudstack.host import setup
 
         return setup(self)

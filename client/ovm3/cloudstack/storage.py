@@ -1,8 +1,8 @@
 """Storage: the host's storage primitives (plugin structs, mounts, files, the undo of a failed handler)
 and the primary pool commands (repository, server pool, pool filesystem), secondary mounts and stats.
 
-Templates, volumes and snapshots are in :mod:`ovm3.resource.volumes`. Paths come from
-:mod:`ovm3.resource.naming` only. NFS is the only primary storage type (as on OVM3 with CloudStack);
+Templates, volumes and snapshots are in :mod:`ovm3.cloudstack.volumes`. Paths come from
+:mod:`ovm3.cloudstack.naming` only. NFS is the only primary storage type (as on OVM3 with CloudStack);
 other types are refused with a clear answer.
 """
 
@@ -10,9 +10,9 @@ import contextlib
 import logging
 
 from ovm3 import errors
-from ovm3.resource import answers, naming
-from ovm3.resource.domains import list_domains
-from ovm3.resource.registry import CommandError, Refused, handles, need, unwrap
+from ovm3.cloudstack import answers, naming
+from ovm3.cloudstack.domains import list_domains
+from ovm3.cloudstack.registry import CommandError, Refused, handles, need, unwrap
 
 NFS_PLUGIN = "oracle.generic.NFSPlugin.GenericNFSPlugin"
 REPO_ALIAS = "OVS Repository"

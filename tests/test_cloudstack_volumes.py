@@ -12,11 +12,11 @@ import os
 import pytest
 
 from ovm3 import errors
-from ovm3.resource import naming, storage
-from ovm3.resource.answers import answer_class
-from ovm3.resource.cs_fields import java_class
+from ovm3.cloudstack import naming, storage
+from ovm3.cloudstack.answers import answer_class
+from ovm3.cloudstack.cs_fields import java_class
 from ovm3.sim import simulated_agents
-from tests.test_resource_support import (
+from tests.cloudstack_support import (
     NFS_HOST,
     NFS_PATH,
     POOL,

@@ -1,6 +1,6 @@
 """The table of command handlers, and helpers to read CloudStack's JSON command objects."""
 
-from ovm3.resource.cs_fields import short_name
+from ovm3.cloudstack.cs_fields import short_name
 
 #: short command class name -> (handler function, short answer class name)
 HANDLERS = {}

@@ -1,9 +1,9 @@
 """Storage handlers on the simulated agent: pools, templates, volumes, snapshots, attach, legacy commands."""
 
-from ovm3.resource import naming
-from ovm3.resource.answers import answer_class as answers_class
-from ovm3.resource.cs_fields import java_class
-from tests.test_resource_support import (
+from ovm3.cloudstack import naming
+from ovm3.cloudstack.answers import answer_class as answers_class
+from ovm3.cloudstack.cs_fields import java_class
+from tests.cloudstack_support import (
     POOL,
     VM,
     body,

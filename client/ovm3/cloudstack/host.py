@@ -3,7 +3,7 @@
 Set-up (``setup``): check the OVM version, take ownership for this installation (refusing a host owned by
 another manager), set the server roles, create the control interface and start the heartbeat daemon.
 Pool creation/join, the master VIP and the pool filesystem are done when primary storage is added
-(:mod:`ovm3.resource.storage`), because they need the shared NFS.
+(:mod:`ovm3.cloudstack.storage`), because they need the shared NFS.
 """
 
 import logging
@@ -13,12 +13,12 @@ import re
 from ovm3 import errors
 from ovm3.api import normalise_version
 from ovm3.redact import redact_text
-from ovm3.resource import answers, state
-from ovm3.resource.context import HEARTBEAT_DIR, HEARTBEAT_SCRIPT
-from ovm3.resource.domains import list_domains
-from ovm3.resource.network import ensure_control, traffic_bridges
-from ovm3.resource.registry import CommandError, handles
-from ovm3.resource.stats import host_stats_entry
+from ovm3.cloudstack import answers, state
+from ovm3.cloudstack.resource import HEARTBEAT_DIR, HEARTBEAT_SCRIPT
+from ovm3.cloudstack.domains import list_domains
+from ovm3.cloudstack.network import ensure_control, traffic_bridges
+from ovm3.cloudstack.registry import CommandError, handles
+from ovm3.cloudstack.stats import host_stats_entry
 
 log = logging.getLogger(__name__)
 

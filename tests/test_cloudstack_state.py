@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from ovm3.resource import state as s
+from ovm3.cloudstack import state as s
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """VM command handlers against the simulated agent: ordered agent calls, resulting state, failure paths."""
 
-from ovm3.resource import naming, state
-from tests.test_resource_support import VM, body, resources, vm_to, volume_on_primary
+from ovm3.cloudstack import naming, state
+from tests.cloudstack_support import VM, body, resources, vm_to, volume_on_primary
 
 STARTED_CALLS = ["list_vms", "discover_network", "ovs_vlan_bridge", "create_vm", "start_vm", "list_vms"]
 
@@ -133,7 +133,7 @@ def test_plug_and_unplug_nic(tmp_path):
             "ovs_vlan_bridge",
             "configure_vm",
         ]
-        from ovm3.resource.network import nic_device_id
+        from ovm3.cloudstack.network import nic_device_id
 
         assert nic_device_id(r, VM, "02:00:50:9A:00:02") == 1
         assert body(r.execute("UnPlugNicCommand", {"instanceName": VM, "nic": nic}))["result"] is True

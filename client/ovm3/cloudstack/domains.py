@@ -3,7 +3,7 @@
 import dataclasses
 
 from ovm3.errors import ParseError
-from ovm3.resource import naming
+from ovm3.cloudstack import naming
 
 CONTROL_DOMAIN = "Domain-0"
 

@@ -7,11 +7,11 @@ CloudStack's class does not have (``DeleteStoragePoolCommand._pool``, ``CheckNet
 
 import types
 
-from ovm3.resource import demo
-from ovm3.resource.answers import answer_class
-from ovm3.resource.cs_fields import ANSWER_BASE, COMMAND_BASE, FIELDS, java_class, short_name
-from ovm3.resource.storage import mounts
-from tests.test_resource_support import (
+from ovm3.cloudstack import demo
+from ovm3.cloudstack.answers import answer_class
+from ovm3.cloudstack.cs_fields import ANSWER_BASE, COMMAND_BASE, FIELDS, java_class, short_name
+from ovm3.cloudstack.storage import mounts
+from tests.cloudstack_support import (
     POOL,
     VM,
     body,

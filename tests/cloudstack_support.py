@@ -3,9 +3,9 @@
 import contextlib
 import os
 
-from ovm3.resource import answers
-from ovm3.resource.context import HostConfig, HostResource
-from ovm3.resource.cs_fields import java_class
+from ovm3.cloudstack import answers
+from ovm3.cloudstack.resource import HostConfig, HostResource
+from ovm3.cloudstack.cs_fields import java_class
 from ovm3.sim import simulated_agents
 
 POOL = "f12842eb-f5ed-3fe7-8da1-eb0e17f5ede8"
@@ -96,7 +96,7 @@ def put_file(hosts, export, relative, size=4096):
 
 def volume_on_primary(hosts, res, uuid="vol-1"):
     """A repository on the simulated primary NFS with one volume file (through the resource itself)."""
-    from ovm3.resource.storage import add_pool
+    from ovm3.cloudstack.storage import add_pool
 
     add_pool(res, POOL, NFS_HOST, NFS_PATH)
     put_file(hosts, "%s:%s" % (NFS_HOST, NFS_PATH), "VirtualDisks/%s.raw" % uuid)

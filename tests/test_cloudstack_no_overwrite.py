@@ -13,11 +13,11 @@ import types
 
 import pytest
 
-from ovm3.resource import naming, storage, volumes
-from ovm3.resource.answers import answer_class
-from ovm3.resource.commands import answer_type
-from tests.test_resource_storage_more import DATA, PRI, SEC, SEC_MOUNT, VARIANTS, _to, _write, tree
-from tests.test_resource_support import POOL, SECONDARY, body, pool_to, primary, resources, volume, volume_on_primary
+from ovm3.cloudstack import naming, storage, volumes
+from ovm3.cloudstack.answers import answer_class
+from ovm3.cloudstack.dispatch import answer_type
+from tests.test_cloudstack_volumes import DATA, PRI, SEC, SEC_MOUNT, VARIANTS, _to, _write, tree
+from tests.cloudstack_support import POOL, SECONDARY, body, pool_to, primary, resources, volume, volume_on_primary
 
 FIXED = "0d0e0a0d-0000-4000-8000-00000000beef"
 OLD = b"not yours to overwrite\n" * 300

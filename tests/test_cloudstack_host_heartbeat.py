@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from ovm3.resource.context import HostConfig
-from ovm3.resource.host import HeartbeatMismatch
-from tests.test_resource_support import resources
+from ovm3.cloudstack.resource import HostConfig
+from ovm3.cloudstack.host import HeartbeatMismatch
+from tests.cloudstack_support import resources
 
 
 EXPORT, MOUNT = "nfs-1:/export/primary", "/nfsmnt/f12842ebf5ed3fe78da1eb0e17f5ede8"

@@ -2,9 +2,9 @@
 
 import pytest
 
-from ovm3.resource import answers, commands
-from ovm3.resource.cs_fields import java_class
-from tests.test_resource_support import VM, body, resources, vm_to, volume_on_primary
+from ovm3.cloudstack import answers, dispatch
+from ovm3.cloudstack.cs_fields import java_class
+from tests.cloudstack_support import VM, body, resources, vm_to, volume_on_primary
 
 
 def test_unknown_command_gets_unsupported_answer(tmp_path):
@@ -32,7 +32,7 @@ def test_wrapped_command_objects_are_accepted(tmp_path):
 
 def test_every_handler_answers_even_on_empty_input(tmp_path):
     with resources(tmp_path) as (hosts, (r,)):
-        for name in commands.supported():
+        for name in dispatch.supported():
             ans = r.execute(name, {})
             assert isinstance(body(ans)["result"], bool), name
 
@@ -46,7 +46,7 @@ def test_check_health_fault(tmp_path):
 
 
 def test_vm_stats_rates_use_the_monotonic_clock(tmp_path):
-    from ovm3.resource.stats import vm_stats_entry
+    from ovm3.cloudstack.stats import vm_stats_entry
 
     class Fake:
         stats_cache = {}
@@ -67,7 +67,7 @@ def test_vm_stats_rates_use_the_monotonic_clock(tmp_path):
 
 
 def test_host_stats_units():
-    from ovm3.resource.stats import host_stats_entry
+    from ovm3.cloudstack.stats import host_stats_entry
 
     e = host_stats_entry(
         1, {"cpu": "12.5", "total": str(4 << 30), "free": str(1 << 30), "rx": "2048", "tx": "1024"}
@@ -95,7 +95,7 @@ def test_maintain_reports_running_vms(tmp_path):
 
 
 def test_ownership_by_another_manager_is_refused(tmp_path):
-    from ovm3.resource.host import ownership, server_info
+    from ovm3.cloudstack.host import ownership, server_info
 
     with resources(tmp_path, count=1) as (hosts, (r,)):
         assert ownership(r, server_info(r, refresh=True)) == "took ownership"

@@ -10,14 +10,14 @@ import time
 
 from ovm3 import errors
 from ovm3.redact import redact_text
-from ovm3.resource import answers
-from ovm3.resource.cs_fields import short_name
-from ovm3.resource.registry import HANDLERS, CommandError, Refused, unwrap
+from ovm3.cloudstack import answers
+from ovm3.cloudstack.cs_fields import short_name
+from ovm3.cloudstack.registry import HANDLERS, CommandError, Refused, unwrap
 
 log = logging.getLogger(__name__)
 
 # Importing the handler modules fills HANDLERS.
-from ovm3.resource import ha, host, network, storage, vm, volumes  # noqa: E402,F401  (registration side effect)
+from ovm3.cloudstack import ha, host, network, storage, vm, volumes  # noqa: E402,F401  (registration side effect)
 
 
 def supported():

@@ -2,34 +2,34 @@
 
 The host the command is sent to (a neighbour of the one being checked) reads the target's heartbeat
 on the shared NFS: its heartbeat daemon records every peer's progress and our agent module answers
-``check_dom0_storage_verdict`` from that record. Both handlers go through :func:`ovm3.fence.check_host`,
+``check_dom0_storage_verdict`` from that record. Both handlers go through :func:`ovm3.cloudstack.takeover.check_host`,
 the one verdict path of the management side, so they apply exactly the rules ``ovm3 fence check`` does:
 
 * DEAD is reported only with positive evidence (a stale heartbeat from a writer that fences itself
   for real and arms a watchdog); UNKNOWN is reported as undetermined, never as dead.
-* FenceCommand answers "fenced" only when :meth:`ovm3.fence.Verdict.safe_to_take_over` holds: DEAD
+* FenceCommand answers "fenced" only when :meth:`ovm3.cloudstack.takeover.Verdict.safe_to_take_over` holds: DEAD
   *and* at least ``timeout + fence latency + margin`` seconds since the last heartbeat progress (and
   o2cb's own 120 s on a clustered pool). Within :attr:`HostResource.fence_wait` it waits for that
   moment, re-asking the peer, so a host that comes back in the meantime is never declared fenced.
 * A peer that cannot answer makes the answer fail, naming host, step and the agent fault.
 """
 
-from ovm3 import fence
-from ovm3.fence import ALIVE, DEAD, UNKNOWN  # noqa: F401  (re-exported for callers of this module)
-from ovm3.resource import answers
-from ovm3.resource.registry import handles, need, unwrap
+from ovm3.cloudstack import takeover
+from ovm3.cloudstack.takeover import ALIVE, DEAD, UNKNOWN  # noqa: F401  (re-exported for callers of this module)
+from ovm3.cloudstack import answers
+from ovm3.cloudstack.registry import handles, need, unwrap
 
 STEP = "check_dom0_storage_verdict"
 
 
 def verdict(resource, guid):
-    """The :class:`ovm3.fence.Verdict` on host ``guid`` as this host's heartbeat sees it.
+    """The :class:`ovm3.cloudstack.takeover.Verdict` on host ``guid`` as this host's heartbeat sees it.
 
     Raises the peer's error (an :class:`ovm3.errors.OVM3Error`, tagged with the step) when this host
     could not give a verdict at all.
     """
     with resource.step(STEP):
-        result = fence.check_host(resource.client, guid)
+        result = takeover.check_host(resource.client, guid)
         if result.error is not None:
             raise result.error
     return result

@@ -2,17 +2,17 @@
 attach/detach, and the legacy volume commands (Create, Destroy, CopyVolume, template from volume).
 
 Every handler that writes a file first refuses an existing target and undoes what it made when it fails
-(:class:`ovm3.resource.storage.Undo`). Paths come from :mod:`ovm3.resource.naming` only.
+(:class:`ovm3.cloudstack.storage.Undo`). Paths come from :mod:`ovm3.cloudstack.naming` only.
 """
 
 import logging
 import posixpath
 import uuid as uuidlib
 
-from ovm3.resource import answers, naming
-from ovm3.resource.domains import list_domains
-from ovm3.resource.registry import CommandError, handles, need, unwrap
-from ovm3.resource.storage import (
+from ovm3.cloudstack import answers, naming
+from ovm3.cloudstack.domains import list_domains
+from ovm3.cloudstack.registry import CommandError, handles, need, unwrap
+from ovm3.cloudstack.storage import (
     _is_secondary,
     _nfs_url,
     _pool_fields,
@@ -176,14 +176,14 @@ def copy_command(resource, cmd):
             ),
         )
     ((cls, fields),) = new.items()
-    from ovm3.resource.cs_fields import java_class
+    from ovm3.cloudstack.cs_fields import java_class
 
     return answers.answer("CopyCmdAnswer", True, None, newData={java_class(cls): fields})
 
 
 @handles("CreateObjectCommand", "CreateObjectAnswer")
 def create_object(resource, cmd):
-    from ovm3.resource.cs_fields import java_class
+    from ovm3.cloudstack.cs_fields import java_class
 
     cls, data = unwrap(need(cmd, "data"))
     if cls == "VolumeObjectTO" or (cls is None and "volumeType" in data):
@@ -264,7 +264,7 @@ def _entry_device(entry):
 
 def _free_device(entries, hvm):
     """The first device name no disk entry uses (after a detach, the count of entries may be in use)."""
-    from ovm3.resource.vm import _device
+    from ovm3.cloudstack.vm import _device
 
     used = {_entry_device(e) for e in entries}
     index = 0

@@ -5,10 +5,10 @@ import pytest
 
 from ovm3 import errors
 from ovm3.parse.server import HardwareInfo, ServerInfo
-from ovm3.resource import host, network, storage
-from ovm3.resource.context import HostConfig, HostResource
+from ovm3.cloudstack import host, network, storage
+from ovm3.cloudstack.resource import HostConfig, HostResource
 from ovm3.sim import simulated_agents
-from tests.test_resource_support import MANAGER
+from tests.cloudstack_support import MANAGER
 
 
 def test_set_version_spares_the_discovery_call(tmp_path):
@@ -47,7 +47,7 @@ def test_startup_discovers_the_server_once_and_seeds_the_client(tmp_path):
 
 
 def test_pooled_storage_creates_the_pool_on_the_first_host_and_joins_the_second(tmp_path):
-    from tests.test_resource_support import POOL, body, pool_to, resources
+    from tests.cloudstack_support import POOL, body, pool_to, resources
 
     with resources(tmp_path, count=2, pool=True) as (hosts, (a, b)):
         for r in (a, b):

@@ -8,9 +8,9 @@ Router primitives (used by CloudStack's generic virtual-router code, whose comma
 import ipaddress
 import re
 
-from ovm3.resource import answers, naming
-from ovm3.resource.domains import list_domains, vif_entries
-from ovm3.resource.registry import CommandError, handles, need
+from ovm3.cloudstack import answers, naming
+from ovm3.cloudstack.domains import list_domains, vif_entries
+from ovm3.cloudstack.registry import CommandError, handles, need
 
 ROUTER_SCRIPT_DIR = "/opt/cloud/bin"
 CONTROL_WAIT = 10.0

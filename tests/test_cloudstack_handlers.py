@@ -6,8 +6,8 @@ path with an injected agent fault whose answer names host, step and fault while 
 
 import os
 
-from ovm3.resource import naming, state
-from tests.test_resource_support import (
+from ovm3.cloudstack import naming, state
+from tests.cloudstack_support import (
     NFS_HOST,
     NFS_PATH,
     POOL,
@@ -427,7 +427,7 @@ def test_unplug_nic_order_and_fault_keeps_the_nic(tmp_path):
 
 
 def test_ready_and_maintain_calls_and_faults(tmp_path):
-    from ovm3.resource.host import ownership, server_info
+    from ovm3.cloudstack.host import ownership, server_info
 
     with resources(tmp_path) as (hosts, (r,)):
         ownership(r, server_info(r, refresh=True))
@@ -464,7 +464,7 @@ def test_storage_stats_order_and_fault(tmp_path):
 
 
 def test_delete_and_create_volume_faults_leave_the_files_as_they_were(tmp_path):
-    from tests.test_resource_support import volume
+    from tests.cloudstack_support import volume
 
     with resources(tmp_path) as (hosts, (r,)):
         volume_on_primary(hosts, r)

@@ -8,7 +8,7 @@ UNKNOWN (an unreachable peer, a slow storage, a writer without a real fence) nev
 
 Usage::
 
-    from ovm3.fence import check_host
+    from ovm3.cloudstack.takeover import check_host
     verdict = check_host(peer_client, "host-guid")
     if verdict.safe_to_take_over():
         ...restart the VMs elsewhere...

@@ -1,7 +1,7 @@
 """A 3.3 agent restarts after take_ownership: host set-up waits for it instead of racing it."""
-from ovm3.resource.context import HostConfig, HostResource
+from ovm3.cloudstack.resource import HostConfig, HostResource
 from ovm3.sim import simulated_agents
-from tests.test_resource_support import MANAGER, VIP
+from tests.cloudstack_support import MANAGER, VIP
 
 
 def _setup(tmp_path, version, restart):

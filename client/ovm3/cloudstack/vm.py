@@ -4,11 +4,11 @@ Each operation holds the VM's own lock (never a host-wide lock) and records its 
 waits for the agent to catch up poll ``list_vms`` until a deadline.
 """
 
-from ovm3.resource import answers, naming, state
-from ovm3.resource.domains import list_domains, vif_entries, vif_string
-from ovm3.resource.network import bridge_for_nic, ensure_control
-from ovm3.resource.registry import CommandError, handles, need, unwrap
-from ovm3.resource.stats import vm_stats_entry
+from ovm3.cloudstack import answers, naming, state
+from ovm3.cloudstack.domains import list_domains, vif_entries, vif_string
+from ovm3.cloudstack.network import bridge_for_nic, ensure_control
+from ovm3.cloudstack.registry import CommandError, handles, need, unwrap
+from ovm3.cloudstack.stats import vm_stats_entry
 
 VNC_TEMPLATE = "type=vnc,vncunused=1,vnclisten=%s,keymap=en-us,vncpasswd=%s"
 DOMAIN_TYPES = {"hvm": "hvm", "pv": "xen_pvm", "xen_pvm": "xen_pvm"}
@@ -22,7 +22,7 @@ def _device(index, hvm):
 
 def disk_entries(resource, vm, hvm):
     """``disk`` strings for the TO's disks in device order, and the root disk's pool uuid."""
-    from ovm3.resource.storage import iso_path
+    from ovm3.cloudstack.storage import iso_path
 
     entries, root_pool = [], None
     disks = sorted(vm.get("disks") or [], key=lambda d: int(d.get("diskSeq") or 0))
