@@ -11,6 +11,8 @@ HOST_SOURCES = $(shell git ls-files 'agent_module/*.py' 'fencing/*.py' 'hostlib/
 # The oldest management-side Python we support; its venv runs the client's own tests.
 PY39 ?= $(shell if PYENV_VERSION=3.9.18 python -c 'import sys; assert sys.version_info[:2]==(3,9)' >/dev/null 2>&1; then echo 'env PYENV_VERSION=3.9.18 python'; elif command -v python3.9 >/dev/null 2>&1; then echo python3.9; fi)
 VENV39 := .venv39
+# The lowest requests pyproject.toml allows: the 3.9 venv runs the client core on it.
+REQUESTS_FLOOR := $(shell sed -n 's/.*"requests>=\([0-9.]*\),.*/\1/p' pyproject.toml)
 
 .PHONY: venv deb cext fuzz test lint gate test-py3 test-py27 test-py39 demo bench clean
 
@@ -47,7 +49,7 @@ test-py27:
 $(VENV39)/.installed: pyproject.toml setup.py client/ovm3/_wirec.c
 	@if [ -z "$(PY39)" ]; then echo "make test: no Python 3.9 interpreter found (need pyenv's 3.9.18 or python3.9): the client promises 3.9 support"; exit 1; fi
 	test -x $(VENV39)/bin/python || $(PY39) -m venv $(VENV39)
-	$(VENV39)/bin/python -m pip install -q -e '.[test]'
+	$(VENV39)/bin/python -m pip install -q -e '.[test]' 'requests==$(REQUESTS_FLOOR)'
 	touch $@
 
 # The client core (transport, wire, parsers, table, CLI, simulator) on the oldest supported Python.

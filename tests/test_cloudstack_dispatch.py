@@ -30,11 +30,40 @@ def test_wrapped_command_objects_are_accepted(tmp_path):
         assert body(ans)["result"] is True and hosts[0].calls.methods() == ["echo"]
 
 
-def test_every_handler_answers_even_on_empty_input(tmp_path):
+#: What each command needs first: an empty command fails naming that field (no agent call can help).
+FIRST_FIELD = {
+    "AttachCommand": "vmName", "CheckOnHostCommand": "host", "CheckSshCommand": "ip",
+    "CheckVirtualMachineCommand": "vmName", "CopyCommand": "srcTO", "CopyVolumeCommand": "pool",
+    "CreateCommand": "pool", "CreateObjectCommand": "data",
+    "CreatePrivateTemplateFromVolumeCommand": "primaryStoragePoolNameLabel", "CreateStoragePoolCommand": "pool",
+    "DeleteCommand": "data", "DeleteStoragePoolCommand": "_pool", "DestroyCommand": "volume",
+    "DetachCommand": "vmName", "DettachCommand": "vmName", "FenceCommand": "hostGuid",
+    "GetStorageStatsCommand": "id", "GetVncPortCommand": "name", "MigrateCommand": "vmName",
+    "ModifyStoragePoolCommand": "pool", "NetworkUsageCommand": "privateIP", "PlugNicCommand": "instanceName",
+    "PrepareForMigrationCommand": "vm", "PrimaryStorageDownloadCommand": "url", "RebootCommand": "vmName",
+    "StartCommand": "vm", "StopCommand": "vmName", "UnPlugNicCommand": "instanceName",
+}
+#: Commands that need no field: the answer empty input gets, and a word its details carry.
+NO_FIELD_NEEDED = {
+    "CheckHealthCommand": (True, "agent answers"), "CheckNetworkCommand": (True, "bridges present"),
+    "GetHostStatsCommand": (True, ""), "GetVmStatsCommand": (True, ""), "MaintainCommand": (True, "no VMs"),
+    "NetworkRulesSystemVmCommand": (True, "nothing to do"), "ReadyCommand": (False, "not owned"),
+    "PingTestCommand": (False, "neither _computingHostIp nor _routerIp given"),
+}
+
+
+def test_every_handler_answers_empty_input_naming_the_missing_field(tmp_path):
+    assert set(FIRST_FIELD) | set(NO_FIELD_NEEDED) == set(dispatch.supported())
     with resources(tmp_path) as (hosts, (r,)):
         for name in dispatch.supported():
-            ans = r.execute(name, {})
-            assert isinstance(body(ans)["result"], bool), name
+            b = body(r.execute(name, {}))
+            if name in FIRST_FIELD:
+                assert b["result"] is False, name
+                assert "failed at step validate: malformed command: missing field %r" % FIRST_FIELD[name] in (
+                    b["details"]), name
+            else:
+                result, word = NO_FIELD_NEEDED[name]
+                assert b["result"] is result and word in (b.get("details") or ""), name
 
 
 def test_check_health_fault(tmp_path):

@@ -44,19 +44,19 @@ def _convert_typed(kind, value):
 
 @COMMON
 @given(kind=st.sampled_from(KINDS), value=xmlrpc_values)
-def test_random_values_to_every_converter(kind, value):
+def test_random_values_to_every_converter_never_crash(kind, value):
     _convert_typed(kind, value)
 
 
 @COMMON
 @given(value=st.lists(xmlrpc_values, max_size=5))
-def test_random_vm_lists(value):
+def test_random_vm_lists_never_crash(value):
     _convert_typed("vm_list", value)
 
 
 @COMMON
 @given(value=xmlrpc_values)
-def test_random_vm_config_params(value):
+def test_random_vm_config_params_round_trip_or_raise_parse_error(value):
     try:
         cfg = VmConfig.from_params(value)
     except ParseError:
@@ -88,7 +88,7 @@ mutations = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 2 ** 20), st.in
 @COMMON
 @given(name=st.sampled_from(PAYLOADS), kind=st.sampled_from(DOCUMENT_KINDS), ops=mutations,
        as_text=st.booleans())
-def test_mutated_documents_to_every_document_converter(name, kind, ops, as_text):
+def test_mutated_documents_to_every_document_converter_never_crash(name, kind, ops, as_text):
     data = _mutate(fixture_bytes(name), ops)
     value = data.decode("utf-8", "replace") if as_text else data
     _convert_typed(kind, value)
@@ -96,7 +96,7 @@ def test_mutated_documents_to_every_document_converter(name, kind, ops, as_text)
 
 @COMMON
 @given(kind=st.sampled_from(DOCUMENT_KINDS), text=st.text(max_size=300))
-def test_random_text_to_document_converters(kind, text):
+def test_random_text_to_document_converters_never_crash(kind, text):
     _convert_typed(kind, text)
     root = ROOTS[kind]
     _convert_typed(kind, "<?xml version='1.0'?><%s>%s</%s>" % (root, text, root))
@@ -104,7 +104,7 @@ def test_random_text_to_document_converters(kind, text):
 
 @COMMON
 @given(name=st.sampled_from(REPLIES), ops=mutations)
-def test_mutated_envelopes(name, ops):
+def test_mutated_envelopes_never_crash(name, ops):
     try:
         loads_response(_mutate(fixture_bytes(name), ops))
     except (ProtocolError, Fault):
@@ -113,7 +113,7 @@ def test_mutated_envelopes(name, ops):
 
 @COMMON
 @given(data=st.binary(max_size=400))
-def test_random_bytes_envelopes(data):
+def test_random_bytes_envelopes_never_crash(data):
     try:
         loads_response(data)
     except (ProtocolError, Fault):
@@ -142,7 +142,7 @@ def test_envelope_round_trip(value):
 
 @COMMON
 @given(text=st.text(max_size=200))
-def test_random_vm_cfg_text(text):
+def test_random_vm_cfg_text_never_crash(text):
     try:
         parse_vm_cfg(text)
     except ParseError:

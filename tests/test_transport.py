@@ -251,3 +251,16 @@ def test_chunked_reply_past_the_cap_is_refused_with_bounded_memory():
     assert peak < 4 * cap, peak
     # and it closed the connection instead of draining it: the server's next writes failed
     assert server.hung_up.wait(10) and not server.finished and server.sent < total
+
+
+def test_the_adapter_keeps_one_pool_through_the_requests_hook_it_overrides():
+    # transport.py caches its pool in get_connection_with_tls_context (requests 2.32.2+); an older
+    # requests never calls that hook and would silently set the pool up on every call. make test runs
+    # this file on the lowest requests pyproject.toml allows (the 3.9 venv).
+    with _ChunkedAgent(body=dumps_response("put")) as server:
+        t = Transport(server.url, password="pw")
+        assert t.post(ECHO) == dumps_response("put")
+        pool = t._adapter._pool
+        assert pool is not None
+        assert t.post(ECHO) == dumps_response("put")
+        assert t._adapter._pool is pool

@@ -6,7 +6,7 @@ They are derived from the reference, not dumped from real hosts, and say so: ``s
 ``name_known: false``; nothing is invented. Regenerate the shipped files with
 ``ovm3 introspect snapshot --version 3.3 --out tools/snapshots/ovs-agent-3.3.json`` (or ``--all``).
 """
-from ovm3.api import TABLE, VERSIONS, normalise_version
+from ovm3.api import TABLE, normalise_version
 from ovm3.hostfiles import flat_import
 from ovm3.tools import snapshot
 
@@ -34,7 +34,3 @@ def from_table(version, table=TABLE):
     version = normalise_version(version)
     services = [service_from_method(m, version) for m in table.for_version(version)]
     return snapshot.build(services, version, source="table", synthetic=True, note=NOTE)
-
-
-def shipped_versions():
-    return VERSIONS

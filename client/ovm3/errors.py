@@ -178,3 +178,26 @@ class UnknownAnswer(OVM3Error):
     """A check completed but the answer cannot be known (UNKNOWN verdict)."""
 
     exit_code = 4
+
+
+# ---- the CloudStack resource layer (ovm3.cloudstack) -------------------------------------------------
+class CommandError(UsageError, ValueError):
+    """A CloudStack command object lacks something its handler needs (a client error, not an agent
+    failure)."""
+
+
+class Refused(OVM3Error):
+    """The handler will not do what the command asks because it would harm data it did not make
+    (e.g. overwrite an existing file). The message says what is in the way, on which host."""
+
+
+class HostRefused(OVM3Error):
+    """The host is not ours to manage (owned by another manager, or an unsupported version)."""
+
+
+class HeartbeatMismatch(OVM3Error):
+    """The host's deployed heartbeat config disagrees with what this installation expects."""
+
+
+class InvalidTransition(OVM3Error):
+    """An operation event that is not legal from the VM's current state."""

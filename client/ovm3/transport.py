@@ -195,12 +195,12 @@ class Transport:
     def close(self):
         self.session.close()
 
-    def post(self, body, timeout_class="short", method=None, args=None):
+    def post(self, body, timeout_class="short", method=None):
         """Send one request body; return the reply body (bytes) of an HTTP 200 answer."""
         req = self._template.copy()
         req.body = body
         req.headers["Content-Length"] = str(len(body))
-        ctx = {"host": self.label, "method": method, "args": args}
+        ctx = {"host": self.label, "method": method}
         try:
             resp = self._adapter.send(req, stream=True, timeout=self.timeouts.for_class(timeout_class),
                                       verify=self._verify, cert=None, proxies=self._proxies)

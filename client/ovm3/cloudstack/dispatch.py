@@ -33,7 +33,11 @@ def answer_type(command):
 
 def describe_error(exc):
     """A one-line, secret-free description of what went wrong, naming the agent fault if any."""
-    if isinstance(exc, errors.AgentFault):
+    if isinstance(exc, CommandError):
+        text = "malformed command: %s" % exc
+    elif isinstance(exc, Refused):
+        text = str(exc)
+    elif isinstance(exc, errors.AgentFault):
         text = "agent fault %s: %s" % (exc.agent_exception or "?", exc.agent_message or exc.message)
         if exc.method:
             text += " (call %s)" % exc.method
@@ -41,10 +45,6 @@ def describe_error(exc):
         text = "%s: %s" % (type(exc).__name__, exc.message)
         if exc.method:
             text += " (call %s)" % exc.method
-    elif isinstance(exc, CommandError):
-        text = "malformed command: %s" % exc
-    elif isinstance(exc, Refused):
-        text = str(exc)
     else:
         text = "%s: %s" % (type(exc).__name__, exc)
     return redact_text(text)

@@ -11,6 +11,7 @@ import math
 import re
 
 from ovm3 import errors
+from ovm3.errors import HeartbeatMismatch, HostRefused
 from ovm3.api import normalise_version
 from ovm3.redact import redact_text
 from ovm3.cloudstack import answers, state
@@ -26,14 +27,6 @@ ROLES = ("utility", "xen")
 SUPPORTED = ("3.2.", "3.3.", "3.4.")
 OWNERSHIP_EVENT_URL = "http://localhost:10024/event"
 OWNERSHIP_STATS_URL = "http://localhost:10024/stats"
-
-
-class HostRefused(errors.OVM3Error):
-    """The host is not ours to manage (owned by another manager, or an unsupported version)."""
-
-
-class HeartbeatMismatch(errors.OVM3Error):
-    """The host's deployed heartbeat config disagrees with what this installation expects."""
 
 
 def server_info(resource, refresh=False):

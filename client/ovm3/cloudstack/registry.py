@@ -1,6 +1,7 @@
 """The table of command handlers, and helpers to read CloudStack's JSON command objects."""
 
 from ovm3.cloudstack.cs_fields import short_name
+from ovm3.errors import CommandError, Refused  # noqa: F401  (re-exported for the handler modules)
 
 #: short command class name -> (handler function, short answer class name)
 HANDLERS = {}
@@ -14,15 +15,6 @@ def handles(command, answer="Answer"):
         return fn
 
     return register
-
-
-class CommandError(ValueError):
-    """The command object lacks something the handler needs (a client error, not an agent failure)."""
-
-
-class Refused(Exception):
-    """The handler will not do what the command asks because it would harm data it did not make
-    (e.g. overwrite an existing file). The message says what is in the way, on which host."""
 
 
 def unwrap(obj):

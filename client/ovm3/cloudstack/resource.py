@@ -13,7 +13,7 @@ import time
 import uuid as uuidlib
 from typing import Optional
 
-from ovm3 import errors
+
 from ovm3.cloudstack import takeover
 from ovm3.cloudstack import naming
 from ovm3.cloudstack.state import VmStates
@@ -87,10 +87,6 @@ class Deadline:
         return True
 
 
-class StepFailed(errors.OVM3Error):
-    """A handler step failed; the message names host, step and the underlying error."""
-
-
 class HostResource:
     """CloudStack's resource for one OVM3 host.
 
@@ -147,13 +143,6 @@ class HostResource:
             raise
         finally:
             self._local.step = previous
-
-    def call(self, wire, *args):
-        """Raw agent call (the step, if not set, is the wire method)."""
-        if self.current_step is None:
-            with self.step(wire):
-                return self.client.call(wire, *args)
-        return self.client.call(wire, *args)
 
     def deadline(self, timeout, interval=None):
         return Deadline(timeout, self.poll_interval if interval is None else interval, self.clock, self.sleep)

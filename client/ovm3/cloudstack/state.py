@@ -14,6 +14,8 @@ Both are plain tables so they can be table-tested.
 import threading
 import time
 
+from ovm3.errors import InvalidTransition
+
 STARTING, RUNNING, STOPPING, STOPPED, MIGRATING, ERROR, UNKNOWN = (
     "Starting",
     "Running",
@@ -73,10 +75,6 @@ POWER = {
     ERROR: "PowerUnknown",
     UNKNOWN: "PowerUnknown",
 }
-
-
-class InvalidTransition(Exception):
-    """An operation event that is not legal from the VM's current state."""
 
 
 def observed_state(flags):
@@ -161,10 +159,6 @@ class VmStates:
         """Record a state read from the agent (used by sync and by handlers that verified it)."""
         with self._guard:
             self._states[name] = (state, self.clock())
-
-    def forget(self, name):
-        with self._guard:
-            self._states.pop(name, None)
 
     def sync(self, observed):
         """Merge a ``{name: observed state}`` reading of the host; returns ``{name: reported state}``.

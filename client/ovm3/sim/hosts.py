@@ -192,12 +192,6 @@ class Hosts(list):
         """The directory standing for the NFS export ``host:/path`` (created when missing)."""
         return self.world.export_dir(export)
 
-    def by_ip(self, ip):
-        for h in self:
-            if h.ip == ip:
-                return h
-        raise KeyError(ip)
-
 
 def start_hosts(
     count=1,

@@ -92,9 +92,6 @@ class World:
         with self.lock:
             self.hosts[host.ip] = host
 
-    def host_by_ip(self, ip):
-        return self.hosts.get(ip)
-
     def host_by_name_or_ip(self, text):
         with self.lock:
             if text in self.hosts:
@@ -371,15 +368,6 @@ class HostState:
             os.unlink(local)
         os.makedirs(local, exist_ok=True)
         del self.mounts[mount_point]
-
-    def mount_of(self, host_path):
-        """The mount entry holding ``host_path`` (longest prefix), or None."""
-        best = None
-        for mp in self.mounts:
-            if host_path == mp or host_path.startswith(mp.rstrip("/") + "/"):
-                if best is None or len(mp) > len(best):
-                    best = mp
-        return best and self.mounts[best]
 
     # ---- memory ----------------------------------------------------------------------------------
     def free_mb(self):
