@@ -38,3 +38,19 @@ def test_wire_names_are_unique_and_python_names_do_not_collide_per_area():
     for area in TABLE.areas():
         names = [m.py for m in TABLE.in_area(area.name)]
         assert len(names) == len(set(names))
+
+
+def test_the_client_and_the_simulated_agent_share_one_argument_type_rule():
+    from ovm3.api.model import Param
+    from ovm3.errors import SignatureError
+    from ovm3.sim import dispatch as sim_dispatch
+    from ovm3.sim.state import AgentError
+
+    count = Param("count", "int")
+    assert count.accepts(3) and not count.accepts(True) and not count.accepts("3")
+    ping = TABLE.get("ping")
+    with pytest.raises(SignatureError):
+        ping.bind(("h", True), "3.3")
+    with pytest.raises(AgentError):
+        sim_dispatch.check_signature(ping, "3.3", ("h", True))
+    assert not hasattr(sim_dispatch, "_PY_TYPES")

@@ -35,6 +35,7 @@ def _make_method(method):
 
     call.__name__ = method.py
     call.__qualname__ = method.py
+    call.wire = method.wire  # bound methods show it too: resource.ask names its step after it
     call.__doc__ = "%s -> %s%s\n\nWire method %s; pass raw=True for the undecoded reply." % (
         method.usage(), method.returns, ("\n\n" + method.note) if method.note else "", method.wire)
     return call

@@ -30,6 +30,13 @@ class Area:
     ours: bool = False
 
 
+#: Python types of the values XML-RPC decodes, per wire type of the table.
+_PY_TYPES = {
+    "str": (str,), "int": (int,), "long": (int,), "bool": (bool,), "struct": (dict,),
+    "array": (list, tuple),
+}
+
+
 @dataclass(frozen=True)
 class Param:
     """One positional parameter of a wire method."""
@@ -43,6 +50,15 @@ class Param:
     @property
     def required(self):
         return self.default is _NO_DEFAULT
+
+    def accepts(self, value):
+        """Does ``value`` have this parameter's wire type? A bool is not an int (Python says it is; the
+        agent's XML-RPC does not). The one type rule the client and the simulated agent share."""
+        if self.type == "any":
+            return True
+        if self.type in ("int", "long") and isinstance(value, bool):
+            return False
+        return isinstance(value, _PY_TYPES[self.type])
 
     def describe(self):
         d = {"name": self.name, "type": self.type, "required": self.required,
@@ -174,21 +190,10 @@ class Method:
         }
 
 
-_PY_TYPES = {
-    "str": (str,), "int": (int,), "long": (int,), "bool": (bool,), "struct": (dict,),
-    "array": (list, tuple),
-}
-
-
 def _check_type(method, param, value, host):
-    if param.type == "any" or value is None and not param.required:
+    if value is None and not param.required:
         return
-    allowed = _PY_TYPES[param.type]
-    if param.type in ("int", "long") and isinstance(value, bool):
-        ok = False
-    else:
-        ok = isinstance(value, allowed)
-    if not ok:
+    if not param.accepts(value):
         shown = "<secret>" if param.secret else repr(value)
         raise SignatureError("argument %s must be %s, got %s %s" % (
             param.name, param.type, type(value).__name__, shown), host=host, method=method.wire)

@@ -6,11 +6,13 @@ command, host, result, elapsed time and the answer.
 """
 
 import dataclasses
+import os
 import time
 import uuid as uuidlib
 
-from ovm3.cloudstack import answers
+from ovm3.cloudstack import answers, naming
 from ovm3.cloudstack.cs_fields import java_class
+from ovm3.cloudstack.dispatch import describe_error
 
 VM_NAME = "i-2-3-VM"
 VLAN = 160
@@ -206,8 +208,6 @@ def run_day(resources, env=None, report=None, clock=time.monotonic):
                 step.answer = {"steps": outcome}
                 ok, step.details = True, "; ".join("%s: %s" % pair for pair in outcome or [])
             except Exception as e:  # noqa: BLE001 - a demo step reports, the summary decides the exit code
-                from ovm3.cloudstack.dispatch import describe_error
-
                 ok, step.details = False, "host %s: set-up failed: %s" % (resource.host, describe_error(e))
         else:
             step.answer = resource.execute(command, body)
@@ -224,10 +224,6 @@ def run_day(resources, env=None, report=None, clock=time.monotonic):
 
 def prepare_simulated_secondary(hosts, env):
     """Put a template file on the simulated secondary NFS export (what CloudStack's SSVM would do)."""
-    import os
-
-    from ovm3.cloudstack import naming
-
     host, path = naming.parse_nfs_url(env.secondary_url)
     target = os.path.join(hosts.nfs_dir("%s:%s" % (host, path)), env.template_path)
     os.makedirs(os.path.dirname(target), exist_ok=True)

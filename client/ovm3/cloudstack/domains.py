@@ -77,8 +77,7 @@ def parse_domains(value):
 
 def list_domains(resource):
     """The host's running domains, straight from the agent."""
-    with resource.step("list_vms"):
-        return parse_domains(resource.client.call("list_vms"))
+    return parse_domains(resource.ask(resource.client.xen.list_vms, raw=True))
 
 
 def vif_entries(config):

@@ -19,8 +19,6 @@ from ovm3.cloudstack.takeover import ALIVE, DEAD, UNKNOWN  # noqa: F401  (re-exp
 from ovm3.cloudstack import answers
 from ovm3.cloudstack.registry import handles, need, unwrap
 
-STEP = "check_dom0_storage_verdict"
-
 
 def verdict(resource, guid):
     """The :class:`ovm3.cloudstack.takeover.Verdict` on host ``guid`` as this host's heartbeat sees it.
@@ -28,7 +26,7 @@ def verdict(resource, guid):
     Raises the peer's error (an :class:`ovm3.errors.OVM3Error`, tagged with the step) when this host
     could not give a verdict at all.
     """
-    with resource.step(STEP):
+    with resource.step(resource.client.ovm3.check_dom0_storage_verdict):
         result = takeover.check_host(resource.client, guid)
         if result.error is not None:
             raise result.error

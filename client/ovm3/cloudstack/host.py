@@ -15,7 +15,6 @@ from ovm3.errors import HeartbeatMismatch, HostRefused
 from ovm3.api import normalise_version
 from ovm3.redact import redact_text
 from ovm3.cloudstack import answers, state
-from ovm3.cloudstack.resource import HEARTBEAT_DIR, HEARTBEAT_SCRIPT
 from ovm3.cloudstack.domains import list_domains
 from ovm3.cloudstack.network import ensure_control, traffic_bridges
 from ovm3.cloudstack.registry import CommandError, handles
@@ -24,6 +23,9 @@ from ovm3.cloudstack.stats import host_stats_entry
 log = logging.getLogger(__name__)
 
 ROLES = ("utility", "xen")
+#: Where set-up installs the heartbeat daemon on the host, and its file name there.
+HEARTBEAT_DIR = "/opt/ovm3/bin"
+HEARTBEAT_SCRIPT = "ovm3_heartbeat.py"
 SUPPORTED = ("3.2.", "3.3.", "3.4.")
 OWNERSHIP_EVENT_URL = "http://localhost:10024/event"
 OWNERSHIP_STATS_URL = "http://localhost:10024/stats"
@@ -33,8 +35,7 @@ def server_info(resource, refresh=False):
     """The host's :class:`ovm3.parse.server.ServerInfo` (cached per host)."""
 
     def load():
-        with resource.step("discover_server"):
-            return resource.client.linux.discover_server()
+        return resource.ask(resource.client.linux.discover_server)
 
     info = resource.discovered("server", load, refresh)
     client = resource.client
@@ -48,8 +49,7 @@ def hardware_info(resource):
     """The host's :class:`ovm3.parse.server.HardwareInfo` (cached per host)."""
 
     def load():
-        with resource.step("discover_hardware"):
-            return resource.client.linux.discover_hardware()
+        return resource.ask(resource.client.linux.discover_hardware)
 
     return resource.discovered("hardware", load)
 
@@ -69,8 +69,7 @@ def expected_module_version():
 def module_info(resource):
     """Our agent module's ``get_module_info`` (a dict), or None when the host does not serve it."""
     try:
-        with resource.step("get_module_info"):
-            info = resource.client.call("get_module_info")
+        info = resource.ask(resource.client.ovm3.get_module_info)
     except errors.AgentFault:
         return None
     return info if isinstance(info, dict) else {}
@@ -101,12 +100,11 @@ def ownership(resource, info):
     owner = info.manager_unique_id.replace("-", "")
     if info.membership_state == "Unowned" or owner in ("", "none"):
         version = normalise_version(info.ovm_version)
-        with resource.step("take_ownership"):
+        with resource.step(resource.client.pool.take_ownership):
             if version == "3.2":
-                resource.client.call("take_ownership", mine, "")
+                resource.client.pool.take_ownership(mine, "")
             else:
-                resource.client.call(
-                    "take_ownership",
+                resource.client.pool.take_ownership(
                     {
                         "manager_uuid": mine,
                         "manager_event_url": OWNERSHIP_EVENT_URL,
@@ -139,8 +137,7 @@ def setup(resource):
     done.append(("ownership", ownership(resource, info)))
     roles = sorted(info.server_roles)
     if tuple(roles) != ROLES:
-        with resource.step("update_server_roles"):
-            resource.client.call("update_server_roles", ",".join(ROLES))
+        resource.ask(resource.client.pool.update_server_roles, ",".join(ROLES))
         done.append(("roles", "set xen,utility"))
     else:
         done.append(("roles", "already xen,utility"))
@@ -202,14 +199,13 @@ def start_heartbeat(resource, info):
         return timings
     timeout, interval = timings
     try:
-        with resource.step("check_dom0_storage_health_check"):
-            reply = resource.client.call(
-                "check_dom0_storage_health_check",
+        with resource.step(resource.client.cloudstack.check_dom0_storage_health_check):
+            reply = resource.client.cloudstack.check_dom0_storage_health_check(
                 HEARTBEAT_DIR,
                 HEARTBEAT_SCRIPT,
                 resource.config.guid,
                 wire_seconds(timeout),
-                wire_seconds(interval),
+                wire_seconds(interval), raw=True,
             )
     except errors.NoSuchFileFault as e:
         return "not configured (deploy it with ovm3 deploy): %s" % e.agent_message
@@ -230,8 +226,8 @@ def vm_report(resource):
 def ping(resource):
     """The periodic PingRoutingCommand (a dict), or None when the agent does not answer (host down)."""
     try:
-        with resource.step("echo"):
-            if resource.client.call("echo", "put") != "put":
+        with resource.step(resource.client.common.echo):
+            if resource.client.common.echo("put") != "put":
                 raise CommandError("agent echo returned something else")
         report = vm_report(resource)
     except Exception as e:  # noqa: BLE001 - a ping reports, it never raises
@@ -317,16 +313,14 @@ def ready(resource, cmd):
 
 @handles("CheckHealthCommand", "CheckHealthAnswer")
 def check_health(resource, cmd):
-    with resource.step("echo"):
-        healthy = resource.client.call("echo", "put") == "put"
+    healthy = resource.ask(resource.client.common.echo, "put") == "put"
     return answers.answer("CheckHealthAnswer", healthy, "agent answers" if healthy else "agent echo mismatch")
 
 
 @handles("GetHostStatsCommand", "GetHostStatsAnswer")
 def host_stats(resource, cmd):
     bridge = traffic_bridges(resource)["Management"]
-    with resource.step("ovs_dom0_stats"):
-        raw = resource.client.call("ovs_dom0_stats", bridge)
+    raw = resource.ask(resource.client.cloudstack.ovs_dom0_stats, bridge, raw=True)
     entry = host_stats_entry(cmd.get("hostId") or resource.config.guid, raw)
     return answers.answer("GetHostStatsAnswer", True, None, hostStats=entry)
 

@@ -21,8 +21,7 @@ def bridges(resource, refresh=False):
     """``{bridge: Interface}`` from ``discover_network`` (cached per host until a handler changes it)."""
 
     def load():
-        with resource.step("discover_network"):
-            return resource.client.network.discover_network().bridges
+        return resource.ask(resource.client.network.discover_network).bridges
 
     return resource.discovered("network", load, refresh)
 
@@ -88,7 +87,7 @@ def ensure_vlan_bridge(resource, base, vlan):
     if not phys:
         raise CommandError("bridge %s has no physical interface to carry VLAN %d" % (base, vlan))
     with resource.step("ovs_vlan_bridge %s" % name):
-        reply = resource.client.call("ovs_vlan_bridge", "start", name, phys, int(vlan))
+        reply = resource.client.network.ovs_vlan_bridge("start", name, phys, int(vlan))
     if reply is not None and not str(reply).startswith(("start", "Added")):
         raise CommandError("agent did not start VLAN bridge %s: %r" % (name, reply))
     resource.invalidate("network")
@@ -113,7 +112,7 @@ def ensure_control(resource):
     """Make sure ``control0`` exists with the link-local gateway address and route."""
     if naming.CONTROL_BRIDGE not in bridges(resource):
         with resource.step("ovs_local_config start control0"):
-            resource.client.call("ovs_local_config", "start", naming.CONTROL_BRIDGE)
+            resource.client.network.ovs_local_config("start", naming.CONTROL_BRIDGE)
         deadline = resource.deadline(CONTROL_WAIT)
         while deadline.wait():
             if naming.CONTROL_BRIDGE in bridges(resource, refresh=True):
@@ -123,11 +122,10 @@ def ensure_control(resource):
                 "control bridge %s did not appear within %.0f s" % (naming.CONTROL_BRIDGE, CONTROL_WAIT)
             )
     with resource.step("ovs_ip_config control0"):
-        resource.client.call(
-            "ovs_ip_config", naming.CONTROL_BRIDGE, "static", naming.CONTROL_ADDRESS, naming.CONTROL_NETMASK
+        resource.client.network.ovs_ip_config(
+            naming.CONTROL_BRIDGE, "static", naming.CONTROL_ADDRESS, naming.CONTROL_NETMASK
         )
-    with resource.step("ovs_control_interface"):
-        resource.client.call("ovs_control_interface", naming.CONTROL_BRIDGE, naming.CONTROL_CIDR)
+    resource.ask(resource.client.cloudstack.ovs_control_interface, naming.CONTROL_BRIDGE, naming.CONTROL_CIDR)
 
 
 # ---- router primitives --------------------------------------------------------------------------------
@@ -144,16 +142,16 @@ def router_exec(resource, router_ip, script, args=""):
         raise CommandError("router script name %r is not a plain file name" % (script,))
     cmd = "%s/%s" % (ROUTER_SCRIPT_DIR, script) + (" " + args if args else "")
     with resource.step("exec_domr %s" % script):
-        reply = resource.client.call("exec_domr", _router_ip(router_ip), cmd)
+        reply = resource.client.cloudstack.exec_domr(_router_ip(router_ip), cmd, raw=True)
     reply = reply or {}
     return int(reply.get("rc", 1)) == 0, str(reply.get("out", "")), str(reply.get("err", ""))
 
 
 def router_upload(resource, router_ip, path, filename, content):
     """Write ``content`` to ``path/filename`` inside a router; True when the agent confirmed it."""
-    with resource.step("ovs_domr_upload_file"):
+    with resource.step(resource.client.cloudstack.ovs_domr_upload_file):
         return bool(
-            resource.client.call("ovs_domr_upload_file", _router_ip(router_ip), path, filename, content)
+            resource.client.cloudstack.ovs_domr_upload_file(_router_ip(router_ip), path, filename, content)
         )
 
 
@@ -162,8 +160,7 @@ def nic_device_id(resource, vm_name, mac):
     dom = list_domains(resource).get(vm_name)
     if dom is None:
         raise CommandError("VM %s is not running on host %s" % (vm_name, resource.host))
-    with resource.step("get_vm_config"):
-        cfg = resource.client.call("get_vm_config", dom.repo, dom.uuid) or {}
+    cfg = resource.ask(resource.client.xen.get_vm_config, dom.repo, dom.uuid, raw=True) or {}
     for index, (vif_mac, _bridge, _raw) in enumerate(vif_entries(cfg)):
         if vif_mac == str(mac).lower():
             return index
@@ -177,7 +174,7 @@ def ping_test(resource, cmd):
     if not target:
         raise CommandError("neither _computingHostIp nor _routerIp given")
     with resource.step("ping %s" % target):
-        alive = bool(resource.client.call("ping", _router_ip(target)))
+        alive = bool(resource.client.cloudstack.ping(_router_ip(target)))
     return answers.answer(
         "Answer", alive, "%s answers ping" % target if alive else "%s does not answer ping" % target
     )
@@ -215,7 +212,7 @@ def check_ssh(resource, cmd):
     retries = max(int(cmd.get("retries") or 10), 1)
     for attempt in range(retries):
         with resource.step("check_dom0_port %s:%d" % (ip, port)):
-            if resource.client.call("check_dom0_port", ip, port, interval) is True:
+            if resource.client.cloudstack.check_dom0_port(ip, port, interval) is True:
                 return answers.answer("CheckSshAnswer", True, "%s:%d reachable" % (ip, port))
         if attempt + 1 < retries:
             resource.sleep(interval)

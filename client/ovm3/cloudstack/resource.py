@@ -13,15 +13,11 @@ import time
 import uuid as uuidlib
 from typing import Optional
 
-
-from ovm3.cloudstack import takeover
-from ovm3.cloudstack import naming
+from ovm3.cloudstack import dispatch, naming, takeover
+from ovm3.cloudstack import host as host_commands
 from ovm3.cloudstack.state import VmStates
 
 log = logging.getLogger(__name__)
-
-HEARTBEAT_DIR = "/opt/ovm3/bin"
-HEARTBEAT_SCRIPT = "ovm3_heartbeat.py"
 
 
 @dataclasses.dataclass
@@ -129,7 +125,9 @@ class HostResource:
 
     @contextlib.contextmanager
     def step(self, name):
-        """Name the step a handler is in, so a failure says where it happened."""
+        """Name the step a handler is in, so a failure says where it happened; a typed mirror method
+        (``self.client.xen.stop_vm``) names it after its wire method."""
+        name = getattr(name, "wire", name)
         previous = getattr(self._local, "step", None)
         self._local.step = name
         try:
@@ -143,6 +141,12 @@ class HostResource:
             raise
         finally:
             self._local.step = previous
+
+    def ask(self, method, *args, raw=False):
+        """Call one typed mirror method (``self.client.xen.start_vm``) in a step named for its wire
+        method, so a failure says which agent call failed."""
+        with self.step(method.wire):
+            return method(*args, raw=raw)
 
     def deadline(self, timeout, interval=None):
         return Deadline(timeout, self.poll_interval if interval is None else interval, self.clock, self.sleep)
@@ -161,24 +165,16 @@ class HostResource:
     # ---- CloudStack entry points ---------------------------------------------------------------------
     def execute(self, command, body=None):
         """Answer one command (short or Java class name, body = the command's JSON object)."""
-        from ovm3.cloudstack.dispatch import dispatch
-
-        return dispatch(self, command, body)
+        return dispatch.dispatch(self, command, body)
 
     def ping(self):
         """The periodic PingRoutingCommand with VM state sync and the agent module check."""
-        from ovm3.cloudstack.host import ping
-
-        return ping(self)
+        return host_commands.ping(self)
 
     def startup(self):
         """The StartupRoutingCommand data for this host."""
-        from ovm3.cloudstack.host import startup
-
-        return startup(self)
+        return host_commands.startup(self)
 
     def setup(self):
         """Host set-up: ownership, roles, control interface, heartbeat. Returns the steps done."""
-        from ovm3.cloudstack.host import setup
-
-        return setup(self)
+        return host_commands.setup(self)

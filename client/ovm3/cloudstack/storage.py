@@ -45,7 +45,7 @@ def storage_details(fs_uuid, access_path="", state=1):
 
 def mounts(resource, refresh=True):
     def load():
-        with resource.step("discover_mounted_file_systems"):
+        with resource.step(resource.client.linux.discover_mounted_file_systems):
             found = resource.client.linux.discover_mounted_file_systems("nfs")
             return {m.dir: m.device for m in found.mounts.values()}
 
@@ -61,8 +61,8 @@ def _plugin_mount(resource, fs_uuid, host, remote_path, mount_point):
     if current:
         raise CommandError("%s is already mounted from %s, not %s" % (mount_point, current, location))
     plugin_call(
-        resource, "storage_plugin_mount", fs_uuid, host, storage_details(fs_uuid, location, 0), mount_point, "",
-        True, [], step="storage_plugin_mount %s" % mount_point,
+        resource, resource.client.storage.storage_plugin_mount, fs_uuid, host, storage_details(fs_uuid, location, 0),
+        mount_point, "", True, [], step="storage_plugin_mount %s" % mount_point,
     )
     resource.invalidate("mounts")
     return True
@@ -124,21 +124,24 @@ def _primary_uuid(store):
 
 
 def plugin_call(resource, method, fs_uuid, host, *args, step=None):
-    """One call of the NFS storage plugin about file system ``fs_uuid`` served by ``host`` -> the reply."""
+    """One call of the NFS storage plugin (``method``: a ``resource.client.storage`` mirror method) about
+    file system ``fs_uuid`` served by ``host`` -> the reply struct."""
     with resource.step(step or method):
-        return resource.client.call(method, NFS_PLUGIN, storage_server(fs_uuid, host), *args)
+        return method(NFS_PLUGIN, storage_server(fs_uuid, host), *args, raw=True)
 
 
 def create_file(resource, fs_uuid, host, path, size):
     """Create a sparse ``size``-byte file at ``path`` through the storage plugin -> its properties."""
     return plugin_call(
-        resource, "storage_plugin_create", fs_uuid, host, storage_details(fs_uuid, state=2), path, "File", size
+        resource, resource.client.storage.storage_plugin_create, fs_uuid, host, storage_details(fs_uuid, state=2), path,
+        "File", size,
     ) or {}
 
 
 def file_size(resource, fs_uuid, host, path):
     info = plugin_call(
-        resource, "storage_plugin_getFileInfo", fs_uuid, host, storage_details(fs_uuid), {"file_path": path}
+        resource, resource.client.storage.storage_plugin_get_file_info, fs_uuid, host, storage_details(fs_uuid),
+        {"file_path": path},
     ) or {}
     try:
         return int(info.get("file_sz") or 0)
@@ -150,7 +153,7 @@ def _destroy(resource, fs_uuid, host, path, fr_type):
     """Delete a file or directory through the storage plugin; False when it was already gone."""
     try:
         plugin_call(
-            resource, "storage_plugin_destroy", fs_uuid, host, storage_details(fs_uuid),
+            resource, resource.client.storage.storage_plugin_destroy, fs_uuid, host, storage_details(fs_uuid),
             {"fr_type": fr_type, "fs_uuid": naming.dashed(fs_uuid), "file_path": path},
         )
     except errors.NoSuchFileFault:
@@ -169,14 +172,12 @@ def destroy_dir(resource, fs_uuid, host, path):
 
 
 def copy(resource, src, dst):
-    with resource.step("copy_file"):
-        resource.client.call("copy_file", src, dst, True)
+    resource.ask(resource.client.linux.copy_file, src, dst, True)
 
 
 def mkdirs(resource, directory):
     """Create ``directory`` (with its parents) on the host: True if it was created, False if it existed."""
-    with resource.step("ovs_mkdirs"):
-        return resource.client.call("ovs_mkdirs", directory) is None
+    return resource.ask(resource.client.cloudstack.ovs_mkdirs, directory) is None
 
 
 def refuse_existing(resource, fs_uuid, host, path):
@@ -189,8 +190,8 @@ def refuse_existing(resource, fs_uuid, host, path):
     """
     try:
         plugin_call(
-            resource, "storage_plugin_getFileInfo", fs_uuid, host, storage_details(fs_uuid), {"file_path": path},
-            step="check_target %s" % path,
+            resource, resource.client.storage.storage_plugin_get_file_info, fs_uuid, host, storage_details(fs_uuid),
+            {"file_path": path}, step="check_target %s" % path,
         )
     except errors.NoSuchFileFault:
         return
@@ -271,20 +272,16 @@ def add_pool(resource, pool_uuid, host, path):
     """Repository, server pool and VirtualMachines mount for one NFS primary storage; returns fs info."""
     repo, location = naming.repo_path(pool_uuid), naming.nfs_location(host, path)
     if mounts(resource).get(repo) != location:
-        with resource.step("mount_repository_fs"):
-            resource.client.call("mount_repository_fs", location, repo)
+        resource.ask(resource.client.repository.mount_repository_fs, location, repo)
         resource.invalidate("mounts")
     try:
-        with resource.step("add_repository"):
-            resource.client.call("add_repository", location, repo)
+        resource.ask(resource.client.repository.add_repository, location, repo)
     except errors.RepositoryExistsFault:
         pass
     except errors.AgentFault:
         try:
-            with resource.step("create_repository"):
-                resource.client.call(
-                    "create_repository", location, repo, naming.repo_id(pool_uuid), REPO_ALIAS
-                )
+            with resource.step(resource.client.repository.create_repository):
+                resource.client.repository.create_repository(location, repo, naming.repo_id(pool_uuid), REPO_ALIAS)
         except errors.RepositoryExistsFault:
             pass
     if resource.config.pool:
@@ -298,15 +295,15 @@ def add_pool(resource, pool_uuid, host, path):
 def fs_capacity(resource, pool_uuid, host, location):
     """``(size, free)`` in bytes of the NFS file system ``location`` behind primary storage ``pool_uuid``."""
     info = plugin_call(
-        resource, "storage_plugin_getFileSystemInfo", pool_uuid, host, storage_details(pool_uuid, location)
+        resource, resource.client.storage.storage_plugin_get_file_system_info, pool_uuid, host,
+        storage_details(pool_uuid, location),
     ) or {}
     return int(info.get("size") or 0), int(info.get("free_sz") or 0)
 
 
 def pool_doc(resource):
     """The host's :class:`ovm3.parse.pool.PoolInfo`, or None when it is in no pool."""
-    with resource.step("discover_server_pool"):
-        info = resource.client.pool.discover_server_pool()
+    info = resource.ask(resource.client.pool.discover_server_pool)
     return info if info.in_pool else None
 
 
@@ -314,14 +311,14 @@ def is_vip_holder(resource):
     """True if this host should be (or is) the pool primary: it holds the VIP, or nobody answers on it."""
     vip = resource.config.vip
     with resource.step("check_dom0_ip %s" % vip):
-        if resource.client.call("check_dom0_ip", vip) is True:
+        if resource.client.cloudstack.check_dom0_ip(vip) is True:
             return True
     for peer in resource.peers.values():
         other = pool_doc(peer)
         if other is not None:
             return False
     with resource.step("ping %s" % vip):
-        return resource.client.call("ping", vip) is not True
+        return resource.client.cloudstack.ping(vip) is not True
 
 
 def setup_pool(resource, pool_uuid, host, path):
@@ -338,12 +335,10 @@ def setup_pool(resource, pool_uuid, host, path):
                 % (resource.host, current.pool_id)
             )
     elif is_vip_holder(resource):
-        with resource.step("discover_pool_filesystem"):
-            poolfs = resource.client.poolfs.discover_pool_filesystem()
+        poolfs = resource.ask(resource.client.poolfs.discover_pool_filesystem)
         if not poolfs.exists:
-            with resource.step("create_pool_filesystem"):
-                resource.client.call(
-                    "create_pool_filesystem",
+            with resource.step(resource.client.poolfs.create_pool_filesystem):
+                resource.client.poolfs.create_pool_filesystem(
                     "nfs",
                     target,
                     naming.cluster_name(cfg.manager_uuid),
@@ -357,12 +352,10 @@ def setup_pool(resource, pool_uuid, host, path):
                 "host %s has pool filesystem %s, not %s"
                 % (resource.host, poolfs.uuid, pool_uuid)
             )
-        with resource.step("create_server_pool"):
-            resource.client.call("create_server_pool", alias, pool_uuid, cfg.vip, 1, cfg.name, cfg.ip, ROLES)
+        resource.ask(resource.client.pool.create_server_pool, alias, pool_uuid, cfg.vip, 1, cfg.name, cfg.ip, ROLES)
     else:
         node = 1 + max([len(d.members) for d in (pool_doc(p) for p in resource.peers.values()) if d] + [1])
-        with resource.step("join_server_pool"):
-            resource.client.call("join_server_pool", alias, pool_uuid, cfg.vip, node, cfg.name, cfg.ip, ROLES)
+        resource.ask(resource.client.pool.join_server_pool, alias, pool_uuid, cfg.vip, node, cfg.name, cfg.ip, ROLES)
     members = {cfg.ip}
     pooled = [resource]
     for peer in resource.peers.values():
@@ -372,8 +365,7 @@ def setup_pool(resource, pool_uuid, host, path):
             members.add(peer.config.ip)
             pooled.append(peer)
     for member in pooled:
-        with member.step("set_pool_member_ip_list"):
-            member.client.call("set_pool_member_ip_list", sorted(members))
+        member.ask(member.client.pool.set_pool_member_ip_list, sorted(members))
 
 
 def remove_pool(resource, pool_uuid, host, path):
@@ -386,16 +378,14 @@ def remove_pool(resource, pool_uuid, host, path):
     vm_mount = naming.pool_vm_mount(pool_uuid)
     if vm_mount in current:
         plugin_call(
-            resource, "storage_plugin_unmount", pool_uuid, host, storage_details(pool_uuid, current[vm_mount]),
-            vm_mount, True,
+            resource, resource.client.storage.storage_plugin_unmount, pool_uuid, host,
+            storage_details(pool_uuid, current[vm_mount]), vm_mount, True,
         )
     doc = pool_doc(resource) if resource.config.pool else None
     if doc is not None and doc.pool_id == pool_uuid:
-        with resource.step("leave_server_pool"):
-            resource.client.call("leave_server_pool", pool_uuid)
+        resource.ask(resource.client.pool.leave_server_pool, pool_uuid)
     if naming.repo_path(pool_uuid) in current:
-        with resource.step("unmount_repository_fs"):
-            resource.client.call("unmount_repository_fs", naming.repo_path(pool_uuid))
+        resource.ask(resource.client.repository.unmount_repository_fs, naming.repo_path(pool_uuid))
     resource.invalidate("mounts")
 
 

@@ -19,8 +19,12 @@ import time
 from typing import Optional
 
 from ovm3 import errors
+from ovm3.api.mirror import MIRROR_CLASSES
 
 log = logging.getLogger(__name__)
+
+#: The wire method the verdict comes from (named in errors about its reply).
+VERDICT_CALL = MIRROR_CLASSES["ovm3"].check_dom0_storage_verdict.wire
 
 ALIVE, DEAD, UNKNOWN = "ALIVE", "DEAD", "UNKNOWN"
 STATES = (ALIVE, DEAD, UNKNOWN)
@@ -114,7 +118,7 @@ def from_reply(reply, guid, peer=None):
     if not isinstance(reply, dict) or reply.get("verdict") not in STATES:
         reason = "malformed verdict reply from %s: %.200r" % (peer or "peer", reply)
         return Verdict(UNKNOWN, reason, guid, peer,
-                       error=errors.ParseError(reason, host=peer, method="check_dom0_storage_verdict"))
+                       error=errors.ParseError(reason, host=peer, method=VERDICT_CALL))
     state = reply["verdict"]
     since = _float(reply.get("since_progress"))
     timeout = _float(reply.get("timeout"))

@@ -9,6 +9,7 @@ from ovm3.cloudstack.domains import list_domains, vif_entries, vif_string
 from ovm3.cloudstack.network import bridge_for_nic, ensure_control
 from ovm3.cloudstack.registry import CommandError, handles, need, unwrap
 from ovm3.cloudstack.stats import vm_stats_entry
+from ovm3.cloudstack.storage import iso_path
 
 VNC_TEMPLATE = "type=vnc,vncunused=1,vnclisten=%s,keymap=en-us,vncpasswd=%s"
 DOMAIN_TYPES = {"hvm": "hvm", "pv": "xen_pvm", "xen_pvm": "xen_pvm"}
@@ -22,8 +23,6 @@ def _device(index, hvm):
 
 def disk_entries(resource, vm, hvm):
     """``disk`` strings for the TO's disks in device order, and the root disk's pool uuid."""
-    from ovm3.cloudstack.storage import iso_path
-
     entries, root_pool = [], None
     disks = sorted(vm.get("disks") or [], key=lambda d: int(d.get("diskSeq") or 0))
     for disk in disks:
@@ -151,16 +150,14 @@ def start(resource, cmd):
             with resource.step("build vm.cfg"):
                 params, repo = build_vm_config(resource, vm)
             vm_id = params["uuid"]
-            with resource.step("create_vm"):
-                resource.client.call("create_vm", repo, vm_id, params)
+            with resource.step(resource.client.xen.create_vm):
+                resource.client.xen.create_vm(repo, vm_id, params)
                 created = True
-            with resource.step("start_vm"):
-                resource.client.call("start_vm", repo, vm_id)
+            resource.ask(resource.client.xen.start_vm, repo, vm_id)
             with resource.step("wait for domain"):
                 _wait_for(resource, name, True, resource.stop_timeout)
             if params["OVM_high_availability"]:
-                with resource.step("configure_vm_ha"):
-                    resource.client.call("configure_vm_ha", repo, vm_id, True)
+                resource.ask(resource.client.xen.configure_vm_ha, repo, vm_id, True)
         except Exception:
             resource.vms.event(name, "start_failed")
             if created:
@@ -179,7 +176,7 @@ def start(resource, cmd):
 def _cleanup_definition(resource, repo, vm_id):
     """Best effort: remove a VM definition left by a failed start (the failure is already reported)."""
     try:
-        resource.client.call("delete_vm", repo, vm_id)
+        resource.client.xen.delete_vm(repo, vm_id)
     except Exception:  # noqa: BLE001
         pass
 
@@ -195,18 +192,16 @@ def stop(resource, cmd):
             resource.stats_cache.pop(name, None)
             return answers.answer("StopAnswer", True, "VM %s is not running on %s" % (name, resource.host))
         try:
-            with resource.step("stop_vm"):
-                resource.client.call("stop_vm", dom.repo, dom.uuid, bool(cmd.get("forceStop")))
+            resource.ask(resource.client.xen.stop_vm, dom.repo, dom.uuid, bool(cmd.get("forceStop")))
             try:
                 with resource.step("wait for shutdown"):
                     _wait_for(resource, name, False, resource.stop_timeout)
             except CommandError:
                 with resource.step("stop_vm force"):
-                    resource.client.call("stop_vm", dom.repo, dom.uuid, True)
+                    resource.client.xen.stop_vm(dom.repo, dom.uuid, True)
                 with resource.step("wait for forced shutdown"):
                     _wait_for(resource, name, False, resource.stop_timeout)
-            with resource.step("delete_vm"):
-                resource.client.call("delete_vm", dom.repo, dom.uuid)
+            resource.ask(resource.client.xen.delete_vm, dom.repo, dom.uuid)
         except Exception:
             still = list_domains(resource).get(name) is not None
             resource.vms.event(name, "stop_failed") if still else resource.vms.event(name, "stopped")
@@ -222,8 +217,7 @@ def reboot(resource, cmd):
     with resource.vms.lock(name):
         dom = _begin(resource, name, "reboot")
         try:
-            with resource.step("reboot_vm"):
-                resource.client.call("reboot_vm", dom.repo, dom.uuid, 3)
+            resource.ask(resource.client.xen.reboot_vm, dom.repo, dom.uuid, 3)
             with resource.step("wait for domain"):
                 dom = _wait_for(resource, name, True, resource.stop_timeout)
         finally:
@@ -243,8 +237,7 @@ def migrate(resource, cmd):
     with resource.vms.lock(name):
         dom = _begin(resource, name, "migrate")
         try:
-            with resource.step("migrate_vm"):
-                resource.client.call("migrate_vm", dom.repo, dom.uuid, dest)
+            resource.ask(resource.client.xen.migrate_vm, dom.repo, dom.uuid, dest)
             with resource.step("wait for departure"):
                 _wait_for(resource, name, False, resource.migrate_timeout)
             peer = resource.peers.get(dest)
@@ -310,7 +303,7 @@ def vm_stats(resource, cmd):
         if dom is None:
             continue
         with resource.step("ovs_domU_stats %s" % name):
-            raw = resource.client.call("ovs_domU_stats", name)
+            raw = resource.client.cloudstack.ovs_dom_u_stats(name, raw=True)
         result[name] = vm_stats_entry(resource, name, raw, dom.vcpus, dom.memory_mib)
     return answers.answer("GetVmStatsAnswer", True, None, vmStatsMap=result)
 
@@ -321,8 +314,7 @@ def _nic_change(resource, cmd, plug):
     mac = str(need(nic, "mac", "nic")).lower()
     with resource.vms.lock(name):
         dom = _running(resource, name)
-        with resource.step("get_vm_config"):
-            cfg = resource.client.call("get_vm_config", dom.repo, dom.uuid) or {}
+        cfg = resource.ask(resource.client.xen.get_vm_config, dom.repo, dom.uuid, raw=True) or {}
         vifs = vif_entries(cfg)
         present = any(m == mac for m, _b, _r in vifs)
         if plug == present:
@@ -333,8 +325,7 @@ def _nic_change(resource, cmd, plug):
             cfg["vif"] = [r for _m, _b, r in vifs] + [vif_string(mac, bridge)]
         else:
             cfg["vif"] = [r for m, _b, r in vifs if m != mac]
-        with resource.step("configure_vm"):
-            resource.client.call("configure_vm", dom.repo, dom.uuid, cfg)
+        resource.ask(resource.client.xen.configure_vm, dom.repo, dom.uuid, cfg)
     return "NIC %s %s" % (mac, "plugged" if plug else "unplugged")
 
 

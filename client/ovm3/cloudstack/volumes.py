@@ -10,6 +10,7 @@ import posixpath
 import uuid as uuidlib
 
 from ovm3.cloudstack import answers, naming
+from ovm3.cloudstack.cs_fields import java_class
 from ovm3.cloudstack.domains import list_domains
 from ovm3.cloudstack.registry import CommandError, handles, need, unwrap
 from ovm3.cloudstack.storage import (
@@ -51,8 +52,7 @@ def primary_download(resource, cmd):
     host = mounts(resource).get(naming.repo_path(pool_uuid), "").split(":", 1)[0]
     with undo_on_failure(resource) as undo:
         undo.new_file(pool_uuid, host, target)
-        with resource.step("import_virtual_disk"):
-            resource.client.call("import_virtual_disk", url, image, naming.repo_id(pool_uuid))
+        resource.ask(resource.client.repository.import_virtual_disk, url, image, naming.repo_id(pool_uuid))
         size = file_size(resource, pool_uuid, host, target)
     return answers.answer(
         "PrimaryStorageDownloadAnswer", True, "downloaded", installPath=image, templateSize=size
@@ -176,15 +176,11 @@ def copy_command(resource, cmd):
             ),
         )
     ((cls, fields),) = new.items()
-    from ovm3.cloudstack.cs_fields import java_class
-
     return answers.answer("CopyCmdAnswer", True, None, newData={java_class(cls): fields})
 
 
 @handles("CreateObjectCommand", "CreateObjectAnswer")
 def create_object(resource, cmd):
-    from ovm3.cloudstack.cs_fields import java_class
-
     cls, data = unwrap(need(cmd, "data"))
     if cls == "VolumeObjectTO" or (cls is None and "volumeType" in data):
         store = data.get("dataStore")
@@ -290,8 +286,7 @@ def _attach_detach(resource, cmd, attach):
         dom = list_domains(resource).get(name)
         if dom is None:
             return "VM %s is not running: the disk follows its definition at next start" % name
-        with resource.step("get_vm_config"):
-            cfg = resource.client.call("get_vm_config", dom.repo, dom.uuid) or {}
+        cfg = resource.ask(resource.client.xen.get_vm_config, dom.repo, dom.uuid, raw=True) or {}
         entries = list(cfg.get("disk") or [])
         present = [e for e in entries if ("file:%s," % path) in str(e)]
         if attach and present or (not attach and not present):
@@ -304,8 +299,7 @@ def _attach_detach(resource, cmd, attach):
         else:
             entries = [e for e in entries if e not in present]
         cfg["disk"] = entries
-        with resource.step("configure_vm"):
-            resource.client.call("configure_vm", dom.repo, dom.uuid, cfg)
+        resource.ask(resource.client.xen.configure_vm, dom.repo, dom.uuid, cfg)
     return "%s %s %s" % (path, "attached to" if attach else "detached from", name)
 
 

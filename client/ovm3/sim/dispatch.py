@@ -22,16 +22,6 @@ from ovm3.wire import dumps_response, loads_request
 UNLOCKED = frozenset({"sleep", "dispatch", "copy_file", "echo"})
 GARBAGE = b"<html><body>502 Bad Gateway</body>\x00\xff garbage, not XML-RPC"
 
-_PY_TYPES = {
-    "str": (str,),
-    "int": (int,),
-    "long": (int,),
-    "bool": (bool,),
-    "struct": (dict,),
-    "array": (list, tuple),
-}
-
-
 @dataclass
 class Outcome:
     """What the HTTP layer sends: ``body`` with ``status``; ``drop`` cuts the reply in the middle;
@@ -63,12 +53,7 @@ def check_signature(method, version, args):
             cls="exceptions.TypeError",
         )
     for p, value in zip(params, args):
-        if p.type == "any":
-            continue
-        ok = isinstance(value, _PY_TYPES[p.type])
-        if p.type in ("int", "long") and isinstance(value, bool):
-            ok = False
-        if not ok:
+        if not p.accepts(value):
             raise AgentError(
                 "%s() argument %s must be %s, not %s" % (method.wire, p.name, p.type, type(value).__name__),
                 cls="exceptions.TypeError",
