@@ -177,7 +177,7 @@ def copy(resource, src, dst):
 
 def mkdirs(resource, directory):
     """Create ``directory`` (with its parents) on the host: True if it was created, False if it existed."""
-    return resource.ask(resource.client.cloudstack.ovs_mkdirs, directory) is None
+    return resource.ask(resource.client.cloudstack.ovs_mkdirs, directory)
 
 
 def refuse_existing(resource, fs_uuid, host, path):
