@@ -76,6 +76,7 @@ def test_check_health_fault(tmp_path):
 
 def test_vm_stats_rates_use_the_monotonic_clock(tmp_path):
     from ovm3.cloudstack.stats import vm_stats_entry
+    from ovm3.parse.stats import to_domu_stats
 
     class Fake:
         stats_cache = {}
@@ -85,11 +86,13 @@ def test_vm_stats_rates_use_the_monotonic_clock(tmp_path):
             return self.now
 
     f = Fake()
-    first = vm_stats_entry(f, "vm", {"cputime": "5", "rx_bytes": "1024", "tx_bytes": "0", "vcpus": "2"}, 2)
+    first = vm_stats_entry(
+        f, "vm", to_domu_stats({"cputime": "5", "rx_bytes": "1024", "tx_bytes": "0", "vcpus": "2"}), 2
+    )
     assert first["cpuUtilization"] == 0.0
     f.now = 20.0
     second = vm_stats_entry(
-        f, "vm", {"cputime": "15", "rx_bytes": "11264", "tx_bytes": "2048", "vcpus": "2"}, 2
+        f, "vm", to_domu_stats({"cputime": "15", "rx_bytes": "11264", "tx_bytes": "2048", "vcpus": "2"}), 2
     )
     assert second["cpuUtilization"] == pytest.approx(50.0)  # 10 cpu-s in 10 s over 2 vCPUs
     assert second["networkReadKBs"] == pytest.approx(10.0) and second["networkWriteKBs"] == pytest.approx(2.0)
@@ -97,9 +100,10 @@ def test_vm_stats_rates_use_the_monotonic_clock(tmp_path):
 
 def test_host_stats_units():
     from ovm3.cloudstack.stats import host_stats_entry
+    from ovm3.parse.stats import to_dom0_stats
 
     e = host_stats_entry(
-        1, {"cpu": "12.5", "total": str(4 << 30), "free": str(1 << 30), "rx": "2048", "tx": "1024"}
+        1, to_dom0_stats({"cpu": "12.5", "total": str(4 << 30), "free": str(1 << 30), "rx": "2048", "tx": "1024"})
     )
     assert e["totalMemoryKBs"] == 4 << 20 and e["freeMemoryKBs"] == 1 << 20
     assert e["networkReadKBs"] == 2.0 and e["networkWriteKBs"] == 1.0 and e["cpuUtilization"] == 12.5

@@ -218,7 +218,7 @@ def start_heartbeat(resource, info):
 
 def vm_report(resource):
     """``{name: HostVmStateReportEntry}`` after merging the agent's view with our transitional states."""
-    observed = {name: state.observed_state(d.flags) for name, d in list_domains(resource).items()}
+    observed = {name: state.observed_state(d.state) for name, d in list_domains(resource).items()}
     report = resource.vms.sync(observed)
     return {name: {"state": state.power_state(s), "host": resource.config.guid} for name, s in report.items()}
 
@@ -320,7 +320,7 @@ def check_health(resource, cmd):
 @handles("GetHostStatsCommand", "GetHostStatsAnswer")
 def host_stats(resource, cmd):
     bridge = traffic_bridges(resource)["Management"]
-    raw = resource.ask(resource.client.cloudstack.ovs_dom0_stats, bridge, raw=True)
+    raw = resource.ask(resource.client.cloudstack.ovs_dom0_stats, bridge)
     entry = host_stats_entry(cmd.get("hostId") or resource.config.guid, raw)
     return answers.answer("GetHostStatsAnswer", True, None, hostStats=entry)
 

@@ -160,7 +160,7 @@ def nic_device_id(resource, vm_name, mac):
     dom = list_domains(resource).get(vm_name)
     if dom is None:
         raise CommandError("VM %s is not running on host %s" % (vm_name, resource.host))
-    cfg = resource.ask(resource.client.xen.get_vm_config, dom.repo, dom.uuid, raw=True) or {}
+    cfg = resource.ask(resource.client.xen.get_vm_config, dom.repo_id, dom.uuid, raw=True) or {}
     for index, (vif_mac, _bridge, _raw) in enumerate(vif_entries(cfg)):
         if vif_mac == str(mac).lower():
             return index

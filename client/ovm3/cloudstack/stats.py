@@ -8,37 +8,23 @@
   backwards (the domain restarted) starts a new baseline.
 """
 
-from ovm3.errors import ParseError
-
 KIB = 1024.0
-
-
-def _num(raw, key, default=0.0):
-    value = raw.get(key, default) if isinstance(raw, dict) else default
-    try:
-        return float(str(value).strip() or default)
-    except ValueError:
-        raise ParseError("stats field %s is not a number: %r" % (key, value)) from None
+_COUNTERS = ("cputime", "rx_bytes", "tx_bytes", "rd_bytes", "wr_bytes", "rd_ops", "wr_ops")
 
 
 def _delta(new, old):
     return new - old if new >= old else new
 
 
-def vm_stats_entry(resource, name, raw, vcpus, memory_mib=0):
-    """A VmStatsEntry dict for one VM from its ``ovs_domU_stats`` reply.
+def vm_stats_entry(resource, name, stats, vcpus, memory_mib=0):
+    """A VmStatsEntry dict for one VM from its ``ovs_domU_stats`` reply (:class:`ovm3.parse.stats.DomUStats`).
 
     ``ovs_domU_stats`` carries no memory figure; ``memory_mib`` is the domain's memory as ``list_vms``
     shows it (MiB), used unless the reply has a ``memory`` value in bytes.
     """
-    if not isinstance(raw, dict):
-        raise ParseError("ovs_domU_stats: expected a struct, got %s" % type(raw).__name__)
     now = resource.clock()
-    sample = {
-        k: _num(raw, k)
-        for k in ("cputime", "rx_bytes", "tx_bytes", "rd_bytes", "wr_bytes", "rd_ops", "wr_ops")
-    }
-    vcpus = int(_num(raw, "vcpus", vcpus) or vcpus or 1)
+    sample = {k: float(getattr(stats, k) or 0) for k in _COUNTERS}
+    vcpus = int(stats.vcpus or vcpus or 1)
     previous = resource.stats_cache.get(name)
     resource.stats_cache[name] = (now, sample)
     entry = {
@@ -52,7 +38,7 @@ def vm_stats_entry(resource, name, raw, vcpus, memory_mib=0):
         "diskWriteKBs": 0.0,
         "diskReadIOs": 0.0,
         "diskWriteIOs": 0.0,
-        "memoryKBs": _num(raw, "memory") / KIB if "memory" in raw else float(memory_mib) * KIB,
+        "memoryKBs": stats.memory / KIB if stats.memory is not None else float(memory_mib) * KIB,
         "targetMemoryKBs": 0.0,
     }
     entry["targetMemoryKBs"] = entry["memoryKBs"]  # no balloon target on OVM3: the domain's allocation
@@ -73,17 +59,16 @@ def vm_stats_entry(resource, name, raw, vcpus, memory_mib=0):
     return entry
 
 
-def host_stats_entry(host_id, raw):
-    """A HostStatsEntry dict from an ``ovs_dom0_stats`` reply (bytes in, KiB out)."""
-    if not isinstance(raw, dict):
-        raise ParseError("ovs_dom0_stats: expected a struct, got %s" % type(raw).__name__)
+def host_stats_entry(host_id, stats):
+    """A HostStatsEntry dict from an ``ovs_dom0_stats`` reply (:class:`ovm3.parse.stats.Dom0Stats`; bytes
+    in, KiB out)."""
     return {
         "hostId": host_id,
         "entityType": "host",
-        "cpuUtilization": min(100.0, max(0.0, _num(raw, "cpu"))),
-        "networkReadKBs": _num(raw, "rx") / KIB,
-        "networkWriteKBs": _num(raw, "tx") / KIB,
-        "totalMemoryKBs": _num(raw, "total") / KIB,
-        "freeMemoryKBs": _num(raw, "free") / KIB,
+        "cpuUtilization": min(100.0, max(0.0, float(stats.cpu or 0))),
+        "networkReadKBs": (stats.rx or 0) / KIB,
+        "networkWriteKBs": (stats.tx or 0) / KIB,
+        "totalMemoryKBs": (stats.total or 0) / KIB,
+        "freeMemoryKBs": (stats.free or 0) / KIB,
         "averageLoad": 0.0,  # HostStatsEntry's field name (getLoadAverage() reads it)
     }

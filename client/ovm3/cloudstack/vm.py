@@ -97,7 +97,7 @@ def build_vm_config(resource, vm):
 
 
 def _wait_for(resource, name, present, timeout):
-    """Poll list_vms until the domain is (or is no longer) there; returns the Domain or None."""
+    """Poll list_vms until the domain is (or is no longer) there; returns its VmInfo or None."""
     deadline = resource.deadline(timeout)
     while deadline.wait():
         dom = list_domains(resource).get(name)
@@ -113,7 +113,7 @@ def _running(resource, name):
     dom = list_domains(resource).get(name)
     if dom is None:
         raise CommandError("VM %s is not running on host %s" % (name, resource.host))
-    if not dom.repo:
+    if not dom.repo_id:
         raise CommandError("VM %s: cannot tell its repository from its first disk" % name)
     return dom
 
@@ -192,16 +192,16 @@ def stop(resource, cmd):
             resource.stats_cache.pop(name, None)
             return answers.answer("StopAnswer", True, "VM %s is not running on %s" % (name, resource.host))
         try:
-            resource.ask(resource.client.xen.stop_vm, dom.repo, dom.uuid, bool(cmd.get("forceStop")))
+            resource.ask(resource.client.xen.stop_vm, dom.repo_id, dom.uuid, bool(cmd.get("forceStop")))
             try:
                 with resource.step("wait for shutdown"):
                     _wait_for(resource, name, False, resource.stop_timeout)
             except CommandError:
                 with resource.step("stop_vm force"):
-                    resource.client.xen.stop_vm(dom.repo, dom.uuid, True)
+                    resource.client.xen.stop_vm(dom.repo_id, dom.uuid, True)
                 with resource.step("wait for forced shutdown"):
                     _wait_for(resource, name, False, resource.stop_timeout)
-            resource.ask(resource.client.xen.delete_vm, dom.repo, dom.uuid)
+            resource.ask(resource.client.xen.delete_vm, dom.repo_id, dom.uuid)
         except Exception:
             still = list_domains(resource).get(name) is not None
             resource.vms.event(name, "stop_failed") if still else resource.vms.event(name, "stopped")
@@ -217,7 +217,7 @@ def reboot(resource, cmd):
     with resource.vms.lock(name):
         dom = _begin(resource, name, "reboot")
         try:
-            resource.ask(resource.client.xen.reboot_vm, dom.repo, dom.uuid, 3)
+            resource.ask(resource.client.xen.reboot_vm, dom.repo_id, dom.uuid, 3)
             with resource.step("wait for domain"):
                 dom = _wait_for(resource, name, True, resource.stop_timeout)
         finally:
@@ -237,7 +237,7 @@ def migrate(resource, cmd):
     with resource.vms.lock(name):
         dom = _begin(resource, name, "migrate")
         try:
-            resource.ask(resource.client.xen.migrate_vm, dom.repo, dom.uuid, dest)
+            resource.ask(resource.client.xen.migrate_vm, dom.repo_id, dom.uuid, dest)
             with resource.step("wait for departure"):
                 _wait_for(resource, name, False, resource.migrate_timeout)
             peer = resource.peers.get(dest)
@@ -271,7 +271,7 @@ def prepare_for_migration(resource, cmd):
 def check_vm(resource, cmd):
     name = need(cmd, "vmName")
     dom = list_domains(resource).get(name)
-    observed = state.observed_state(dom.flags if dom else None)
+    observed = state.observed_state(dom.state if dom else None)
     reported = state.merge(None, observed)
     return answers.answer(
         "CheckVirtualMachineAnswer",
@@ -288,7 +288,7 @@ def vnc_port(resource, cmd):
     dom = _running(resource, name)
     if dom.vnc_port is None:
         raise CommandError("VM %s has no VNC console" % name)
-    address = dom.vnc.rsplit(":", 1)[0]
+    address = dom.vnc_address or ""
     if address in ("", "0.0.0.0", "::"):
         address = resource.config.ip
     return answers.answer("GetVncPortAnswer", True, None, address=address, port=dom.vnc_port)
@@ -303,8 +303,8 @@ def vm_stats(resource, cmd):
         if dom is None:
             continue
         with resource.step("ovs_domU_stats %s" % name):
-            raw = resource.client.cloudstack.ovs_dom_u_stats(name, raw=True)
-        result[name] = vm_stats_entry(resource, name, raw, dom.vcpus, dom.memory_mib)
+            raw = resource.client.cloudstack.ovs_dom_u_stats(name)
+        result[name] = vm_stats_entry(resource, name, raw, dom.cpu_count, dom.memory or 0)
     return answers.answer("GetVmStatsAnswer", True, None, vmStatsMap=result)
 
 
@@ -314,7 +314,7 @@ def _nic_change(resource, cmd, plug):
     mac = str(need(nic, "mac", "nic")).lower()
     with resource.vms.lock(name):
         dom = _running(resource, name)
-        cfg = resource.ask(resource.client.xen.get_vm_config, dom.repo, dom.uuid, raw=True) or {}
+        cfg = resource.ask(resource.client.xen.get_vm_config, dom.repo_id, dom.uuid, raw=True) or {}
         vifs = vif_entries(cfg)
         present = any(m == mac for m, _b, _r in vifs)
         if plug == present:
@@ -325,7 +325,7 @@ def _nic_change(resource, cmd, plug):
             cfg["vif"] = [r for _m, _b, r in vifs] + [vif_string(mac, bridge)]
         else:
             cfg["vif"] = [r for m, _b, r in vifs if m != mac]
-        resource.ask(resource.client.xen.configure_vm, dom.repo, dom.uuid, cfg)
+        resource.ask(resource.client.xen.configure_vm, dom.repo_id, dom.uuid, cfg)
     return "NIC %s %s" % (mac, "plugged" if plug else "unplugged")
 
 

@@ -286,7 +286,7 @@ def _attach_detach(resource, cmd, attach):
         dom = list_domains(resource).get(name)
         if dom is None:
             return "VM %s is not running: the disk follows its definition at next start" % name
-        cfg = resource.ask(resource.client.xen.get_vm_config, dom.repo, dom.uuid, raw=True) or {}
+        cfg = resource.ask(resource.client.xen.get_vm_config, dom.repo_id, dom.uuid, raw=True) or {}
         entries = list(cfg.get("disk") or [])
         present = [e for e in entries if ("file:%s," % path) in str(e)]
         if attach and present or (not attach and not present):
@@ -299,7 +299,7 @@ def _attach_detach(resource, cmd, attach):
         else:
             entries = [e for e in entries if e not in present]
         cfg["disk"] = entries
-        resource.ask(resource.client.xen.configure_vm, dom.repo, dom.uuid, cfg)
+        resource.ask(resource.client.xen.configure_vm, dom.repo_id, dom.uuid, cfg)
     return "%s %s %s" % (path, "attached to" if attach else "detached from", name)
 
 

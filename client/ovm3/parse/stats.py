@@ -37,12 +37,14 @@ class DomUStats:
     cputime: Optional[float] = None
     uptime: Optional[float] = None
     vcpus: Optional[int] = None
+    #: Memory in bytes, where the agent reports it (CloudStack's own module does not).
+    memory: Optional[int] = None
 
 
 def to_domu_stats(value):
     """``ovs_domU_stats`` struct of strings -> :class:`DomUStats`."""
     expect(value, dict, "ovs_domU_stats")
     ints = {k: to_int(value.get(k), k) for k in ("rx_bytes", "tx_bytes", "rd_bytes", "wr_bytes", "rd_ops",
-                                                  "wr_ops", "vcpus")}
+                                                  "wr_ops", "vcpus", "memory")}
     return DomUStats(cputime=to_float(value.get("cputime"), "cputime"),
                      uptime=to_float(value.get("uptime"), "uptime"), **ints)

@@ -23,6 +23,8 @@ class VmInfo:
     memory: Optional[int] = None
     maxmem: Optional[int] = None
     vcpus: Optional[int] = None
+    #: vCPUs online now (xend's ``online_vcpus``); None where the reply has no such field.
+    online_vcpus: Optional[int] = None
     cpu_time: Optional[float] = None
     start_time: Optional[float] = None
     builder: str = ""
@@ -42,6 +44,11 @@ class VmInfo:
     @property
     def running(self):
         return self.state[:1] == "r"
+
+    @property
+    def cpu_count(self):
+        """The vCPUs the domain runs on: online ones, else configured ones, at least 1."""
+        return max(self.online_vcpus or self.vcpus or 1, 1)
 
 
 def _text(raw, key):
@@ -99,6 +106,7 @@ def to_vm_info(raw):
     builder = _text(raw, "builder")
     info = VmInfo(name, uuid=_text(raw, "uuid"), state=_text(raw, "state"), domid=_int(raw, "domid"),
                   memory=_int(raw, "memory"), maxmem=_int(raw, "maxmem"), vcpus=_int(raw, "vcpus"),
+                  online_vcpus=_int(raw, "online_vcpus"),
                   cpu_time=_float(raw, "cpu_time"), start_time=_float(raw, "start_time"), builder=builder,
                   domain_type="hvm" if builder == "hvm" else "xen_pvm")
     device = raw.get("device")
