@@ -205,14 +205,11 @@ def start_heartbeat(resource, info):
                 HEARTBEAT_SCRIPT,
                 resource.config.guid,
                 wire_seconds(timeout),
-                wire_seconds(interval), raw=True,
+                wire_seconds(interval),
             )
     except errors.NoSuchFileFault as e:
         return "not configured (deploy it with ovm3 deploy): %s" % e.agent_message
-    running, started = (
-        (list(reply) + [False, False])[:2] if isinstance(reply, (list, tuple)) else (False, False)
-    )
-    state = "started" if started else "running" if running else "not running"
+    state = "started" if reply.started else "running" if reply.running else "not running"
     return "%s (timeout %g s, interval %g s)" % (state, timeout, interval)
 
 

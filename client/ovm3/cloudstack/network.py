@@ -142,9 +142,8 @@ def router_exec(resource, router_ip, script, args=""):
         raise CommandError("router script name %r is not a plain file name" % (script,))
     cmd = "%s/%s" % (ROUTER_SCRIPT_DIR, script) + (" " + args if args else "")
     with resource.step("exec_domr %s" % script):
-        reply = resource.client.cloudstack.exec_domr(_router_ip(router_ip), cmd, raw=True)
-    reply = reply or {}
-    return int(reply.get("rc", 1)) == 0, str(reply.get("out", "")), str(reply.get("err", ""))
+        result = resource.client.cloudstack.exec_domr(_router_ip(router_ip), cmd)
+    return result.ok, result.out, result.err
 
 
 def router_upload(resource, router_ip, path, filename, content):

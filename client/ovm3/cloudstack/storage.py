@@ -125,28 +125,26 @@ def _primary_uuid(store):
 
 def plugin_call(resource, method, fs_uuid, host, *args, step=None):
     """One call of the NFS storage plugin (``method``: a ``resource.client.storage`` mirror method) about
-    file system ``fs_uuid`` served by ``host`` -> the reply struct."""
+    file system ``fs_uuid`` served by ``host`` -> its typed result."""
     with resource.step(step or method):
-        return method(NFS_PLUGIN, storage_server(fs_uuid, host), *args, raw=True)
+        return method(NFS_PLUGIN, storage_server(fs_uuid, host), *args)
 
 
 def create_file(resource, fs_uuid, host, path, size):
-    """Create a sparse ``size``-byte file at ``path`` through the storage plugin -> its properties."""
+    """Create a sparse ``size``-byte file at ``path`` through the storage plugin -> its
+    :class:`ovm3.parse.storage.FileProperties`."""
     return plugin_call(
         resource, resource.client.storage.storage_plugin_create, fs_uuid, host, storage_details(fs_uuid, state=2), path,
         "File", size,
-    ) or {}
+    )
 
 
 def file_size(resource, fs_uuid, host, path):
     info = plugin_call(
         resource, resource.client.storage.storage_plugin_get_file_info, fs_uuid, host, storage_details(fs_uuid),
         {"file_path": path},
-    ) or {}
-    try:
-        return int(info.get("file_sz") or 0)
-    except (TypeError, ValueError):
-        return 0
+    )
+    return info.size or 0
 
 
 def _destroy(resource, fs_uuid, host, path, fr_type):
@@ -297,8 +295,10 @@ def fs_capacity(resource, pool_uuid, host, location):
     info = plugin_call(
         resource, resource.client.storage.storage_plugin_get_file_system_info, pool_uuid, host,
         storage_details(pool_uuid, location),
-    ) or {}
-    return int(info.get("size") or 0), int(info.get("free_sz") or 0)
+    )
+    if info is None:
+        return 0, 0
+    return info.size or 0, info.free_size or 0
 
 
 def pool_doc(resource):
@@ -371,7 +371,7 @@ def setup_pool(resource, pool_uuid, host, path):
 def remove_pool(resource, pool_uuid, host, path):
     """Undo :func:`add_pool` on this host, refusing while VMs run from the repository."""
     repo_id = naming.repo_id(pool_uuid)
-    busy = sorted(n for n, d in list_domains(resource).items() if d.repo == repo_id)
+    busy = sorted(n for n, d in list_domains(resource).items() if d.repo_id == repo_id)
     if busy:
         raise CommandError("VMs still running from this storage on %s: %s" % (resource.host, ", ".join(busy)))
     current = mounts(resource)

@@ -191,14 +191,14 @@ def create_object(resource, cmd):
             props = undo.new_file(
                 pool, host, path, create=lambda: create_file(resource, pool, host, path, int(data.get("size") or 0))
             )
-            if props.get("file_path") not in (None, path):
-                raise CommandError("agent created %s, expected %s" % (props.get("file_path"), path))
+            if props.file_path not in ("", path):
+                raise CommandError("agent created %s, expected %s" % (props.file_path, path))
         new = {
             "uuid": vol_uuid,
             "path": vol_uuid,
             "name": data.get("name"),
             "format": "RAW",
-            "size": int(props.get("file_sz") or data.get("size") or 0),
+            "size": int(props.size or data.get("size") or 0),
         }
         return answers.answer("CreateObjectAnswer", True, None, data={java_class("VolumeObjectTO"): new})
     if cls == "SnapshotObjectTO":
