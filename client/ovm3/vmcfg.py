@@ -365,11 +365,12 @@ class VmConfig:
 
     # ---- console --------------------------------------------------------------------------------
     def set_vnc(self, listen="0.0.0.0", password=None, keymap="en-us"):
-        """Replace the frame buffers by one VNC console."""
+        """Replace the frame buffers by one VNC console. ``password=None`` leaves the password to xend's
+        default; ``""`` writes an explicitly empty one."""
         options = {"type": "vnc", "vncunused": "1", "vnclisten": _check_token(listen, "vnc listen address"),
                    "keymap": _check_token(keymap, "keymap")}
-        if password:
-            options["vncpasswd"] = _check_token(password, "vnc password")
+        if password is not None:
+            options["vncpasswd"] = _check_token(password, "vnc password") if password else ""
         self.vfbs = [Vfb(options)]
         return self.vfbs[0]
 

@@ -9,7 +9,7 @@ import ipaddress
 import re
 
 from ovm3.cloudstack import answers, naming
-from ovm3.cloudstack.domains import list_domains, vif_entries
+from ovm3.cloudstack.domains import list_domains
 from ovm3.cloudstack.registry import CommandError, handles, need
 
 ROUTER_SCRIPT_DIR = "/opt/cloud/bin"
@@ -159,10 +159,9 @@ def nic_device_id(resource, vm_name, mac):
     dom = list_domains(resource).get(vm_name)
     if dom is None:
         raise CommandError("VM %s is not running on host %s" % (vm_name, resource.host))
-    cfg = resource.ask(resource.client.xen.get_vm_config, dom.repo_id, dom.uuid, raw=True) or {}
-    for index, (vif_mac, _bridge, _raw) in enumerate(vif_entries(cfg)):
-        if vif_mac == str(mac).lower():
-            return index
+    index = resource.ask(resource.client.xen.get_vm_config, dom.repo_id, dom.uuid).vif_index(str(mac))
+    if index >= 0:
+        return index
     raise CommandError("VM %s has no NIC with MAC %s" % (vm_name, mac))
 
 

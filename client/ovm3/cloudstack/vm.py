@@ -5,22 +5,17 @@ waits for the agent to catch up poll ``list_vms`` until a deadline.
 """
 
 from ovm3.cloudstack import answers, naming, state
-from ovm3.cloudstack.domains import list_domains, vif_entries, vif_string
+from ovm3.cloudstack.domains import list_domains
 from ovm3.cloudstack.network import bridge_for_nic, ensure_control
 from ovm3.cloudstack.registry import CommandError, handles, need, unwrap
 from ovm3.cloudstack.stats import vm_stats_entry
 from ovm3.cloudstack.storage import iso_path
+from ovm3.vmcfg import VmConfig
 
-VNC_TEMPLATE = "type=vnc,vncunused=1,vnclisten=%s,keymap=en-us,vncpasswd=%s"
 DOMAIN_TYPES = {"hvm": "hvm", "pv": "xen_pvm", "xen_pvm": "xen_pvm"}
 
 
 # ---- vm.cfg from a VirtualMachineTO ---------------------------------------------------------------------
-def _device(index, hvm):
-    letter = chr(ord("a") + index)
-    return ("hd" if hvm else "xvd") + letter
-
-
 def disk_entries(resource, vm, hvm):
     """``disk`` strings for the TO's disks in device order, and the root disk's pool uuid."""
     entries, root_pool = [], None
@@ -55,44 +50,38 @@ def build_vm_config(resource, vm):
     disks, root_pool = disk_entries(resource, vm, hvm)
     if system_vm:
         disks.append((naming.systemvm_iso_path(root_pool), "r"))
-    disk_strings = []
-    for index, (path, mode) in enumerate(disks):
-        dev = _device(index, hvm)
-        if path.endswith(".iso"):
-            disk_strings.append("file:%s,%s:cdrom,r" % (path, dev))
-        else:
-            disk_strings.append("file:%s,%s,%s" % (path, dev, mode))
-    if system_vm:
-        ensure_control(resource)
-    nics = sorted(vm.get("nics") or [], key=lambda n: int(n.get("deviceId") or 0))
-    vifs = [vif_string(need(n, "mac", "nic"), bridge_for_nic(resource, n)) for n in nics]
     cpus = int(vm.get("cpus") or 1)
     memory_mib = max(int(vm.get("minRam") or 0) // (1024 * 1024), 1)
-    params = {
-        "name": name,
-        "OVM_simple_name": name,
-        "uuid": naming.vm_uuid(name),
-        "memory": memory_mib,
-        "maxmem": max(int(vm.get("maxRam") or 0) // (1024 * 1024), memory_mib),
-        "vcpus": cpus,
-        "maxvcpus": max(int(vm.get("vcpuMaxLimit") or cpus), cpus),
-        "cpu_weight": 27500,
-        "cpu_cap": 0,
-        "on_reboot": "restart",
-        "on_poweroff": "destroy",
-        "on_crash": "restart",
-        "bootloader": "" if hvm else "/usr/bin/pygrub",
-        "bootargs": "",
-        "extra": (vm.get("bootArgs") or "").strip().replace(" ", "%") if system_vm else "",
-        "guest_os_type": "linux" if not hvm else "default",
-        "OVM_domain_type": "xen_hvm" if hvm else "xen_pvm",
-        "OVM_high_availability": bool(vm.get("enableHA")) and resource.config.pool,
-        "OVM_description": vm.get("os") or "",
-        "OVM_cpu_compat_group": "",
-        "disk": disk_strings,
-        "vif": vifs,
-        "vfb": [VNC_TEMPLATE % (vm.get("vncAddr") or "0.0.0.0", vm.get("vncPassword") or "")],
-    }
+    cfg = VmConfig(
+        name=name,
+        simple_name=name,
+        uuid=naming.vm_uuid(name),
+        memory=memory_mib,
+        vcpus=cpus,
+        maxvcpus=max(int(vm.get("vcpuMaxLimit") or cpus), cpus),
+        cpu_weight=27500,
+        cpu_cap=0,
+        on_reboot="restart",
+        on_poweroff="destroy",
+        on_crash="restart",
+        bootloader="" if hvm else "/usr/bin/pygrub",
+        bootargs="",
+        extra=(vm.get("bootArgs") or "").strip().replace(" ", "%") if system_vm else "",
+        guest_os_type="linux" if not hvm else "default",
+        domain_type="xen_hvm" if hvm else "xen_pvm",
+        high_availability=bool(vm.get("enableHA")) and resource.config.pool,
+        description=vm.get("os") or "",
+        cpu_compat_group="",
+        other={"maxmem": max(int(vm.get("maxRam") or 0) // (1024 * 1024), memory_mib)},
+    )
+    for path, mode in disks:
+        cfg.add_disk(path, mode)
+    if system_vm:
+        ensure_control(resource)
+    for nic in sorted(vm.get("nics") or [], key=lambda n: int(n.get("deviceId") or 0)):
+        cfg.add_vif(need(nic, "mac", "nic"), bridge_for_nic(resource, nic))
+    cfg.set_vnc(vm.get("vncAddr") or "0.0.0.0", vm.get("vncPassword") or "")
+    params = cfg.to_params()
     return params, naming.repo_id(root_pool)
 
 
@@ -314,18 +303,17 @@ def _nic_change(resource, cmd, plug):
     mac = str(need(nic, "mac", "nic")).lower()
     with resource.vms.lock(name):
         dom = _running(resource, name)
-        cfg = resource.ask(resource.client.xen.get_vm_config, dom.repo_id, dom.uuid, raw=True) or {}
-        vifs = vif_entries(cfg)
-        present = any(m == mac for m, _b, _r in vifs)
+        cfg = resource.ask(resource.client.xen.get_vm_config, dom.repo_id, dom.uuid)
+        present = cfg.vif_index(mac) >= 0
         if plug == present:
             return "NIC %s already %s" % (mac, "plugged" if plug else "absent")
         if plug:
             with resource.step("bridge for nic"):
                 bridge = bridge_for_nic(resource, nic)
-            cfg["vif"] = [r for _m, _b, r in vifs] + [vif_string(mac, bridge)]
+            cfg.add_vif(mac, bridge)
         else:
-            cfg["vif"] = [r for m, _b, r in vifs if m != mac]
-        resource.ask(resource.client.xen.configure_vm, dom.repo_id, dom.uuid, cfg)
+            cfg.remove_vif(mac)
+        resource.ask(resource.client.xen.configure_vm, dom.repo_id, dom.uuid, cfg.to_params())
     return "NIC %s %s" % (mac, "plugged" if plug else "unplugged")
 
 

@@ -252,23 +252,6 @@ def delete_object(resource, cmd):
     return answers.answer("Answer", True, "deleted %s" % path if gone else "%s was already gone" % path)
 
 
-def _entry_device(entry):
-    """``xvdb`` of ``file:/path,xvdb,w!`` and ``hdc`` of ``file:/path,hdc:cdrom,r``."""
-    parts = str(entry).split(",")
-    return parts[1].split(":")[0] if len(parts) > 1 else ""
-
-
-def _free_device(entries, hvm):
-    """The first device name no disk entry uses (after a detach, the count of entries may be in use)."""
-    from ovm3.cloudstack.vm import _device
-
-    used = {_entry_device(e) for e in entries}
-    index = 0
-    while _device(index, hvm) in used:
-        index += 1
-    return _device(index, hvm)
-
-
 def _attach_detach(resource, cmd, attach):
     name = need(cmd, "vmName")
     disk = need(cmd, "disk")
@@ -286,20 +269,17 @@ def _attach_detach(resource, cmd, attach):
         dom = list_domains(resource).get(name)
         if dom is None:
             return "VM %s is not running: the disk follows its definition at next start" % name
-        cfg = resource.ask(resource.client.xen.get_vm_config, dom.repo_id, dom.uuid, raw=True) or {}
-        entries = list(cfg.get("disk") or [])
-        present = [e for e in entries if ("file:%s," % path) in str(e)]
-        if attach and present or (not attach and not present):
+        cfg = resource.ask(resource.client.xen.get_vm_config, dom.repo_id, dom.uuid)
+        present = cfg.find_disk(path) is not None
+        if attach == present:
             return "%s already %s" % (path, "attached" if attach else "detached")
-        if attach:
-            dev = _free_device(entries, "hvm" in str(cfg.get("OVM_domain_type", "")))
-            entries.append(
-                "file:%s,%s:cdrom,r" % (path, dev) if kind == "ISO" else "file:%s,%s,w!" % (path, dev)
-            )
+        if not attach:
+            cfg.remove_disk(path)
+        elif kind == "ISO":
+            cfg.add_iso(path)
         else:
-            entries = [e for e in entries if e not in present]
-        cfg["disk"] = entries
-        resource.ask(resource.client.xen.configure_vm, dom.repo_id, dom.uuid, cfg)
+            cfg.add_disk(path, "w!")
+        resource.ask(resource.client.xen.configure_vm, dom.repo_id, dom.uuid, cfg.to_params())
     return "%s %s %s" % (path, "attached to" if attach else "detached from", name)
 
 
