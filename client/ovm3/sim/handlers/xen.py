@@ -8,6 +8,7 @@ import uuid as uuidlib
 from ovm3.sim import vmcfg_text
 from ovm3.sim.handlers import handles
 from ovm3.sim.state import AgentError, Domain
+from ovm3.vmcfg import Disk, Vfb, Vif
 
 _INT_KEYS = ("memory", "maxmem", "vcpus", "maxvcpus", "cpu_cap", "cpu_weight")
 DOM0_UUID = "00000000-0000-0000-0000-000000000000"
@@ -74,15 +75,6 @@ def _domain(h, vm_id):
     return dom
 
 
-def _kv(text):
-    out = {}
-    for part in str(text).split(","):
-        k, sep, v = part.partition("=")
-        if sep:
-            out[k.strip()] = v.strip()
-    return out
-
-
 def _uuid_for(*parts):
     return str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, "/".join(str(p) for p in parts)))
 
@@ -92,22 +84,21 @@ def domain_info(h, dom):
     cfg = dom.config
     vbd, vif, vfb = [], [], []
     for disk in cfg.get("disk", []):
-        fields = str(disk).split(",")
-        dev = fields[1] if len(fields) > 1 else "xvda"
+        entry = Disk.parse(disk)
         vbd.append(
             {
                 "protocol": "x86_32-abi",
                 "uuid": _uuid_for(dom.vm_id, "vbd", disk),
                 "bootable": "",
-                "dev": dev if ":" in dev else dev + ":disk",
-                "uname": fields[0],
-                "mode": fields[2] if len(fields) > 2 else "w",
+                "dev": "%s:%s" % (entry.device, entry.kind or "disk"),
+                "uname": entry.uname,
+                "mode": entry.mode,
                 "backend": "",
                 "VDI": "",
             }
         )
     for v in cfg.get("vif", []):
-        kv = _kv(v)
+        kv = Vif.parse(v).options
         vif.append(
             {
                 "bridge": kv.get("bridge", ""),
@@ -118,7 +109,7 @@ def domain_info(h, dom):
             }
         )
     for v in cfg.get("vfb", []):
-        kv = _kv(v)
+        kv = Vfb.parse(v).options
         listen = kv.get("vnclisten", "0.0.0.0")
         vfb.append(
             {
@@ -265,8 +256,7 @@ def get_vm_config(h, repo_id, vm_id):
 
 def _check_disks(h, cfg):
     for disk in cfg.get("disk", []):
-        uname = str(disk).split(",")[0]
-        path = uname.split(":", 1)[1] if ":" in uname else uname
+        path = Disk.parse(disk).path
         if not path.startswith("/") or not os.path.exists(h.path(path)):
             raise AgentError("Error: Disk image does not exist: %s" % path, cls="exceptions.RuntimeError")
 
