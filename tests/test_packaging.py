@@ -23,3 +23,31 @@ def test_host_side_files_are_found_through_the_package():
     assert {"ovm3_agent.py", "ovm3_hostio.py", "ovm3_heartbeat.py", "ovm3-heartbeat.init",
             "ovm3_compat.py", "ovm3_apidump.py"} <= names
     assert not any(n.endswith((".pyc", ".pyo")) or n == "__init__.py" for n in names)
+
+
+_WITHOUT_EXTRAS = """
+import sys
+sys.modules["paramiko"] = None      # what a plain `pip install ovm3` lacks: importing them fails
+sys.modules["cryptography"] = None
+from ovm3.cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _cli_without_extras(*argv):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-c", _WITHOUT_EXTRAS] + list(argv), capture_output=True,
+                          text=True, timeout=60, cwd=ROOT, stdin=subprocess.DEVNULL)
+
+
+def test_a_plain_install_without_the_sim_and_deploy_extras_runs_the_client_and_names_the_extra():
+    helped = _cli_without_extras("--help")
+    assert helped.returncode == 0 and "deploy" in helped.stdout and "sim" in helped.stdout, helped.stderr
+    assert _cli_without_extras("vm", "--help").returncode == 0
+    sim = _cli_without_extras("sim", "--hosts", "1")
+    assert sim.returncode == 1 and "pip install 'ovm3[sim]'" in sim.stderr and "Traceback" not in sim.stderr
+    deploy = _cli_without_extras("deploy", "--dry-run", "127.0.0.1")
+    assert deploy.returncode == 1 and "pip install 'ovm3[deploy]'" in deploy.stdout + deploy.stderr
+    assert "Traceback" not in deploy.stderr

@@ -20,10 +20,13 @@ import socket
 import threading
 import time
 
-import paramiko
+try:
+    import paramiko
+except ImportError:  # a plain client install: ovm3 deploy says which extra to add (SSHConnector)
+    paramiko = None
 
 from ovm3.deploy.connector import DEFAULT_COMMAND_TIMEOUT, Connector
-from ovm3.errors import HostKeyError, SSHError
+from ovm3.errors import ConfigError, HostKeyError, SSHError
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +100,9 @@ class SSHConnector(Connector):
 
     def __init__(self, host, port=DEFAULT_SSH_PORT, user="root", key_files=None, password=None,
                  known_hosts=None, trust_new=False, connect_timeout=DEFAULT_CONNECT_TIMEOUT):
+        if paramiko is None:
+            raise ConfigError("SSH deployment needs paramiko, which this installation lacks",
+                              hint="install ovm3 with its deploy extra: pip install 'ovm3[deploy]'")
         self.host = host
         self.port = int(port)
         self.user = user

@@ -12,10 +12,16 @@ import ssl
 import warnings
 from dataclasses import dataclass
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+from ovm3.errors import ConfigError
+
+try:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+except ImportError:  # a plain client install: ovm3 sim / ovm3 demo say which extra to add
+    raise ConfigError("the simulated agent needs cryptography, which this installation lacks",
+                      hint="install ovm3 with its sim extra: pip install 'ovm3[sim]'") from None
 
 
 @dataclass(frozen=True)
