@@ -44,7 +44,7 @@ gate: venv
 
 test-py27:
 	@if [ -z "$(PY27)" ]; then echo "make test: no Python 2.7 interpreter found (need pyenv's 2.7.18 or python2.7): host-side code must be tested under Python 2"; exit 1; fi
-	$(PY27) -m unittest discover -s tests/host -t . -p 'test_*.py'
+	$(PY27) tests/host/runner.py tests/host
 
 $(VENV39)/.installed: pyproject.toml setup.py client/ovm3/_wirec.c
 	@if [ -z "$(PY39)" ]; then echo "make test: no Python 3.9 interpreter found (need pyenv's 3.9.18 or python3.9): the client promises 3.9 support"; exit 1; fi

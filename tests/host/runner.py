@@ -120,6 +120,7 @@ def main(argv=None, out=None):
     except (RunnerError, OSError):
         sys.stderr.write("runner: %s\n" % sys.exc_info()[1])
         return 2
+    os.chdir(os.path.dirname(os.path.dirname(os.path.abspath(folder))))  # the login's cwd may be unreadable
     suite = load(folder)
     result = unittest.TextTestRunner(sys.stderr, True, 1).run(suite)
     out.write("%s python=%s ran=%d failures=%d errors=%d uid=%d\n" % (
