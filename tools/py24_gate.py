@@ -20,12 +20,12 @@ what vermin misses or reports only as a warning:
 * runtime traps that parse everywhere but break on 2.4: ``type(e).__name__`` of an exception (2.4's
   exceptions are old-style classes: ``type(e)`` is ``instance``; write ``e.__class__.__name__``),
   ``Event.is_set``/``Thread.is_alive``/``current_thread``/``active_count``/``notify_all`` (2.4 has
-  only the camelCase names; ``isAlive`` is gone in 3.9, so let a thread set a flag as it ends), ``thread.daemon = ...`` and ``Thread(daemon=...)`` (use
-  ``setDaemon``), using the value of ``.wait(timeout)`` (``Event.wait``/``Condition.wait`` return
-  None before 2.7: loop on ``isSet()`` instead), and the unittest API 2.4 lacks (``assertIn`` and
-  the other 2.7 asserts, ``assertRaises`` as a context manager, ``skip``/``skipIf``/``skipUnless``/
-  ``expectedFailure``, ``skipTest``, ``setUpClass``/``tearDownClass``, ``setUpModule``,
-  ``addCleanup``, ``subTest``).
+  only the camelCase names; ``isAlive`` is gone in 3.9, so let a thread set a flag as it ends),
+  ``thread.daemon = ...`` and ``Thread(daemon=...)`` (use ``setDaemon``), using the value of
+  ``.wait(timeout)`` (``Event.wait``/``Condition.wait`` return None before 2.7: loop on ``isSet()``),
+  and the unittest API 2.4 lacks (``assertIn`` and the other 2.7 asserts, ``assertRaises`` as a
+  context manager, ``skip``/``skipIf``/``skipUnless``/``expectedFailure``, ``skipTest``,
+  ``setUpClass``/``tearDownClass``, ``setUpModule``, ``addCleanup``, ``subTest``).
 
 Prints ``file:line: problem`` lines; exits 0 when clean, 1 with problems, 2 on usage errors.
 """
@@ -75,8 +75,8 @@ NEW_METHODS = {"format": "2.6 (str.format)", "partition": "2.5", "rpartition": "
                "check_output": "2.7", "terminate": "2.6", "send_signal": "2.6"}
 
 #: threading names that 2.4 spells in camelCase only: attribute -> the 2.4 spelling.
-THREADING_NEW = {"is_set": "isSet()", "is_alive": "a flag the thread sets as it ends; isAlive is gone in 3.9", "current_thread": "currentThread()",
-                 "active_count": "activeCount()", "notify_all": "notifyAll()"}
+THREADING_NEW = {"is_set": "isSet()", "is_alive": "a flag the thread sets as it ends; isAlive is gone in 3.9",
+                 "current_thread": "currentThread()", "active_count": "activeCount()", "notify_all": "notifyAll()"}
 #: unittest.TestCase methods (and module hooks) Python 2.4's unittest does not have.
 UNITTEST_NEW = frozenset("""
 assertIn assertNotIn assertIs assertIsNot assertIsNone assertIsNotNone assertIsInstance

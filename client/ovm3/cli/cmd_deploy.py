@@ -114,8 +114,8 @@ def _progress(done, total, result):
               help="Deploy host-side files from this tree (agent_module/, hostlib/, fencing/, tools/host/).")
 @pass_settings
 def command(settings, hosts, inventory_file, uninstall, dry_run, self_test, self_test_user, rotate_agent_password,
-            ssh_port, ssh_user, ssh_keys, ssh_password_file, ask_ssh_password, known_hosts, trust_new_host_key, remote_root,
-            remote_python, agent_ssl, host_fixes, mount, guid, interval, hb_timeout, policy, watchdog,
+            ssh_port, ssh_user, ssh_keys, ssh_password_file, ask_ssh_password, known_hosts, trust_new_host_key,
+            remote_root, remote_python, agent_ssl, host_fixes, mount, guid, interval, hb_timeout, policy, watchdog,
             state_dir, arm_fencing, no_heartbeat, workers, wait_timeout, command_timeout, host_files):
     """Install ovm3 on OVM hosts over SSH: agent module, heartbeat daemon, dumper; pin the agent certificate.
 
