@@ -537,30 +537,36 @@ def _json_read(text, pos):
     return int(m.group(0)), m.end()
 
 
+def _json_sequence(text, pos, closing, read_item):
+    """Comma-separated items up to ``closing``; ``read_item(text, pos)`` reads one, returns the position
+    after it. Returns the position after ``closing``."""
+    pos = _json_skip(text, pos)
+    if text[pos:pos + 1] == closing:
+        return pos + 1
+    while True:
+        pos = _json_skip(text, read_item(text, _json_skip(text, pos)))
+        ch = text[pos:pos + 1]
+        if ch == closing:
+            return pos + 1
+        if ch != ",":
+            raise JSONError("expected ',' or '%s' at offset %d" % (closing, pos))
+        pos += 1
+
+
 def _json_read_array(text, pos):
     out = []
-    pos = _json_skip(text, pos)
-    if text[pos:pos + 1] == "]":
-        return out, pos + 1
-    while True:
-        value, pos = _json_read(text, _json_skip(text, pos))
+
+    def item(text, pos):
+        value, pos = _json_read(text, pos)
         out.append(value)
-        pos = _json_skip(text, pos)
-        ch = text[pos:pos + 1]
-        if ch == "]":
-            return out, pos + 1
-        if ch != ",":
-            raise JSONError("expected ',' or ']' at offset %d" % pos)
-        pos += 1
+        return pos
+    return out, _json_sequence(text, pos, "]", item)
 
 
 def _json_read_object(text, pos):
     out = {}
-    pos = _json_skip(text, pos)
-    if text[pos:pos + 1] == "}":
-        return out, pos + 1
-    while True:
-        pos = _json_skip(text, pos)
+
+    def item(text, pos):
         if text[pos:pos + 1] != '"':
             raise JSONError("expected a string key at offset %d" % pos)
         key, pos = _json_read_string(text, pos + 1)
@@ -569,13 +575,8 @@ def _json_read_object(text, pos):
             raise JSONError("expected ':' at offset %d" % pos)
         value, pos = _json_read(text, _json_skip(text, pos + 1))
         out[key] = value
-        pos = _json_skip(text, pos)
-        ch = text[pos:pos + 1]
-        if ch == "}":
-            return out, pos + 1
-        if ch != ",":
-            raise JSONError("expected ',' or '}' at offset %d" % pos)
-        pos += 1
+        return pos
+    return out, _json_sequence(text, pos, "}", item)
 
 
 def _json_hex4(text, pos):
