@@ -126,7 +126,10 @@ def run(conn, root="/", python=None, user=DEFAULT_USER, tree=None, timeout=600.0
         return result
     version, ran, failed, uid, failed_ids = summary
     result.plan = ["FAILED %s" % test for test in failed_ids]
-    if done.status == 0 and failed == 0 and ran > 0:
+    if uid == 0:
+        result.status = "failed"
+        result.reason = "the host tests ran as root (uid 0), not as %s: their results are not trusted" % user
+    elif done.status == 0 and failed == 0 and ran > 0:
         result.status = "passed"
         result.reason = "%d host tests passed on Python %s as uid %d" % (ran, version, uid)
     else:
