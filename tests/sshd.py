@@ -49,7 +49,12 @@ def available():
 
 def private_shadow_possible():
     """True when sshd can run in its own mount namespace with a throwaway /etc/shadow (root, unshare)."""
-    if not available() or not os.path.exists(UNSHARE) or not os.path.exists(OPENSSL):
+    return private_mounts_possible() and os.path.exists(OPENSSL)
+
+
+def private_mounts_possible():
+    """True when sshd can run in its own mount namespace (root, unshare -m)."""
+    if not available() or not os.path.exists(UNSHARE):
         return False
     probe = subprocess.run([UNSHARE, "-m", "--propagation", "private", "true"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
