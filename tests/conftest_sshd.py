@@ -36,7 +36,6 @@ __all__ = ["ssh_keys", "ssh_server", "known_hosts", "_testing_env", "agent", "do
 pytestmark = pytest.mark.skipif(not sshd.available(), reason="needs /usr/sbin/sshd and root")
 
 
-
 def python27():
     """The Python 2.7 interpreter (pyenv's 2.7.18 or ``python2.7``) as an absolute path, or None."""
     probes = ([["python", "-c", "import sys; print(sys.executable)"], dict(os.environ, PYENV_VERSION="2.7.18")],

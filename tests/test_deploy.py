@@ -315,3 +315,16 @@ def test_the_remote_python_is_27_on_an_agent_tree_shaped_like_a_real_one(dom0):
     for rel in ("__init__.py", "target/__init__.py", "api/__init__.py", "target/api.py"):
         source = os.path.join(dom0.agent_dir, rel)
         assert os.path.isfile(source) and os.path.isfile(source + "c"), rel
+
+
+def test_without_the_package_files_python_2_cannot_import_the_edited_api_py(env):
+    """What the real-shaped tree guards against: Python 3 imports a package-less tree (namespace packages),
+    the dom0's Python 2 does not, so a deploy test on such a tree would prove nothing about a real host."""
+    ssh_server, ssh_keys, known_hosts, dom0, agent, host_files = env
+    for rel in ("__init__.py", "target/__init__.py", "api/__init__.py"):
+        for name in (rel, rel + "c"):
+            os.unlink(os.path.join(dom0.agent_dir, name))
+    with pytest.raises(errors.DeployError, match="the edited api.py does not import .*No module named"):
+        run(ssh_server, ssh_keys, known_hosts, options(agent, host_files, heartbeat=None))
+    with open(os.path.join(dom0.agent_dir, "target/api.py"), "rb") as f:
+        assert b"ovm3" not in f.read()  # the original was put back
