@@ -90,6 +90,8 @@ class GateTest(unittest.TestCase):
         self.assertEqual(missing, [], out)
 
     def test_every_runtime_trap_fixture_fails_on_each_of_its_lines(self):
+        files = [os.path.basename(p) for p in glob.glob(os.path.join(FIXTURES, "trap_*.py"))]
+        self.assertEqual(sorted(files), sorted(TRAPS.keys()))  # no fixture goes unchecked
         for name in sorted(TRAPS):
             rc, out, err = run_gate([os.path.join(FIXTURES, name)])
             self.assertEqual(rc, 1, name + out + err)
