@@ -6,7 +6,8 @@ VPY := $(VENV)/bin/python
 # dom0 runs Python 2.4 (OVM 3.2) or 2.6 (OVM 3.3/3.4); the closest real interpreter here is 2.7.
 PY27 ?= $(shell if PYENV_VERSION=2.7.18 python -c 'import sys; assert sys.version_info[:2]==(2,7)' >/dev/null 2>&1; then echo 'env PYENV_VERSION=2.7.18 python'; elif command -v python2.7 >/dev/null 2>&1; then echo python2.7; fi)
 DEB_PACKAGES := fuse3 libfuse2 openssh-server openssh-client gcc libc6-dev
-HOST_SOURCES = $(shell git ls-files 'agent_module/*.py' 'fencing/*.py' 'hostlib/*.py' 'tools/host/*.py' 2>/dev/null || ls agent_module/*.py fencing/*.py hostlib/*.py)
+# Host-side code and the host tests (and their helpers), which a dom0 runs too (ovm3 deploy --self-test).
+HOST_SOURCES = $(shell git ls-files 'agent_module/*.py' 'fencing/*.py' 'hostlib/*.py' 'tools/host/*.py' 'tests/host/*.py' 2>/dev/null || ls agent_module/*.py fencing/*.py hostlib/*.py tests/host/*.py)
 
 # The oldest management-side Python we support; its venv runs the client's own tests.
 PY39 ?= $(shell if PYENV_VERSION=3.9.18 python -c 'import sys; assert sys.version_info[:2]==(3,9)' >/dev/null 2>&1; then echo 'env PYENV_VERSION=3.9.18 python'; elif command -v python3.9 >/dev/null 2>&1; then echo python3.9; fi)
@@ -37,14 +38,15 @@ deb:
 lint: venv
 	$(VPY) -m ruff check client tests tools/*.py setup.py
 
-# Host-side code must run on dom0's Python 2.4: vermin for library use, our own gate for the rest.
+# Host-side code and host tests must run on dom0's Python 2.4: vermin for library use, our own gate for
+# the rest (syntax, newer calls, runtime traps; tests/host/test_gate.py proves it refuses each).
 gate: venv
 	$(VENV)/bin/vermin --no-tips --violations -t=2.4- -t=3- $(HOST_SOURCES)
 	$(VPY) tools/py24_gate.py $(HOST_SOURCES)
 
 test-py27:
 	@if [ -z "$(PY27)" ]; then echo "make test: no Python 2.7 interpreter found (need pyenv's 2.7.18 or python2.7): host-side code must be tested under Python 2"; exit 1; fi
-	$(PY27) -m unittest discover -s tests/host -t . -p 'test_*.py'
+	$(PY27) tests/host/runner.py tests/host
 
 $(VENV39)/.installed: pyproject.toml setup.py client/ovm3/_wirec.c
 	@if [ -z "$(PY39)" ]; then echo "make test: no Python 3.9 interpreter found (need pyenv's 3.9.18 or python3.9): the client promises 3.9 support"; exit 1; fi

@@ -39,6 +39,9 @@ SOURCES = (("ovm3_hostio.py", (".",)), ("ovm3_compat.py", (".", "../hostlib")),
            ("ovm3_heartbeat.py", (".", "../fencing")), ("ovm3_apidump.py", (".", "../hostlib")))
 OPTIONAL = ("ovm3_heartbeat.py", "ovm3_apidump.py")
 
+#: Bytecode suffixes beside a ``.py`` file (Python 2 keeps ``api.pyc``/``api.pyo`` next to ``api.py``).
+COMPILED = ("c", "o")
+
 #: Host fixes (opt-in): name -> (file, function computing the fixed text or None when not needed).
 VLAN_COMMON = "/etc/xen/scripts/xen-network-common.sh"
 VLAN_BRIDGE = "/etc/xen/scripts/linuxbridge/ovs-vlan-bridge"
@@ -96,14 +99,64 @@ def _write(path, data, mode=None):
 
 
 def _backup_once(paths, name, source):
-    """Copy ``source`` to the state dir as ``name.orig`` unless a backup is already there."""
+    """Copy ``source`` to the state dir as ``name.orig`` unless a backup is already there.
+
+    Its compiled files (``.pyc``/``.pyo`` beside it) go with it as ``namec.orig``/``nameo.orig``, and
+    the backup keeps the source's times, so uninstall can put back a tree whose bytecode is still valid.
+    """
     target = paths.backup(name)
     if os.path.exists(target):
         return False
     if not os.path.isdir(paths.state):
         os.makedirs(paths.state, int("700", 8))
-    _write(target, _read(source), os.stat(source).st_mode & int("7777", 8))
+    for suffix in COMPILED:
+        if name.endswith(".py") and os.path.isfile(source + suffix):
+            _copy_keeping_times(source + suffix, paths.backup(name + suffix))
+    _copy_keeping_times(source, target)
     return True
+
+
+def _copy_keeping_times(source, target):
+    st = os.stat(source)
+    _write(target, _read(source), st.st_mode & int("7777", 8))
+    os.utime(target, (st.st_atime, st.st_mtime))
+
+
+def _drop_backup(paths, name):
+    """Forget the backup of ``name`` and of its compiled files (a newer original replaced it)."""
+    for suffix in ("",) + COMPILED:
+        if os.path.exists(paths.backup(name + suffix)):
+            os.unlink(paths.backup(name + suffix))
+
+
+def _restore(paths, name, target):
+    """Put ``target`` back from its backup, byte for byte with its mode and times, compiled files
+    included (the ones made from our edit go); returns True when anything changed. Drops the backup."""
+    backup = paths.backup(name)
+    changed = False
+    data = _read(backup)
+    if not os.path.exists(target) or _read(target) != data:
+        _write(target, data, os.stat(backup).st_mode & int("7777", 8))
+        changed = True
+    st = os.stat(backup)
+    os.utime(target, (st.st_atime, st.st_mtime))
+    os.unlink(backup)
+    if not name.endswith(".py"):
+        return changed
+    for suffix in COMPILED:
+        saved = paths.backup(name + suffix)
+        if os.path.exists(saved):
+            data = _read(saved)
+            if not os.path.exists(target + suffix) or _read(target + suffix) != data:
+                _write(target + suffix, data, os.stat(saved).st_mode & int("7777", 8))
+                changed = True
+            st = os.stat(saved)
+            os.utime(target + suffix, (st.st_atime, st.st_mtime))
+            os.unlink(saved)
+        elif os.path.exists(target + suffix):
+            os.unlink(target + suffix)  # bytecode of our edit, which did not exist before install
+            changed = True
+    return changed
 
 
 def source_files():
@@ -143,7 +196,8 @@ def installed_files(paths, names):
 
 
 def _remove_compiled(path):
-    for suffix in ("c", "o"):
+    """Drop ``path``'s bytecode, so the agent cannot load a stale one (the originals were backed up)."""
+    for suffix in COMPILED:
         if os.path.exists(path + suffix):
             os.unlink(path + suffix)
 
@@ -334,7 +388,7 @@ def install(paths, agent_ssl="keep", host_fixes=False, python=None):
     # 2. CloudStack's module serves the same wire names: move it aside
     if os.path.exists(paths.cloudstack):
         if os.path.exists(paths.backup("cloudstack.py")):
-            os.unlink(paths.backup("cloudstack.py"))  # CloudStack put a newer one back
+            _drop_backup(paths, "cloudstack.py")  # CloudStack put a newer one back
         _backup_once(paths, "cloudstack.py", paths.cloudstack)
         os.unlink(paths.cloudstack)
         _remove_compiled(paths.cloudstack)
@@ -343,7 +397,7 @@ def install(paths, agent_ssl="keep", host_fixes=False, python=None):
     current = _read(paths.api_py)
     text = _text(current)
     if not has_ovm3(text) and os.path.exists(paths.backup("api.py")):
-        os.unlink(paths.backup("api.py"))  # an agent update or CloudStack replaced api.py: new original
+        _drop_backup(paths, "api.py")  # an agent update or CloudStack replaced api.py: new original
     _backup_once(paths, "api.py", paths.api_py)
     edited = add_ovm3(strip_cloudstack(text))
     if edited != text:
@@ -375,20 +429,16 @@ def install(paths, agent_ssl="keep", host_fixes=False, python=None):
 
 
 def uninstall(paths):
-    """Put back api.py (byte for byte), CloudStack's module, agent.ini and fixed files; remove ours."""
+    """Put back api.py (byte for byte, with its compiled files), CloudStack's module, agent.ini and fixed
+    files; remove ours and their bytecode."""
     changed = False
     restores = [("api.py", paths.api_py), ("cloudstack.py", paths.cloudstack), ("agent.ini", paths.agent_ini)]
     for name, fix in FIXES:
         restores.append(("fix-" + name, fix(paths)[0]))
     for name, target in restores:
-        backup = paths.backup(name)
-        if os.path.exists(backup):
-            data = _read(backup)
-            if not os.path.exists(target) or _read(target) != data:
-                _write(target, data, os.stat(backup).st_mode & int("7777", 8))
-                _remove_compiled(target)
+        if os.path.exists(paths.backup(name)):
+            if _restore(paths, name, target):
                 changed = True
-            os.unlink(backup)
     if os.path.isfile(paths.api_py):
         text = _text(_read(paths.api_py))
         if has_ovm3(text):  # no backup survived: take our lines out by hand

@@ -11,11 +11,12 @@ its users (``import ovm3_compat``). Notes for every host-side author:
   after 2**31 ticks, about 248 days, with a 32-bit ``clock_t``; it is only a calibrated fallback).
 * No ``subprocess`` ``timeout=`` before 3.3: :func:`run` polls and kills.
 * No ``json`` before 2.6, no ``hashlib`` before 2.5: :func:`json_dumps` (compact, or indented for
-  files that diff cleanly), :func:`md5_hex`.
+  files that diff cleanly) and its reader :func:`json_loads`, :func:`md5_hex`.
 * ``inspect.getargspec`` is gone in 3.11 and ``getfullargspec`` missing before 3.0: :func:`argspec`.
 """
 import errno
 import os
+import re
 import select
 import signal
 import subprocess
@@ -33,10 +34,12 @@ if PY3:
     string_types = (str,)
     text_type = str
     integer_types = (int,)
+    _unichr = chr
 else:  # pragma: no cover - exercised under Python 2.7
     string_types = (basestring,)  # noqa: F821  # novm
     text_type = unicode  # noqa: F821  # novm
     integer_types = (int, long)  # noqa: F821  # novm
+    _unichr = unichr  # noqa: F821  # novm
 
 #: The largest int Python 2's xmlrpclib will marshal (XML-RPC i4).
 XMLRPC_MAXINT = 2147483647
@@ -484,3 +487,140 @@ def _json_container(opening, items, closing, step, level):
         return opening + ",".join(items) + closing
     inner = "\n" + step * (level + 1)
     return opening + inner + ("," + inner).join(items) + "\n" + step * level + closing
+
+
+_JSON_UNESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+_JSON_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+_JSON_SPACE = " \t\n\r"
+
+
+def json_loads(text):
+    """The value of one JSON document (no ``json`` module on 2.4): the reader beside :func:`json_dumps`.
+
+    Strings come back as text (``unicode`` on Python 2), integers as ints, numbers with a fraction or
+    an exponent as floats. Anything that is not strict JSON (trailing commas, NaN, single quotes,
+    control characters in strings, data after the document) raises :class:`JSONError`.
+    """
+    if not isinstance(text, text_type):
+        text = text.decode("utf-8")
+    value, pos = _json_read(text, _json_skip(text, 0))
+    pos = _json_skip(text, pos)
+    if pos != len(text):
+        raise JSONError("extra data after the JSON document at offset %d" % pos)
+    return value
+
+
+def _json_skip(text, pos):
+    while pos < len(text) and text[pos] in _JSON_SPACE:
+        pos += 1
+    return pos
+
+
+def _json_read(text, pos):
+    if pos >= len(text):
+        raise JSONError("JSON document ends early")
+    ch = text[pos]
+    if ch == '"':
+        return _json_read_string(text, pos + 1)
+    if ch == "{":
+        return _json_read_object(text, pos + 1)
+    if ch == "[":
+        return _json_read_array(text, pos + 1)
+    for word, value in (("null", None), ("true", True), ("false", False)):
+        if text.startswith(word, pos):
+            return value, pos + len(word)
+    m = _JSON_NUMBER.match(text, pos)
+    if m is None or m.end() == pos:
+        raise JSONError("no JSON value at offset %d" % pos)
+    if m.group(2) or m.group(3):
+        return float(m.group(0)), m.end()
+    return int(m.group(0)), m.end()
+
+
+def _json_sequence(text, pos, closing, read_item):
+    """Comma-separated items up to ``closing``; ``read_item(text, pos)`` reads one, returns the position
+    after it. Returns the position after ``closing``."""
+    pos = _json_skip(text, pos)
+    if text[pos:pos + 1] == closing:
+        return pos + 1
+    while True:
+        pos = _json_skip(text, read_item(text, _json_skip(text, pos)))
+        ch = text[pos:pos + 1]
+        if ch == closing:
+            return pos + 1
+        if ch != ",":
+            raise JSONError("expected ',' or '%s' at offset %d" % (closing, pos))
+        pos += 1
+
+
+def _json_read_array(text, pos):
+    out = []
+
+    def item(text, pos):
+        value, pos = _json_read(text, pos)
+        out.append(value)
+        return pos
+    return out, _json_sequence(text, pos, "]", item)
+
+
+def _json_read_object(text, pos):
+    out = {}
+
+    def item(text, pos):
+        if text[pos:pos + 1] != '"':
+            raise JSONError("expected a string key at offset %d" % pos)
+        key, pos = _json_read_string(text, pos + 1)
+        pos = _json_skip(text, pos)
+        if text[pos:pos + 1] != ":":
+            raise JSONError("expected ':' at offset %d" % pos)
+        value, pos = _json_read(text, _json_skip(text, pos + 1))
+        out[key] = value
+        return pos
+    return out, _json_sequence(text, pos, "}", item)
+
+
+def _json_hex4(text, pos):
+    digits = text[pos:pos + 4]
+    if len(digits) != 4 or not re.match(r"^[0-9a-fA-F]{4}$", digits):
+        raise JSONError("bad \\u escape at offset %d" % pos)
+    return int(digits, 16)
+
+
+def _json_read_string(text, pos):
+    out = []
+    while True:
+        if pos >= len(text):
+            raise JSONError("unterminated JSON string")
+        ch = text[pos]
+        if ch == '"':
+            return "".join(out), pos + 1
+        if ord(ch) < 0x20:
+            raise JSONError("control character in a JSON string at offset %d" % pos)
+        if ch != "\\":
+            out.append(ch)
+            pos += 1
+            continue
+        esc = text[pos + 1:pos + 2]
+        if esc in _JSON_UNESCAPES:
+            out.append(_JSON_UNESCAPES[esc])
+            pos += 2
+            continue
+        if esc != "u":
+            raise JSONError("bad escape in a JSON string at offset %d" % pos)
+        code = _json_hex4(text, pos + 2)
+        pos += 6
+        if 0xd800 <= code < 0xdc00 and text[pos:pos + 2] == "\\u":
+            low = _json_hex4(text, pos + 2)
+            if 0xdc00 <= low < 0xe000:
+                pos += 6
+                out.append(_json_pair(code, low))
+                continue
+        out.append(_unichr(code))
+
+
+def _json_pair(high, low):
+    """One astral character from its surrogate pair (the pair itself on a narrow Python 2 build)."""
+    try:
+        return _unichr(0x10000 + ((high - 0xd800) << 10) + (low - 0xdc00))
+    except ValueError:
+        return _unichr(high) + _unichr(low)

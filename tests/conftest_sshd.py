@@ -6,7 +6,9 @@ pytest temp dirs; nothing touches the machine's /etc, /opt, /proc or a real agen
 The agent is ``ovm3.sim`` (TLS on, 3.2 or 3.3 personality). Its sandbox root for the host
 (``host.root``) is the deploy's remote root: :class:`FakeDom0` adds what a dom0 has there besides the
 agent's own files (the simulator already keeps its certificate at ``etc/ovs-agent/cert/certificate.pem``):
-``/etc/ovs-release``, an ``agent/target/api.py`` package tree, ``etc/init.d``, ``etc/sysconfig``,
+``/etc/ovs-release``, an agent package tree shaped like a real one (``agent/__init__.py``,
+``agent/target/__init__.py``, ``agent/api/__init__.py``, ``agent/target/api.py`` and, beside each, the
+``.pyc`` the dom0's Python compiled; the remote Python is Python 2.7), ``etc/init.d``, ``etc/sysconfig``,
 mount directories with a ``proc/mounts`` that lists them as NFS, and stub ``sbin/service`` and
 ``sbin/chkconfig`` that record each call in a log beside the tree. The stub ``service`` runs the real
 init script the deploy installed (``service ovm3-heartbeat start`` starts the real daemon, in log-only
@@ -18,6 +20,7 @@ import fcntl
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
 
@@ -28,11 +31,34 @@ from ovm3.sim import simulated_agents
 from tests import sshd
 
 __all__ = ["ssh_keys", "ssh_server", "known_hosts", "_testing_env", "agent", "dom0", "host_files", "env",
-           "FakeDom0", "make_host_files", "sim_agent", "REMOTE_PYTHON", "AGENT_PASSWORD", "MOUNTS"]
+           "FakeDom0", "make_host_files", "sim_agent", "REMOTE_PYTHON", "PYTHON27", "AGENT_PASSWORD", "MOUNTS"]
 
 pytestmark = pytest.mark.skipif(not sshd.available(), reason="needs /usr/sbin/sshd and root")
 
-REMOTE_PYTHON = sys.executable
+
+def python27():
+    """The Python 2.7 interpreter (pyenv's 2.7.18 or ``python2.7``) as an absolute path, or None."""
+    probes = ([["python", "-c", "import sys; print(sys.executable)"], dict(os.environ, PYENV_VERSION="2.7.18")],
+              [["python2.7", "-c", "import sys; print(sys.executable)"], None])
+    for argv, env in probes:
+        try:
+            out = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                 timeout=30).stdout.decode().strip()
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if out and os.path.isabs(out):
+            check = subprocess.run([out, "-c", "import sys; assert sys.version_info[:2] == (2, 7)"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if check.returncode == 0:
+                return out
+    return None
+
+
+#: The dom0's Python in the deploy tests: Python 2.7, the closest to dom0's 2.4/2.6 that exists here
+#: (``make test`` already fails without it). The manager's own Python 3 only when there is none, and
+#: then test_deploy's check of this value fails.
+PYTHON27 = python27()
+REMOTE_PYTHON = PYTHON27 or sys.executable
 AGENT_PASSWORD = "agent-pw"
 #: The heartbeat mounts of the fake dom0 (host paths; directories under the tree, NFS in proc/mounts).
 MOUNTS = ("/nfsmnt/pool1", "/nfsmnt/pool2")
@@ -40,6 +66,9 @@ MOUNTS = ("/nfsmnt/pool1", "/nfsmnt/pool2")
 SIM_FILES = ("etc/ovs-agent/sim-state.json",)
 
 API_PY = b"# ovs-agent target/api.py (fake)\nMODULES = []\n"
+#: The package files of a real ovs-agent tree (besides target/api.py); the agent's Python imports
+#: ``agent.target.api``, so without them Python 2 cannot (Python 3 would, as namespace packages).
+PACKAGE_FILES = ("__init__.py", "target/__init__.py", "api/__init__.py")
 
 SERVICE_STUB = '''#!/bin/sh
 # Stand-in for /sbin/service on the fake dom0 {root}: records the call, runs init scripts from the tree.
@@ -98,6 +127,12 @@ class FakeDom0:
         self.write("etc/ovs-agent/agent.ini", "[server]\nssl=enable\nport=8899\n")
         with open(os.path.join(self.agent_dir, "target", "api.py"), "wb") as f:
             f.write(API_PY)
+        for rel in PACKAGE_FILES:
+            with open(os.path.join(self.agent_dir, rel), "wb") as f:
+                f.write(b"# ovs-agent package (fake)\n")
+        # ...and the bytecode beside every source, compiled by the dom0's Python as on a real host.
+        subprocess.run([REMOTE_PYTHON, "-m", "compileall", "-q", self.agent_dir], check=True,
+                       stdout=subprocess.DEVNULL)
         self.mounts = [self.local(m) for m in mounts]
         table = ["rootfs / rootfs rw 0 0"]
         for i, local in enumerate(self.mounts):

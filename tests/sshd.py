@@ -4,6 +4,11 @@
 ``/usr/sbin/sshd -D -e -f config`` until ``stop()``. Root may log in with the test's key (CI runs as
 root); ``legacy=True`` restricts the server to what an Oracle Linux 6 OpenSSH 5.3 offers.
 
+``open_under_root=FOLDER`` makes one folder below /root (root's 0700 home) reachable by every user of
+that sshd's sessions, for an interpreter an unprivileged user must run (pyenv's Python 2.7 lives in
+/root/.pyenv): sshd runs in a private mount namespace where /root is an empty tmpfs holding only that
+folder, bound at its own path. Nothing outside the namespace changes.
+
 ``root_password=...`` lets root log in with that password without touching the machine's accounts:
 sshd then runs in a private mount namespace (``unshare -m``) where a throwaway shadow file holding only
 that password is bind-mounted over /etc/shadow; the real file is never written and nothing outside
@@ -21,6 +26,11 @@ UNSHARE = shutil.which("unshare") or "/usr/bin/unshare"
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
 #: Runs inside the new mount namespace: $0 is the throwaway shadow file, "$@" the sshd command line.
 _BIND_SHADOW = 'mount --bind "$0" /etc/shadow && exec "$@"'
+#: Runs inside the new mount namespace: $0 a staging dir, $1 a folder below /root, "$@" after them the
+#: sshd command line. /root becomes an empty tmpfs (0755) holding only that folder, bound back in place.
+_OPEN_UNDER_ROOT = ('set -e; stage=$0; folder=$1; shift; mount --bind "$folder" "$stage"; '
+                    'mount -t tmpfs -o mode=0755 ovm3-test-root /root; mkdir -p "$folder"; '
+                    'mount --bind "$stage" "$folder"; exec "$@"')
 
 #: The algorithms of an Oracle Linux 6 (OVM 3.3/3.4) sshd; OpenSSH 9 needs them enabled explicitly.
 OL6_ALGORITHMS = """\
@@ -39,7 +49,12 @@ def available():
 
 def private_shadow_possible():
     """True when sshd can run in its own mount namespace with a throwaway /etc/shadow (root, unshare)."""
-    if not available() or not os.path.exists(UNSHARE) or not os.path.exists(OPENSSL):
+    return private_mounts_possible() and os.path.exists(OPENSSL)
+
+
+def private_mounts_possible():
+    """True when sshd can run in its own mount namespace (root, unshare -m)."""
+    if not available() or not os.path.exists(UNSHARE):
         return False
     probe = subprocess.run([UNSHARE, "-m", "--propagation", "private", "true"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -65,8 +80,11 @@ class SSHServer:
     """One sshd. ``client_keys``: public key files allowed to log in as root."""
 
     def __init__(self, workdir, client_keys, legacy=False, password_auth=False, host_key=None,
-                 root_password=None):
+                 root_password=None, open_under_root=None):
         self.workdir = workdir
+        if open_under_root is not None and not open_under_root.startswith("/root/"):
+            raise ValueError("open_under_root names a folder below /root, got %r" % open_under_root)
+        self.open_under_root = open_under_root
         os.makedirs(workdir, exist_ok=True)
         self.legacy = legacy
         self.host_key = host_key or keygen(os.path.join(workdir, "host_key"), "rsa" if legacy else "ed25519")
@@ -121,6 +139,11 @@ class SSHServer:
             argv = [SSHD, "-D", "-e", "-f", config]
             if self.shadow:
                 argv = [UNSHARE, "-m", "--propagation", "private", "sh", "-c", _BIND_SHADOW, self.shadow] + argv
+            elif self.open_under_root:
+                stage = os.path.join(self.workdir, "root-stage")
+                os.makedirs(stage, exist_ok=True)
+                argv = [UNSHARE, "-m", "--propagation", "private", "sh", "-c", _OPEN_UNDER_ROOT, stage,
+                        self.open_under_root] + argv
             self.proc = subprocess.Popen(argv, stdout=log, stderr=log)
             log.close()
             end = time.monotonic() + deadline

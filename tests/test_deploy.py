@@ -6,6 +6,7 @@ system path inside the tree).
 """
 import hashlib
 import os
+import subprocess
 import time
 
 import pytest
@@ -17,7 +18,7 @@ from ovm3.deploy.ssh import SSHConnector
 from ovm3.pinstore import PinStore
 from ovm3.tools import dump
 from tests.conftest_sshd import *  # noqa: F403  (the sshd, simulated agent and fake dom0 fixtures)
-from tests.conftest_sshd import MOUNTS, REMOTE_PYTHON
+from tests.conftest_sshd import MOUNTS, PYTHON27, REMOTE_PYTHON
 
 pytestmark = [pytest.mark.sshd]
 
@@ -304,3 +305,26 @@ def test_dry_run_plan_is_exactly_what_the_real_run_does(env, uninstall):
     assert uploads == done.uploaded
     ran = [action.split(": ", 1)[1] for action in done.actions if ": " in action]
     assert len(ran) >= 3 and _planned_commands(plan) == ran, "\n".join(["plan:"] + plan + ["ran:"] + ran)
+
+
+def test_the_remote_python_is_27_on_an_agent_tree_shaped_like_a_real_one(dom0):
+    assert PYTHON27 is not None, "no Python 2.7 found: the deploy tests must run the host code on Python 2"
+    version = subprocess.run([REMOTE_PYTHON, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                             stdout=subprocess.PIPE, check=True).stdout
+    assert version == b"2.7\n"
+    for rel in ("__init__.py", "target/__init__.py", "api/__init__.py", "target/api.py"):
+        source = os.path.join(dom0.agent_dir, rel)
+        assert os.path.isfile(source) and os.path.isfile(source + "c"), rel
+
+
+def test_without_the_package_files_python_2_cannot_import_the_edited_api_py(env):
+    """What the real-shaped tree guards against: Python 3 imports a package-less tree (namespace packages),
+    the dom0's Python 2 does not, so a deploy test on such a tree would prove nothing about a real host."""
+    ssh_server, ssh_keys, known_hosts, dom0, agent, host_files = env
+    for rel in ("__init__.py", "target/__init__.py", "api/__init__.py"):
+        for name in (rel, rel + "c"):
+            os.unlink(os.path.join(dom0.agent_dir, name))
+    with pytest.raises(errors.DeployError, match="the edited api.py does not import .*No module named"):
+        run(ssh_server, ssh_keys, known_hosts, options(agent, host_files, heartbeat=None))
+    with open(os.path.join(dom0.agent_dir, "target/api.py"), "rb") as f:
+        assert b"ovm3" not in f.read()  # the original was put back

@@ -14,8 +14,18 @@ what vermin misses or reports only as a warning:
   with a tuple, ``Popen.kill``/``terminate``/``send_signal``, ``check_output``, several ``print``
   arguments;
 * an allowlist of the modules Python 2.4's standard library has. Anything else must be imported
-  inside ``try: ... except ImportError:`` (a fallback), be one of ours (``ovm3_*``), or come from
-  dom0 itself (``agent``, ``xen``).
+  inside ``try: ... except ImportError:`` (a fallback), be one of ours (``ovm3_*``, the host tests'
+  ``tests`` package), or come from dom0 itself (``agent``, ``xen``). An import in the ``except
+  ImportError:`` handler is allowed when its ``try`` body imports a 2.4 module (2.4 never gets there);
+* runtime traps that parse everywhere but break on 2.4: ``type(e).__name__`` of an exception (2.4's
+  exceptions are old-style classes: ``type(e)`` is ``instance``; write ``e.__class__.__name__``),
+  ``Event.is_set``/``Thread.is_alive``/``current_thread``/``active_count``/``notify_all`` (2.4 has
+  only the camelCase names; ``isAlive`` is gone in 3.9, so let a thread set a flag as it ends),
+  ``thread.daemon = ...`` and ``Thread(daemon=...)`` (use ``setDaemon``), using the value of
+  ``.wait(timeout)`` (``Event.wait``/``Condition.wait`` return None before 2.7: loop on ``isSet()``),
+  and the unittest API 2.4 lacks (``assertIn`` and the other 2.7 asserts, ``assertRaises`` as a
+  context manager, ``skip``/``skipIf``/``skipUnless``/``expectedFailure``, ``skipTest``,
+  ``setUpClass``/``tearDownClass``, ``setUpModule``, ``addCleanup``, ``subTest``).
 
 Prints ``file:line: problem`` lines; exits 0 when clean, 1 with problems, 2 on usage errors.
 """
@@ -56,11 +66,39 @@ NEW_NAMES = {"collections": ("namedtuple", "OrderedDict", "Counter", "defaultdic
 #: Packages dom0 provides to code running inside ovs-agent.
 DOM0_PACKAGES = ("agent", "xen")
 OUR_PREFIX = "ovm3_"
+#: Our packages besides the flat ``ovm3_*`` modules: the host tests import their shared helpers.
+OUR_PACKAGES = ("tests",)
 
 NEW_BUILTINS = {"any": "2.5", "all": "2.5", "next": "2.6", "bytes": "2.6", "bin": "2.6", "format": "2.6",
                 "bytearray": "2.6", "memoryview": "2.7", "print": None}
 NEW_METHODS = {"format": "2.6 (str.format)", "partition": "2.5", "rpartition": "2.5",
                "check_output": "2.7", "terminate": "2.6", "send_signal": "2.6"}
+
+#: threading names that 2.4 spells in camelCase only: attribute -> the 2.4 spelling.
+THREADING_NEW = {"is_set": "isSet()", "is_alive": "a flag the thread sets as it ends; isAlive is gone in 3.9",
+                 "current_thread": "currentThread()", "active_count": "activeCount()", "notify_all": "notifyAll()"}
+#: unittest.TestCase methods (and module hooks) Python 2.4's unittest does not have.
+UNITTEST_NEW = frozenset("""
+assertIn assertNotIn assertIs assertIsNot assertIsNone assertIsNotNone assertIsInstance
+assertNotIsInstance assertGreater assertGreaterEqual assertLess assertLessEqual assertRegexpMatches
+assertNotRegexpMatches assertRegex assertNotRegex assertRaisesRegexp assertRaisesRegex assertItemsEqual
+assertCountEqual assertDictEqual assertListEqual assertTupleEqual assertSetEqual assertSequenceEqual
+assertMultiLineEqual assertDictContainsSubset assertWarns assertWarnsRegex assertLogs assertNoLogs
+addCleanup doCleanups skipTest subTest enterContext
+""".split())
+UNITTEST_DECORATORS = frozenset(("skip", "skipIf", "skipUnless", "expectedFailure"))
+UNITTEST_HOOKS = frozenset(("setUpClass", "tearDownClass", "setUpModule", "tearDownModule"))
+#: Names that hold an exception by convention (``type(<name>).__name__`` is refused for them).
+EXCEPTION_NAMES = frozenset(("e", "ex", "exc", "err", "error", "exception", "failure"))
+
+
+def _is_exc_info(node):
+    """``sys.exc_info()[...]`` (or ``exc_info()[...]``)."""
+    if not isinstance(node, ast.Subscript) or not isinstance(node.value, ast.Call):
+        return False
+    func = node.value.func
+    return (isinstance(func, ast.Attribute) and func.attr == "exc_info") or \
+        (isinstance(func, ast.Name) and func.id == "exc_info")
 
 
 class Checker(object):
@@ -86,8 +124,18 @@ class Checker(object):
             return self.problems
         self.check_tokens()
         guarded = self.guarded_imports(tree)
+        self.parents = {}
+        self.exception_names = set(EXCEPTION_NAMES)
+        for node in ast.walk(tree):
+            for child in ast.iter_child_nodes(node):
+                self.parents[id(child)] = node
+            if isinstance(node, ast.Assign) and _is_exc_info(node.value):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        self.exception_names.add(target.id)
         for node in ast.walk(tree):
             self.check_node(node, guarded)
+            self.check_runtime_trap(node)
         self.problems.sort(key=lambda p: int(p.split(":")[1]))
         return self.problems
 
@@ -105,28 +153,35 @@ class Checker(object):
 
     @staticmethod
     def guarded_imports(tree):
-        """Imports inside ``try:`` bodies whose handlers catch ImportError: fallbacks, allowed."""
+        """Imports inside ``try:`` bodies whose handlers catch ImportError: fallbacks, allowed. So are the
+        imports in such a handler when the ``try`` body imports a 2.4 module (2.4 never runs them)."""
         out = set()
         for node in ast.walk(tree):
             if not isinstance(node, ast.Try):
                 continue
-            catches = False
-            for handler in node.handlers:
-                if handler.type is None or "ImportError" in ast.dump(handler.type):
-                    catches = True
-            if not catches:
+            handlers = [h for h in node.handlers if h.type is None or "ImportError" in ast.dump(h.type)]
+            if not handlers:
                 continue
+            old_first = False
             for stmt in node.body:
                 for sub in ast.walk(stmt):
                     if isinstance(sub, (ast.Import, ast.ImportFrom)):
                         out.add(id(sub))
+                        old_first = old_first or _imports_24_module(sub)
+            if not old_first:
+                continue
+            for handler in handlers:
+                for stmt in handler.body:
+                    for sub in ast.walk(stmt):
+                        if isinstance(sub, (ast.Import, ast.ImportFrom)):
+                            out.add(id(sub))
         return out
 
     def check_module(self, node, name, guarded):
         if id(node) in guarded:
             return
         top = name.split(".")[0]
-        if top.startswith(OUR_PREFIX) or top in DOM0_PACKAGES:
+        if top.startswith(OUR_PREFIX) or top in DOM0_PACKAGES or top in OUR_PACKAGES:
             return
         if top not in STDLIB_24:
             self.bad(node, "module %s (not in 2.4's standard library; import it in try/except ImportError)"
@@ -187,6 +242,47 @@ class Checker(object):
         elif isinstance(node, ast.Call):
             self.check_call(node)
 
+    def check_runtime_trap(self, node):
+        """What parses on every Python but fails (or hangs) at run time on 2.4."""
+        if isinstance(node, ast.Attribute):
+            if node.attr == "__name__" and isinstance(node.value, ast.Call) and \
+                    isinstance(node.value.func, ast.Name) and node.value.func.id == "type" and \
+                    len(node.value.args) == 1:
+                arg = node.value.args[0]
+                if (isinstance(arg, ast.Name) and arg.id in self.exception_names) or _is_exc_info(arg):
+                    self.bad(node, "type(<exception>).__name__ (2.4's exceptions are old-style: it says "
+                                   "'instance'; use e.__class__.__name__)")
+            if node.attr in THREADING_NEW:
+                self.bad(node, ".%s (use %s)" % (node.attr, THREADING_NEW[node.attr]))
+            if node.attr in UNITTEST_NEW:
+                self.bad(node, "the unittest method %s (Python 2.4's unittest lacks it)" % node.attr)
+            if node.attr in UNITTEST_DECORATORS and isinstance(node.value, ast.Name) and \
+                    node.value.id == "unittest":
+                self.bad(node, "the unittest decorator %s (Python 2.4's unittest lacks it)" % node.attr)
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Attribute) and target.attr == "daemon":
+                    self.bad(node, "thread.daemon = ... (use setDaemon(True))")
+        elif isinstance(node, ast.Call):
+            f = node.func
+            if any(kw.arg == "daemon" for kw in node.keywords):
+                self.bad(node, "Thread(daemon=...) (use setDaemon(True))")
+            if isinstance(f, ast.Attribute) and f.attr == "wait" and (node.args or node.keywords) and \
+                    not (isinstance(f.value, ast.Name) and f.value.id == "os") and \
+                    not isinstance(self.parents.get(id(node)), ast.Expr):
+                self.bad(node, "using the value of .wait(timeout) (Event/Condition.wait return None before "
+                               "2.7: call it as a statement, then test isSet())")
+            if isinstance(f, ast.Attribute) and f.attr in ("assertRaises", "failUnlessRaises") and \
+                    len(node.args) < 2:
+                self.bad(node, "assertRaises as a context manager (give it the callable and arguments)")
+        elif isinstance(node, ast.FunctionDef):
+            if node.name in UNITTEST_HOOKS:
+                self.bad(node, "the unittest hook %s (Python 2.4's unittest never calls it)" % node.name)
+            for deco in node.decorator_list:
+                target = deco.func if isinstance(deco, ast.Call) else deco
+                if isinstance(target, ast.Name) and target.id in UNITTEST_DECORATORS:
+                    self.bad(deco, "the unittest decorator %s (Python 2.4's unittest lacks it)" % target.id)
+
     def check_args(self, node):
         a = node.args
         annotated = [x for x in a.args if x.annotation is not None]
@@ -214,6 +310,21 @@ class Checker(object):
                 if kw.arg is not None and kw.value.col_offset > min(starred):
                     self.bad(node, "a keyword argument after *args")
                     break
+
+
+def _imports_24_module(node):
+    """True when an import statement names only modules of 2.4's standard library."""
+    if isinstance(node, ast.ImportFrom):
+        names = [node.module or ""]
+    else:
+        names = [alias.name for alias in node.names]
+    for name in names:
+        if name.split(".")[0] not in STDLIB_24:
+            return False
+        for sub in NEW_SUBMODULES:
+            if name == sub or name.startswith(sub + "."):
+                return False
+    return True
 
 
 def check(path):

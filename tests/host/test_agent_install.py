@@ -5,13 +5,14 @@ under pytest, the real 2.7 under unittest), with every host path below a temp ``
 """
 
 import os
+import py_compile
 import shutil
 import subprocess
 import sys
 import tempfile
 import unittest
 
-from tests.host.test_agent_support import AGENT_DIR
+from tests.host.test_agent_support import AGENT_DIR, ovm3_compat
 
 INSTALLER = os.path.join(AGENT_DIR, "ovm3_agent.py")
 
@@ -50,6 +51,31 @@ def layout(root, version):
     for path, text in files.items():
         write(root + path, text)
     return agent
+
+
+def compile_beside(path, suffixes=("c",)):
+    """Bytecode next to the source as Python 2 keeps it (``api.pyc``; ``api.pyo`` a copy of it)."""
+    py_compile.compile(path, path + "c", doraise=True)
+    if "o" in suffixes:
+        shutil.copyfile(path + "c", path + "o")
+
+
+def compile_tree(root):
+    """Compile every .py under ``root`` beside itself, as the agent's Python did on a real dom0."""
+    for base, dirs, files in os.walk(root):
+        for name in files:
+            if name.endswith(".py"):
+                compile_beside(os.path.join(base, name), ("c", "o"))
+
+
+def tree_hashes(root):
+    """{relative path: (mode, md5 of the bytes)} of every file below ``root``."""
+    out = {}
+    for base, dirs, files in os.walk(root):
+        for name in files:
+            full = os.path.join(base, name)
+            out[full[len(root):]] = (os.stat(full).st_mode, ovm3_compat.md5_file(full))
+    return out
 
 
 def write(path, text):
@@ -143,6 +169,37 @@ class InstallerTest(unittest.TestCase):
         rc, res, err = self.cli("uninstall")
         self.assertEqual((rc, res["changed"]), (0, "no"), err)
         self.assertEqual(self.cli("status")[1]["state"], "absent")
+
+    def check_round_trip_with_bytecode(self):
+        compile_tree(self.root + self.agent)
+        os.chmod(self.api_py + "c", int("600", 8))  # an odd mode must come back too
+        pristine = tree_hashes(self.root)
+        mtime = int(os.stat(self.api_py).st_mtime) - 1000
+        os.utime(self.api_py, (mtime, mtime))
+        self.assertTrue(self.agent + "/target/api.pyc" in pristine and self.agent + "/api/__init__.pyc" in pristine)
+        rc, res, err = self.cli("install")
+        self.assertEqual((rc, res["state"]), (0, "installed"), err)
+        self.assertFalse(os.path.exists(self.api_py + "c") or os.path.exists(self.api_py + "o"),
+                         "the bytecode of the original api.py would shadow the edit")
+        # The agent runs the edited tree and compiles it, as the agent's Python does on dom0.
+        compile_beside(self.api_py)
+        compile_beside(self.root + self.agent + "/api/ovm3_agent.py")
+        rc, res, err = self.cli("uninstall")
+        self.assertEqual((rc, res["changed"]), (0, "yes"), err)
+        after = tree_hashes(self.root)
+        changed = [p for p in sorted(set(pristine) | set(after)) if pristine.get(p) != after.get(p)]
+        self.assertEqual(changed, [])
+        # api.py got its time back, so the restored bytecode (which records it) is still current for it.
+        self.assertEqual(int(os.stat(self.api_py).st_mtime), mtime)
+
+    def test_uninstall_restores_every_file_byte_for_byte_compiled_files_included(self):
+        self.check_round_trip_with_bytecode()
+
+    def test_uninstall_restores_cloudstack_and_its_bytecode_byte_for_byte(self):
+        write(self.api_py, CLOUDSTACK_API_PY)
+        write(self.root + self.agent + "/api/cloudstack.py",
+              "from agent.api.base import Agent\nclass CloudStack(Agent):\n    pass\n")
+        self.check_round_trip_with_bytecode()
 
     def test_outdated_when_an_installed_file_differs(self):
         self.cli("install")

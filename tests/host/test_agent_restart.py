@@ -25,28 +25,51 @@ echo "$@" > "$0.ran"
 
 
 class FakeAgentPort(threading.Thread):
-    """Listens on ``sock`` once ``marker`` exists and ``delay`` seconds passed; notes the first accept."""
+    """Listens on ``sock`` once ``marker`` exists and ``delay`` seconds passed; notes the first accept.
+
+    It ends by itself once ``done`` is set, under every Python: not a daemon thread, and it never uses
+    the value of ``Event.wait`` (None before 2.7); every wait is a bounded step followed by ``isSet()``.
+    """
+
+    STEP = 0.01
 
     def __init__(self, sock, marker, delay):
         threading.Thread.__init__(self)
-        self.daemon = True
         self.sock = sock
         self.marker = marker
         self.delay = delay
         self.listening_at = None
         self.accepted_at = None
         self.done = threading.Event()
+        self.ended = threading.Event()  # set as run() returns (isAlive is 2.4-3.8, is_alive 2.6+)
+
+    def stopped_after(self, seconds):
+        """Wait up to ``seconds`` (None: until stopped); True when ``done`` was set meanwhile."""
+        deadline = None
+        if seconds is not None:
+            deadline = time.time() + seconds
+        while not self.done.isSet():
+            if deadline is not None and time.time() >= deadline:
+                return False
+            self.done.wait(self.STEP)
+        return True
 
     def run(self):
+        try:
+            self.serve()
+        finally:
+            self.ended.set()
+
+    def serve(self):
         while not os.path.exists(self.marker):
-            if self.done.wait(0.01):
+            if self.stopped_after(self.STEP):
                 return
-        if self.delay is None or self.done.wait(self.delay):
-            return  # never comes up
+        if self.stopped_after(self.delay):
+            return  # stopped before it came up (delay None: it never comes up)
         self.sock.listen(5)
         self.listening_at = time.time()
         self.sock.settimeout(0.1)
-        while not self.done.is_set():
+        while not self.done.isSet():
             try:
                 conn = self.sock.accept()[0]
             except socket.timeout:
@@ -73,7 +96,8 @@ class RestartTest(unittest.TestCase):
     def tearDown(self):
         if self.fake is not None:
             self.fake.done.set()
-            self.fake.join(5)
+            self.fake.join(10)
+            self.assertTrue(self.fake.ended.isSet(), "the fake agent's thread did not end by itself")
         self.sock.close()
         shutil.rmtree(self.root)
 

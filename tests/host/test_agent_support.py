@@ -21,9 +21,9 @@ import ovm3_compat  # noqa: E402
 import ovm3_hostio  # noqa: E402
 
 try:
-    import builtins as _builtins
+    import builtins as _builtins  # novm
 except ImportError:  # Python 2
-    import __builtin__ as _builtins
+    import __builtin__ as _builtins  # novm
 
 #: Real host paths no test may open (they are parameters everywhere).
 FORBIDDEN = ("/proc/sysrq-trigger", "/dev/watchdog", "/etc/", "/OVS", "/usr/lib64/python2",

@@ -4,7 +4,6 @@ Stdlib unittest only: this file runs under ``python -m pytest`` and under Python
 The end-to-end tests build a fake ``agent`` package tree in a temp dir and run the real dumper script
 (tools/host/ovm3_dump_api.py) against it with the same interpreter.
 """
-import json
 import os
 import shutil
 import subprocess
@@ -20,6 +19,7 @@ if HOSTLIB not in sys.path:
 
 import ovm3_apidump  # noqa: E402
 import ovm3_compat  # noqa: E402
+from tests.host import jsonread  # noqa: E402
 
 
 # ---- services defined here, for the in-process tests ----------------------------------------------------
@@ -165,7 +165,7 @@ class DumpServicesTest(unittest.TestCase):
 class JsonTest(unittest.TestCase):
     def test_a_whole_dump_is_valid_json(self):
         services = ovm3_apidump.dump_services([Linux, CloudStack, Broken], None)
-        self.assertEqual(len(json.loads(ovm3_compat.json_dumps(services, 2))), len(services))
+        self.assertEqual(len(jsonread.loads(ovm3_compat.json_dumps(services, 2))), len(services))
 
 
 class ParseArgsTest(unittest.TestCase):
@@ -267,7 +267,7 @@ class DumperScriptTest(unittest.TestCase):
         rc, out, err = self.run_dumper("--agent-path", os.path.join(self.tmp, "tree"),
                                        "--release-file", self.release, "--host", "ovm-1")
         self.assertEqual(rc, 0, err)
-        snap = json.loads(out)
+        snap = jsonread.loads(out)
         self.assertEqual(snap["schema"], "ovm3-api-snapshot")
         self.assertEqual(snap["schema_version"], 1)
         self.assertEqual((snap["agent_version"], snap["ovm_version"], snap["host"], snap["source"]),
@@ -291,7 +291,7 @@ class DumperScriptTest(unittest.TestCase):
         rc, out, err = self.run_dumper("--agent-path", os.path.join(self.tmp, "tree"), "--version", "3.3",
                                        "--release-file", os.path.join(self.tmp, "missing"))
         self.assertEqual(rc, 0, err)
-        snap = json.loads(out)
+        snap = jsonread.loads(out)
         self.assertEqual(snap["agent_version"], "3.3")
         self.assertEqual(snap["ovm_version"], None)
         self.assertTrue("update_agent_password" in by_name(snap["services"]))

@@ -1,6 +1,5 @@
 """hostlib/ovm3_compat.py under Python 3 and the real 2.7: commands, JSON, XML-RPC ints, files, argspecs."""
 
-import json
 import os
 import shutil
 import stat
@@ -14,9 +13,10 @@ SNAPSHOTS = os.path.join(ROOT, "tools", "snapshots")
 sys.path.insert(0, os.path.join(ROOT, "hostlib"))
 
 import ovm3_compat  # noqa: E402
+from tests.host import jsonread  # noqa: E402
 
 SH = "/bin/sh"
-E_ACUTE = b"\xc3\xa9".decode("utf-8")  # a non-ASCII text character on Python 2 and 3 alike
+E_ACUTE = u"\xe9"  # a non-ASCII text character on Python 2 and 3 alike
 
 
 class RunTest(unittest.TestCase):
@@ -63,7 +63,7 @@ class JsonTest(unittest.TestCase):
             '{"a":true,"b":[1,2.5,null],"c":"x\\"\\n\\u00e9"}',
         )
         self.assertEqual(dumps(2**70), str(2**70))
-        self.assertEqual(dumps(b"\xf0\x9f\x98\x80".decode("utf-8")), '"\\ud83d\\ude00"')
+        self.assertEqual(dumps(u"\U0001f600"), '"\\ud83d\\ude00"')
         self.assertEqual(dumps("\x01"), '"\\u0001"')
         self.assertEqual(dumps({"a": [], "b": {}}), '{"a":[],"b":{}}')
 
@@ -77,7 +77,26 @@ class JsonTest(unittest.TestCase):
 
     def test_round_trip_through_a_real_parser(self):
         value = {"name": "caf" + E_ACUTE, "list": [1, -2, 3.25, False, None, {"k": "v\t"}], "big": 2**40}
-        self.assertEqual(json.loads(ovm3_compat.json_dumps(value)), value)
+        self.assertEqual(jsonread.loads(ovm3_compat.json_dumps(value)), value)
+
+
+class JsonReaderTest(unittest.TestCase):
+    """``json_loads``: the reader the host tests use where Python 2.4 has no json module."""
+
+    def test_reads_every_kind_of_value(self):
+        loads = ovm3_compat.json_loads
+        self.assertEqual(loads(' {"a" : [1, -2, 3.5, 1e3, -0.25E-1, true, false, null], "b": {}, "c": []} '),
+                         {"a": [1, -2, 3.5, 1000.0, -0.025, True, False, None], "b": {}, "c": []})
+        self.assertEqual(loads('"q\\"b\\\\s\\/n\\nt\\tu\\u00e9"'), u'q"b\\s/n\nt\tu\xe9')
+        self.assertEqual(loads('"\\ud83d\\ude00"'), u"\U0001f600")
+        self.assertEqual(loads(str(2 ** 70)), 2 ** 70)
+        self.assertTrue(isinstance(loads("7"), int) and isinstance(loads("7.0"), float))
+
+    def test_refuses_what_is_not_strict_json(self):
+        for bad in ("", "[1,]", '{"a":1,}', "{'a': 1}", "NaN", "[1] 2", '"tab\there"', '"\\x41"',
+                    '"\\u12"', "[1", '{"a" 1}', "01", "tru", '{1: 2}', '"open'):
+            self.assertRaises(ovm3_compat.JSONError, ovm3_compat.json_loads, bad)
+            self.assertRaises(ValueError, ovm3_compat.json_loads, bad)
 
 
 def indented(value):
@@ -90,13 +109,13 @@ class IndentedJsonTest(unittest.TestCase):
     def test_round_trips_through_json(self):
         value = {"b": [1, -2, 3.25, True, False, None], "a": {"nested": []}, "e": {},
                  "s": u"quote\" back\\ nl\n tab\t ctl\x01 caf\xe9 \u20ac"}
-        self.assertEqual(json.loads(indented(value)), value)
+        self.assertEqual(jsonread.loads(indented(value)), value)
 
     def test_astral_characters_become_surrogate_pairs(self):
         text = u"\U0001f600"
         out = indented(text)
         self.assertEqual(out.lower(), '"\\ud83d\\ude00"')
-        self.assertEqual(json.loads(out), text)
+        self.assertEqual(jsonread.loads(out), text)
 
     def test_output_is_ascii_sorted_and_stable(self):
         self.assertEqual(indented({"z": 1, "a": u"\xe9"}), '{\n  "a": "\\u00e9",\n  "z": 1\n}')
@@ -112,7 +131,7 @@ class IndentedJsonTest(unittest.TestCase):
                 text = f.read().decode("ascii")
             finally:
                 f.close()
-            self.assertEqual(indented(json.loads(text)) + "\n", text, name)
+            self.assertEqual(indented(jsonread.loads(text)) + "\n", text, name)
 
 
 class Service(object):
@@ -162,9 +181,9 @@ class MiscTest(unittest.TestCase):
             {"a": "2147483648", "b": [2147483647, -2147483648, "-2147483649"], "c": True, "d": "x"},
         )
         try:
-            import xmlrpclib as client
+            import xmlrpclib as client  # novm
         except ImportError:
-            import xmlrpc.client as client
+            import xmlrpc.client as client  # novm
         client.dumps((ovm3_compat.xmlrpc_safe({"n": 2**40}),))
 
     def test_md5(self):

@@ -1,4 +1,5 @@
-"""tools/py24_gate.py: it refuses a deliberately new-syntax file and passes every real host-side source."""
+"""tools/py24_gate.py: it refuses deliberately bad files (new syntax, runtime traps) and passes every real
+host-side source and host test."""
 
 import glob
 import os
@@ -9,7 +10,8 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 GATE = os.path.join(REPO, "tools", "py24_gate.py")
-FIXTURE = os.path.join(REPO, "tests", "fixtures_py24", "new_syntax.py")
+FIXTURES = os.path.join(REPO, "tests", "fixtures_py24")
+FIXTURE = os.path.join(FIXTURES, "new_syntax.py")
 
 #: Each fixture construct and a word its report must carry.
 EXPECTED = (
@@ -38,6 +40,20 @@ EXPECTED = (
     "'yield' inside try/finally",
 )
 
+#: The runtime traps: fixture file -> (line, a word its report must carry) for every trap in it.
+TRAPS = {
+    "trap_exception_type_name.py": ((12, "type(<exception>).__name__"), (20, "type(<exception>).__name__"),
+                                    (20, "type(<exception>).__name__")),
+    "trap_threading_names.py": ((10, "thread.daemon ="), (11, "Thread(daemon=...)"), (13, ".is_set"),
+                                (13, ".is_alive"), (14, ".current_thread"), (14, ".active_count")),
+    "trap_wait_value.py": ((9, "value of .wait(timeout)"), (11, "value of .wait(timeout)"),
+                           (14, "value of .wait(timeout)")),
+    "trap_unittest_api.py": ((9, "setUpClass"), (13, "addCleanup"), (15, "decorator skip "),
+                             (19, "decorator skipIf"), (24, "assertIn "), (25, "assertIsNone"),
+                             (26, "assertIsInstance"), (27, "assertNotIn"), (28, "assertGreater"),
+                             (29, "skipTest"), (32, "assertRaises as a context manager")),
+}
+
 
 def python3():
     """A Python 3 to run the gate with (it parses with Python 3's ast)."""
@@ -57,7 +73,7 @@ def run_gate(paths):
 
 def host_sources():
     out = []
-    for folder in ("agent_module", "fencing", "hostlib", os.path.join("tools", "host")):
+    for folder in ("agent_module", "fencing", "hostlib", os.path.join("tools", "host"), os.path.join("tests", "host")):
         out.extend(sorted(glob.glob(os.path.join(REPO, folder, "*.py"))))
     return out
 
@@ -72,6 +88,23 @@ class GateTest(unittest.TestCase):
         self.assertEqual(rc, 1, out + err)
         missing = [word for word in EXPECTED if word not in out]
         self.assertEqual(missing, [], out)
+
+    def test_every_runtime_trap_fixture_fails_on_each_of_its_lines(self):
+        files = [os.path.basename(p) for p in glob.glob(os.path.join(FIXTURES, "trap_*.py"))]
+        self.assertEqual(sorted(files), sorted(TRAPS.keys()))  # no fixture goes unchecked
+        for name in sorted(TRAPS):
+            rc, out, err = run_gate([os.path.join(FIXTURES, name)])
+            self.assertEqual(rc, 1, name + out + err)
+            lines = out.splitlines()
+            for line, word in TRAPS[name]:
+                prefix = "%s:%d: " % (os.path.join(FIXTURES, name), line)
+                hits = [x for x in lines if x.startswith(prefix) and word in x]
+                self.assertTrue(hits, "%s line %d: %r not reported in\n%s" % (name, line, word, out))
+            self.assertEqual(len(lines) - 1, len(TRAPS[name]), out)  # nothing else (the last line counts)
+
+    def test_the_safe_spellings_of_the_traps_pass(self):
+        rc, out, err = run_gate([os.path.join(FIXTURES, "clean_runtime_forms.py")])
+        self.assertEqual((rc, out), (0, ""), err)
 
     def test_real_host_sources_pass(self):
         sources = host_sources()

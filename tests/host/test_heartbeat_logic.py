@@ -28,7 +28,7 @@ import ovm3_heartbeat  # noqa: E402
 try:
     from StringIO import StringIO
 except ImportError:
-    from io import StringIO
+    from io import StringIO  # novm
 
 
 def record(**kw):

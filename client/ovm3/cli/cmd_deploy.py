@@ -15,7 +15,7 @@ from ovm3 import errors, inventory
 from ovm3.cli.main import pass_settings
 from ovm3.cli.output import emit_json, table
 from ovm3.client import read_password_file
-from ovm3.deploy import engine, fleet, manifest
+from ovm3.deploy import engine, fleet, manifest, selftest
 from ovm3.deploy.agent import AgentAccess
 from ovm3.deploy.ssh import SSHConnector
 from ovm3.pinstore import PinStore
@@ -73,6 +73,10 @@ def _progress(done, total, result):
               help="Fleet inventory (INI); HOSTS then select from it (all when none given).")
 @click.option("--uninstall", is_flag=True, help="Reverse a deployment: module out, heartbeat removed.")
 @click.option("--dry-run", is_flag=True, help="Print the exact plan (uploads, commands); change nothing.")
+@click.option("--self-test", is_flag=True,
+              help="Run the host tests on each host's own Python as an unprivileged user; install nothing.")
+@click.option("--self-test-user", default=selftest.DEFAULT_USER, show_default=True,
+              help="The unprivileged account --self-test runs the tests as.")
 @click.option("--rotate-agent-password", is_flag=True,
               help="Give the agent a new random password and write it to its password file.")
 @click.option("--ssh-port", type=int, help="SSH port for hosts not in the inventory (default 22).")
@@ -109,13 +113,14 @@ def _progress(done, total, result):
 @click.option("--host-files", type=click.Path(file_okay=False, exists=True), hidden=True,
               help="Deploy host-side files from this tree (agent_module/, hostlib/, fencing/, tools/host/).")
 @pass_settings
-def command(settings, hosts, inventory_file, uninstall, dry_run, rotate_agent_password, ssh_port, ssh_user,
-            ssh_keys, ssh_password_file, ask_ssh_password, known_hosts, trust_new_host_key, remote_root,
-            remote_python, agent_ssl, host_fixes, mount, guid, interval, hb_timeout, policy, watchdog,
+def command(settings, hosts, inventory_file, uninstall, dry_run, self_test, self_test_user, rotate_agent_password,
+            ssh_port, ssh_user, ssh_keys, ssh_password_file, ask_ssh_password, known_hosts, trust_new_host_key,
+            remote_root, remote_python, agent_ssl, host_fixes, mount, guid, interval, hb_timeout, policy, watchdog,
             state_dir, arm_fencing, no_heartbeat, workers, wait_timeout, command_timeout, host_files):
     """Install ovm3 on OVM hosts over SSH: agent module, heartbeat daemon, dumper; pin the agent certificate.
 
     Idempotent (an unchanged host transfers nothing), reversible (--uninstall) and previewable (--dry-run).
+    --self-test runs the host tests there instead (passed/failed per host) and leaves nothing behind.
     Exit 0 when every host succeeded, 1 when any failed.
     """
     if inventory_file:
@@ -131,6 +136,12 @@ def command(settings, hosts, inventory_file, uninstall, dry_run, rotate_agent_pa
         raise errors.UsageError("--guid names one host's GUID; put per-host GUIDs in the inventory")
     if uninstall and rotate_agent_password:
         raise errors.UsageError("--uninstall and --rotate-agent-password do not mix")
+    if self_test and (uninstall or dry_run or rotate_agent_password):
+        raise errors.UsageError("--self-test installs nothing: it does not mix with --uninstall, --dry-run "
+                                "or --rotate-agent-password")
+    if self_test:
+        selftest.check_user(self_test_user)
+        selftest.source_tree(host_files)
     for entry in fleet_hosts:
         engine.check_root(remote_root or entry.remote_root or "/")
     prompted = None
@@ -142,7 +153,7 @@ def command(settings, hosts, inventory_file, uninstall, dry_run, rotate_agent_pa
     sources = manifest.default_sources(host_files) if host_files else None
     pin_store = PinStore()
     # Ask for a shared agent password once, before the worker threads start.
-    need_agent_password = not dry_run
+    need_agent_password = not dry_run and not self_test
     accesses = {e.name: _agent_access(settings, e, need_agent_password) for e in fleet_hosts}
 
     def job(entry):
@@ -151,6 +162,10 @@ def command(settings, hosts, inventory_file, uninstall, dry_run, rotate_agent_pa
         with SSHConnector(entry.address, entry.ssh_port, entry.ssh_user or ssh_user, key_files=keys,
                           password=password, known_hosts=entry.known_hosts or known_hosts,
                           trust_new=trust_new_host_key) as conn:
+            if self_test:
+                return selftest.run(conn, root=remote_root or entry.remote_root or "/",
+                                    python=remote_python or entry.remote_python, user=self_test_user,
+                                    tree=host_files, timeout=command_timeout, label=entry.name)
             opts = engine.Options(
                 root=remote_root or entry.remote_root or "/", python=remote_python or entry.remote_python,
                 dry_run=dry_run, agent_ssl=agent_ssl, host_fixes=host_fixes,
@@ -168,6 +183,10 @@ def command(settings, hosts, inventory_file, uninstall, dry_run, rotate_agent_pa
                 click.echo("== %s: %s" % (r.host, "plan" if r.status != "failed" else "failed"))
                 for line in r.plan:
                     click.echo("  " + line)
+        elif self_test:
+            for r in results:
+                for line in r.plan:  # the failing tests' ids
+                    click.echo("== %s: %s" % (r.host, line))
         click.echo(table(fleet.summary_rows(results), ["host", "status", "ovm", "files", "bytes", "reason"]))
     sys.stdout.flush()
     return 0 if fleet.all_ok(results) else 1
