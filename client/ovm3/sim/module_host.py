@@ -179,6 +179,9 @@ class SimHostIO:
         if hb is None or action not in ("status", "start"):
             return 1, "", "the heartbeat daemon does not run inside the simulator\n"
         if action == "start" and not hb.running():
+            sim = getattr(self.h, "sim", None)
+            if sim is not None and sim.faults.take_host_rule("stop_heartbeat"):
+                return 1, "", "ovm3-heartbeat: not started (injected stop_heartbeat fault)\n"
             hb.start()
         return (0, "running\n", "") if hb.running() else (3, "", "not running\n")
 
