@@ -33,3 +33,171 @@ def test_check_dom0_port_reaches_the_pool_virtual_ip(pooled):
         assert cs.check_dom0_port(VIP, 8899, 1) is False  # the holder is down: nothing answers
     finally:
         a.state.down = False
+
+
+# ---- ovm3 sim: the heartbeat daemon, dom0 paths, the temporary sandbox ------------------------------
+
+import contextlib  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import requests  # noqa: E402
+
+from ovm3 import errors  # noqa: E402
+from ovm3.client import AgentClient  # noqa: E402
+from ovm3.parse.basic import HealthCheck  # noqa: E402
+from ovm3.resource.naming import host_guid  # noqa: E402
+
+PASSWORD = "cs-Sim-pw1"
+SCRIPTS = ("/opt/cloudstack/bin", "storagehealth.py")  # what CloudStack sends (checked for shape only)
+REPO = "f12842ebf5ed3fe78da1eb0e17f5ede8"
+
+
+def _sim_tmp_dirs(tmpdir):
+    return sorted(p for p in os.listdir(tmpdir) if p.startswith("ovm3-sim-"))
+
+
+@contextlib.contextmanager
+def cli_sim(tmpdir, *args):
+    """``ovm3 --json sim ARGS`` in a child process with TMPDIR=tmpdir; yields (info, proc)."""
+    env = dict(os.environ, OVM3_PASSWORD=PASSWORD, TMPDIR=str(tmpdir))
+    proc = subprocess.Popen([sys.executable, "-m", "ovm3.cli.main", "--json", "sim", "--no-tls"] + list(args),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        info = json.loads(proc.stdout.readline() or "{}")
+        assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
+        yield info, proc
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def _client(agent):
+    return AgentClient(agent["url"], password=PASSWORD, agent_version="3.3")
+
+
+def _wait_for(fn, timeout):
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            value = fn()
+        except errors.AgentFault:
+            value = None
+        if value or time.monotonic() > end:
+            return value
+        time.sleep(0.2)
+
+
+def _daemon_alive(verdict):
+    return verdict if verdict["verdict"] == "ALIVE" and verdict["observed_by"] == "daemon" else None
+
+
+def test_cli_sim_serves_the_storage_health_services_from_a_running_daemon(tmp_path):
+    """CloudStack's host set-up and every ping call check_dom0_storage_health_check: on a plain ovm3 sim it
+    finds the deployed config and the real daemon running; a peer's check_dom0_storage_health reads the
+    heartbeat the daemon writes on the shared repository."""
+    with cli_sim(tmp_path, "--hosts", "2") as (info, proc):
+        a, b = info["agents"]
+        ca, cb = _client(a), _client(b)
+        guid_a = host_guid(a["ip"])
+        assert a["heartbeat_guid"] == guid_a and b["heartbeat_guid"] == host_guid(b["ip"])
+        assert ca.cloudstack.check_dom0_storage_health_check(*SCRIPTS, guid_a, 120, 1) == HealthCheck(True, False)
+        settings = ca.call("get_module_info")["heartbeat"]
+        assert settings == {"guid": guid_a, "timeout": 120.0, "interval": 1.0,
+                            "config": "/etc/sysconfig/ovm3-heartbeat"}
+        # a wrong guid (CloudStack reaching the host under another address) is named, with dom0's path
+        with pytest.raises(errors.AgentFault) as ei:
+            ca.cloudstack.check_dom0_storage_health_check(*SCRIPTS, host_guid("127.0.0.1"), 120, 1)
+        assert "disagrees with GUID=%s in the heartbeat config /etc/sysconfig/ovm3-heartbeat" % guid_a \
+            in ei.value.fault_string
+        # the daemon watches what the host mounts under /OVS/Repositories, as CloudStack's does
+        for c in (ca, cb):
+            c.repository.mount_repository_fs("nfs-1:/export/primary", "/OVS/Repositories/" + REPO)
+        verdict = _wait_for(lambda: _daemon_alive(cb.call("check_dom0_storage_verdict", guid_a)), 30)
+        assert verdict and verdict["mounts"][0]["mount"] == "/OVS/Repositories/" + REPO, verdict
+        assert info["sandbox"] not in json.dumps(verdict)
+        assert cb.cloudstack.check_dom0_storage_health(*SCRIPTS, guid_a, 120) is True
+
+        # a per-host fault rule (the admin endpoint) stops A's daemon and keeps it from starting again
+        tokens = dict(line.split() for line in open(info["admin_tokens_file"]).read().splitlines())
+        admin = {"X-Sim-Token": tokens[a["name"]]}
+        r = requests.post(a["url"] + "/_sim/faults", json={"kind": "stop_heartbeat"}, headers=admin, timeout=10)
+        assert r.status_code == 200, r.text
+        with pytest.raises(errors.AgentFault, match="heartbeat daemon failed to start"):
+            ca.cloudstack.check_dom0_storage_health_check(*SCRIPTS, guid_a, 120, 1)
+        assert cb.cloudstack.check_dom0_storage_health_check(*SCRIPTS, b["heartbeat_guid"], 120, 1) == HealthCheck(True, False)
+        # killed, not stopped: its peer sees the heartbeat stop (DEAD needs the 120 s timeout; not waited)
+        last = cb.call("check_dom0_storage_verdict", guid_a)["mounts"][0]
+        assert last["state"] == "running" and float(last["since_progress"]) >= 0
+        requests.post(a["url"] + "/_sim/faults/clear", headers=admin, timeout=10)
+        assert ca.cloudstack.check_dom0_storage_health_check(*SCRIPTS, guid_a, 120, 1) == HealthCheck(True, True)
+        sandbox = info["sandbox"]
+        assert os.path.isdir(sandbox) and os.path.dirname(sandbox) == os.path.realpath(str(tmp_path))
+    assert proc.returncode is not None
+    assert _sim_tmp_dirs(tmp_path) == [], "the default sandbox was left behind"
+
+
+def test_cli_sim_no_heartbeat_faults_with_the_dom0_path_only(tmp_path):
+    root = tmp_path / "kept"
+    with cli_sim(tmp_path, "--no-heartbeat", "--root", str(root)) as (info, proc):
+        (a,) = info["agents"]
+        assert a["heartbeat_guid"] is None
+        with pytest.raises(errors.AgentFault) as ei:
+            _client(a).cloudstack.check_dom0_storage_health_check(*SCRIPTS, host_guid(a["ip"]), 120, 1)
+        fault = ei.value.fault_string
+        assert "cannot use the heartbeat config /etc/sysconfig/ovm3-heartbeat" in fault
+        assert str(root) not in fault and "/hosts/" not in fault, fault
+    assert root.is_dir()  # a --root sandbox is the caller's: kept
+    assert _sim_tmp_dirs(tmp_path) == []
+
+
+def test_cli_sim_removes_its_sandbox_after_a_failed_start(tmp_path):
+    bad = tmp_path / "rules.json"
+    bad.write_text(json.dumps([{"kind": "no-such-kind"}]))
+    env = dict(os.environ, OVM3_PASSWORD=PASSWORD, TMPDIR=str(tmp_path))
+    done = subprocess.run([sys.executable, "-m", "ovm3.cli.main", "sim", "--no-tls", "--faults", str(bad)],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode != 0
+    assert _sim_tmp_dirs(tmp_path) == []
+    # with --root the sandbox is the caller's and stays
+    root = tmp_path / "mine"
+    done = subprocess.run([sys.executable, "-m", "ovm3.cli.main", "sim", "--no-tls", "--faults", str(bad),
+                           "--root", str(root)], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode != 0 and root.is_dir()
+
+
+def test_replies_faults_and_the_call_log_name_dom0_paths(tmp_path):
+    """One place (HostState.host_view, applied by the dispatcher) turns sandbox paths into the host paths
+    a dom0 names: its own files, files in a mounted export through the mount point, other exports as
+    server:/path."""
+    with simulated_agents(1, version="3.3", root=tmp_path / "sim") as hosts:
+        h = hosts[0]
+        with pytest.raises(errors.AgentFault) as ei:
+            h.client().cloudstack.check_dom0_storage_health_check(*SCRIPTS, host_guid(h.ip), 120, 1)
+        assert "the heartbeat config /etc/sysconfig/ovm3-heartbeat:" in ei.value.fault_string
+        assert str(tmp_path) not in ei.value.fault_string
+        assert str(tmp_path) not in h.calls[-1].fault and "/etc/sysconfig/ovm3-heartbeat" in h.calls[-1].fault
+        state = h.state
+        mount = "/OVS/Repositories/" + REPO
+        state.mount("nfs-1:/export/primary", mount)
+        export = hosts.nfs_dir("nfs-1:/export/primary")
+        other = hosts.nfs_dir("nfs-2:/export/isos")
+        view = state.host_view({
+            "own": "cannot read %s/etc/sysconfig/x: gone" % h.root,
+            "root": h.root,
+            "mounted": ["%s/.hb-guid" % export, "%s/.hb-guid" % os.path.join(h.root, mount.lstrip("/"))],
+            "unmounted": "'%s/a.iso'" % other,
+            "sibling": export + "2/x",  # another export whose name starts the same: not through the mount
+            "kept": "/etc/ovs-release", "n": 3,
+        })
+        assert view == {
+            "own": "cannot read /etc/sysconfig/x: gone",
+            "root": "/",
+            "mounted": [mount + "/.hb-guid", mount + "/.hb-guid"],
+            "unmounted": "'nfs-2:/export/isos/a.iso'",
+            "sibling": "nfs-1:/export/primary2/x",
+            "kept": "/etc/ovs-release", "n": 3,
+        }
