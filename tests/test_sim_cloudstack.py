@@ -128,10 +128,19 @@ def test_cli_sim_serves_the_storage_health_services_from_a_running_daemon(tmp_pa
         assert r.status_code == 200, r.text
         with pytest.raises(errors.AgentFault, match="heartbeat daemon failed to start"):
             ca.cloudstack.check_dom0_storage_health_check(*SCRIPTS, guid_a, 120, 1)
-        assert cb.cloudstack.check_dom0_storage_health_check(*SCRIPTS, b["heartbeat_guid"], 120, 1) == HealthCheck(True, False)
-        # killed, not stopped: its peer sees the heartbeat stop (DEAD needs the 120 s timeout; not waited)
-        last = cb.call("check_dom0_storage_verdict", guid_a)["mounts"][0]
-        assert last["state"] == "running" and float(last["since_progress"]) >= 0
+        guid_b = b["heartbeat_guid"]
+        assert cb.cloudstack.check_dom0_storage_health_check(*SCRIPTS, guid_b, 120, 1) == HealthCheck(True, False)
+        # killed, not stopped: no "stopped" record, and its peer sees the heartbeat stop advancing
+        # (DEAD needs CloudStack's 120 s timeout; not waited for here)
+        def stalled():
+            # B's daemon reads a beat or more after A wrote its last one: find a 2.5 s span without progress
+            first = cb.call("check_dom0_storage_verdict", guid_a)["mounts"][0]
+            time.sleep(2.5)
+            later = cb.call("check_dom0_storage_verdict", guid_a)["mounts"][0]
+            return first["seq"] == later["seq"] and later
+
+        later = _wait_for(stalled, 15)
+        assert later and later["state"] == "running" and float(later["since_progress"]) >= 2.0, later
         requests.post(a["url"] + "/_sim/faults/clear", headers=admin, timeout=10)
         assert ca.cloudstack.check_dom0_storage_health_check(*SCRIPTS, guid_a, 120, 1) == HealthCheck(True, True)
         sandbox = info["sandbox"]
