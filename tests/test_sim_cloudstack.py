@@ -210,3 +210,38 @@ def test_replies_faults_and_the_call_log_name_dom0_paths(tmp_path):
             "sibling": "nfs-1:/export/primary2/x",
             "kept": "/etc/ovs-release", "n": 3,
         }
+
+
+def test_repository_contents_have_the_real_agents_shapes(tmp_path):
+    """Every repository content kind of reference §6.7, found by CloudStack's own XPaths: a plain
+    ``Templates/<uuid>.raw`` (CloudStack's layout) is ``<Template Name="<uuid>"><File><uuid>.raw</File>``,
+    a template folder lists its files, a VM folder its vm.cfg, disks and ISOs are their file names."""
+    from lxml import etree
+
+    tpl, disk, iso, vm = "5a0a8d1e-6c1c-4a37-a0b1-3bd1c3f0b7aa", "d1.raw", "e14c811e.iso", "868a6627-c3b0"
+    with simulated_agents(1, version="3.2", root=tmp_path / "sim") as hosts:
+        c = hosts[0].client()
+        mount = "/OVS/Repositories/" + REPO
+        c.repository.create_repository("nfs-1:/export/primary", mount, REPO, "OVS Repository")
+        base = os.path.join(hosts[0].root, mount.lstrip("/"))
+        for rel in ("Templates/%s.raw" % tpl, "Templates/folder-tpl/System.img", "Templates/folder-tpl/vm.cfg",
+                    "VirtualDisks/" + disk, "ISOs/" + iso, "VirtualMachines/%s/vm.cfg" % vm):
+            os.makedirs(os.path.dirname(os.path.join(base, rel)), exist_ok=True)
+            open(os.path.join(base, rel), "w").close()
+        doc = etree.fromstring(c.call("discover_repositories", REPO).encode())
+        p = "//Discover_Repositories_Result/RepositoryList/Repository"
+        assert doc.xpath(p + "/@Name") == [REPO]
+        r = "%s[@Name='%s']" % (p, REPO)
+        templates = {t.get("Name"): [f.text for f in t.findall("File")] for t in doc.xpath(r + "/Templates/Template")}
+        assert templates == {tpl: [tpl + ".raw"], "folder-tpl": ["System.img", "vm.cfg"]}
+        assert doc.xpath(r + "/Templates/Template/File/text()") == [tpl + ".raw", "System.img", "vm.cfg"]
+        assert doc.xpath(r + "/VirtualMachines/VirtualMachine/@Name") == [vm]
+        assert doc.xpath(r + "/VirtualMachines/VirtualMachine/File/text()") == ["vm.cfg"]
+        assert doc.xpath(r + "/VirtualDisks/Disk/text()") == [disk]
+        assert doc.xpath(r + "/ISOs/ISO/text()") == [iso]
+        fields = {e.tag: e.text for e in doc.xpath(r)[0] if len(e) == 0}
+        assert fields == {"Version": "3.0", "Manager_UUID": None, "Repository_UUID": REPO,
+                          "Repository_Alias": "OVS Repository", "Assemblies": None}
+        typed = c.repository.discover_repositories(REPO).get(REPO)  # the client's mirror reads the same
+        assert typed.templates == [tpl + ".raw", "System.img", "vm.cfg"] and typed.virtual_machines == [vm]
+        assert typed.virtual_disks == [disk] and typed.isos == [iso]
