@@ -245,3 +245,49 @@ def test_repository_contents_have_the_real_agents_shapes(tmp_path):
         typed = c.repository.discover_repositories(REPO).get(REPO)  # the client's mirror reads the same
         assert typed.templates == [tpl + ".raw", "System.img", "vm.cfg"] and typed.virtual_machines == [vm]
         assert typed.virtual_disks == [disk] and typed.isos == [iso]
+
+
+def _key_paths(value, prefix=""):
+    """{key path: XML-RPC type}: struct members by name, array elements as ``[]`` (all elements merged)."""
+    kinds = {str: "string", bool: "boolean", int: "int", float: "double", dict: "struct", list: "array"}
+    out = {prefix or "/": kinds.get(type(value), type(value).__name__)}
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out.update(_key_paths(v, "%s/%s" % (prefix, k)))
+    elif isinstance(value, list):
+        for v in value:
+            out.update(_key_paths(v, prefix + "[]"))
+    return out
+
+
+def test_list_vms_has_every_key_path_of_the_recorded_pv_domain(tmp_path):
+    """Every key path of the recorded xend record (fixtures/XenTest__SINGLEVMLISTXML.xml), with the
+    same XML-RPC type (numbers as strings, empties as strings), is in the simulator's running PV domain,
+    in list_vms and in list_vm."""
+    from ovm3.wire import loads_response
+    from tests.conftest import fixture_bytes
+
+    recorded = _key_paths(loads_response(fixture_bytes("XenTest__SINGLEVMLISTXML.xml")))
+    vm_id = "868a6627-c3b0-3d9b-aea4-f279cbaa253b"
+    with simulated_agents(1, version="3.2", root=tmp_path / "sim") as hosts:
+        c = hosts[0].client()
+        mount = "/OVS/Repositories/" + REPO
+        c.repository.create_repository("nfs-1:/export/primary", mount, REPO, "OVS Repository")
+        disk = "%s/VirtualDisks/722eb520-dcf5-4113-8f45-22d67c9a2f3c.raw" % mount
+        open(os.path.join(hosts[0].root, disk.lstrip("/")), "w").close()
+        params = {"name": "i-2-3-VM", "uuid": vm_id, "memory": 512, "vcpus": 1, "maxvcpus": 0, "cpu_cap": 0,
+                  "cpu_weight": 27500, "on_poweroff": "destroy", "on_reboot": "restart", "on_crash": "restart",
+                  "bootloader": "/usr/bin/pygrub", "OVM_domain_type": "default", "OVM_simple_name": "i-2-3-VM",
+                  "disk": ["file:%s,xvda,w" % disk],
+                  "vif": ["mac=02:00:50:9a:00:01,bridge=xenbr0"],
+                  "vfb": ["vncunused=1,keymap=en-us,vncpasswd=gobbeldygoo,type=vnc,vnclisten=0.0.0.0"]}
+        c.xen.create_vm(REPO, vm_id, params)
+        c.xen.start_vm(REPO, vm_id)
+        listed = [d for d in c.call("list_vms") if d["name"] == "i-2-3-VM"]
+        single = c.call("list_vm", REPO, vm_id)
+    assert len(listed) == 1
+    for got in (_key_paths(listed[0]), _key_paths(single)):
+        missing = sorted(set(recorded) - set(got))
+        assert missing == [], "key paths of the recorded PV domain the simulator lacks: %s" % missing
+        wrong = {p: (recorded[p], got[p]) for p in recorded if recorded[p] != got[p]}
+        assert wrong == {}, "key paths with another XML-RPC type (recorded, simulated): %s" % wrong
