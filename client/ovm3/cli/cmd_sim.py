@@ -127,7 +127,7 @@ def command(
     """
     # A sandbox we made is ours to remove (on every exit, a failed start too); a --root is the caller's.
     # SIGTERM during the start unwinds like the one _wait_forever catches, so the removal still runs.
-    signal.signal(signal.SIGTERM, _exit_on_signal)
+    previous = signal.signal(signal.SIGTERM, _exit_on_signal)
     temporary = root is None
     root = os.path.realpath(root or tempfile.mkdtemp(prefix="ovm3-sim-"))
     try:
@@ -140,6 +140,7 @@ def command(
     finally:
         if temporary:
             shutil.rmtree(root, ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _serve(ctx, count, agent_version, port, tls, root, password, source, faults_file, ownership_restart,
