@@ -1,8 +1,20 @@
 """``ovm3 sim`` as the fake OVM3 estate CloudStack's OVM3 plugin is tested against (issue 16): what
 CloudStack's own client sees through the simulator must be what a real agent gives."""
 
-import pytest
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
 
+import pytest
+import requests
+
+from ovm3 import errors
+from ovm3.client import AgentClient
+from ovm3.parse.basic import HealthCheck
+from ovm3.resource.naming import host_guid
 from ovm3.sim import simulated_agents
 
 VIP = "192.168.1.230"
@@ -36,20 +48,6 @@ def test_check_dom0_port_reaches_the_pool_virtual_ip(pooled):
 
 
 # ---- ovm3 sim: the heartbeat daemon, dom0 paths, the temporary sandbox ------------------------------
-
-import contextlib  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-
-import requests  # noqa: E402
-
-from ovm3 import errors  # noqa: E402
-from ovm3.client import AgentClient  # noqa: E402
-from ovm3.parse.basic import HealthCheck  # noqa: E402
-from ovm3.resource.naming import host_guid  # noqa: E402
 
 PASSWORD = "cs-Sim-pw1"
 SCRIPTS = ("/opt/cloudstack/bin", "storagehealth.py")  # what CloudStack sends (checked for shape only)
