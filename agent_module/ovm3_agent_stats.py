@@ -96,7 +96,7 @@ def ovs_domU_stats(domain):
 
 def get_vncport(domain):
     """The VNC port of a running VM's console, as a string (``"5901"``)."""
-    domain = check.domain_name("vm_name", domain)
+    domain = check.domain_name("domain", domain)
     dom = _domain(domain)
     location = dom.get("vfb_location")
     if not location or ":" not in location:

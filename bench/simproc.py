@@ -102,7 +102,8 @@ def _serve(settings, out):
     from bench import seed
 
     with simulated_agents(count=settings["count"], version=settings["version"], tls=settings["tls"],
-                          password=settings["password"], fleet=settings["fleet"]) as hosts:
+                          password=settings["password"], fleet=settings["fleet"],
+                          heartbeat=False) as hosts:  # no daemons: the fleet benchmark measures the agents
         described = []
         for h in hosts:
             names = seed.add_vms(h.state, settings["vms_per_host"]) if settings["vms_per_host"] else []

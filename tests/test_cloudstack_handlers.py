@@ -197,7 +197,7 @@ def test_network_usage_sums_the_router_counters(tmp_path):
         assert b["result"] is True, b["details"]
         assert (b["bytesSent"], b["bytesReceived"], b["routerName"]) == (150, 225, "r-4-VM")
         assert hosts[0].calls.methods() == ["exec_domr"]
-        assert _args(hosts, "exec_domr") == [ROUTER, "/opt/cloud/bin/netusage.sh -g"]
+        assert _args(hosts, "exec_domr") == [ROUTER, "/opt/cloud/bin/netusage.sh -g", 120]  # the table default timeout
         argv = router.argv[-1]
         assert argv[-1] == "/opt/cloud/bin/netusage.sh -g" and argv[-2] == "root@" + ROUTER
         assert argv[argv.index("-p") + 1] == "3922" and "BatchMode=yes" in argv

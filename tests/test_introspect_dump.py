@@ -224,3 +224,29 @@ def test_dumper_files_are_the_shipped_ones(tmp_path):
                          capture_output=True, text=True, env=env, cwd=str(tmp_path))
     assert ran.returncode == 2, ran.stderr
     assert "unknown option --bogus" in ran.stderr
+
+
+@pytest.mark.parametrize("version", ["3.2", "3.3", "3.4"])
+def test_live_simulator_dump_diffs_clean_against_the_shipped_snapshot(version):
+    """The API table is the one source of truth: the simulator, hosting our agent module, exposes exactly
+    what the shipped snapshot (generated from the table) says, parameter names and defaults included.
+    A renamed module parameter (get_vncport's ``domain``) or one the table lacks (exec_domr's timeout)
+    fails here."""
+    live = snapshot.Snapshot(_dump_sim(version), "sim-%s" % version)
+    ours = [s for s in live.services.values() if s.module and s.module.startswith("ovm3_agent")]
+    assert len(ours) > 20, "the agent module is not hosted by the simulator"
+    findings = diff.diff(snapshot.load(snapshot.shipped_path(version)), live)
+    assert findings == [], diff.to_text(snapshot.load(snapshot.shipped_path(version)), live, findings)
+
+
+def test_exec_domr_timeout_and_get_vncport_domain_reach_the_module():
+    """The two parameters that drifted are accepted end to end (client signature, simulator, module)."""
+    from ovm3.errors import AgentFault
+    from ovm3.sim import simulated_agents
+
+    with simulated_agents(1, version="3.3") as hosts, hosts[0].client() as client:
+        reply = client.call("exec_domr", "169.254.3.2", "/opt/cloud/bin/netusage.sh -g", 60)
+        assert reply["rc"] == 255  # the simulator refuses ssh to system VMs like an unreachable VM
+        assert hosts[0].calls[-1].args == ["169.254.3.2", "/opt/cloud/bin/netusage.sh -g", 60]
+        with pytest.raises(AgentFault, match="invalid argument domain"):
+            client.call("get_vncport", "../x")

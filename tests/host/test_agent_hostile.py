@@ -68,7 +68,7 @@ HOSTILE = (
     ("ovs_dom0_stats", ("",), "bridge"),
     ("ovs_domU_stats", ("i-2-7-VM; reboot",), "domain"),
     ("ovs_domU_stats", ("Domain-0",), "domain"),
-    ("get_vncport", ("../x",), "vm_name"),
+    ("get_vncport", ("../x",), "domain"),
     ("check_dom0_storage_health", ("/p", "s", "g; reboot", 120), "guid"),
     ("check_dom0_storage_health", ("/p", "s", "g", "120"), "timeout"),
     ("check_dom0_storage_health_check", ("/p", "s", "-g", 120, 1), "guid"),

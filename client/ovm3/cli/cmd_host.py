@@ -62,10 +62,10 @@ def hardware(settings):
 def mounts(settings, fs_type):
     """Mounted file systems of one type (discover_mounted_file_systems)."""
     fs = settings.client().linux.discover_mounted_file_systems(fs_type)
-    rows = [{"dir": m.dir, "device": m.device, "type": m.fs_type, "options": m.mount_options} for m in fs]
     if settings.json:
-        emit_json(rows)
+        emit_json(list(fs))  # each typed Mount whole: dir, device, host, remote_dir, uuid, type, options
     else:
+        rows = [{"dir": m.dir, "device": m.device, "type": m.fs_type, "options": m.mount_options} for m in fs]
         click.echo(table(rows, ["dir", "device", "type", "options"]) if rows else "no %s mounts" % fs_type)
 
 

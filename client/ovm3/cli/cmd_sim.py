@@ -3,6 +3,7 @@
 import json
 import os
 import secrets
+import shutil
 import signal
 import tempfile
 import threading
@@ -38,6 +39,10 @@ def _admin_tokens(root, hosts):
     path = os.path.join(root, ADMIN_TOKENS_FILE)
     _write_private(path, "".join("%s %s\n" % (h.name, h.admin_token) for h in hosts))
     return path
+
+
+def _exit_on_signal(signum, frame):
+    raise SystemExit(128 + signum)
 
 
 def _wait_forever():
@@ -87,6 +92,13 @@ def _wait_forever():
     type=click.FloatRange(0, 300),
     help="Seconds a 3.3/3.4 agent is away after take_ownership (the real one restarts); 0: no restart.",
 )
+@click.option(
+    "--heartbeat/--no-heartbeat",
+    default=True,
+    show_default=True,
+    help="Run each host's heartbeat daemon (deployed config, CloudStack's timings) so the storage-health "
+    "services work.",
+)
 @click.option("--record-from", help="Proxy to this real agent URL and record every call as fixture files.")
 @click.option(
     "--out", type=click.Path(file_okay=False), help="Directory for recorded fixtures (--record-from)."
@@ -103,6 +115,7 @@ def command(
     root,
     faults_file,
     ownership_restart,
+    heartbeat,
     record_from,
     out,
     replay,
@@ -112,11 +125,26 @@ def command(
 
     Prints each agent's URL, user, password source and certificate fingerprint (never the password).
     """
+    # A sandbox we made is ours to remove (on every exit, a failed start too); a --root is the caller's.
+    # SIGTERM during the start unwinds like the one _wait_forever catches, so the removal still runs.
+    previous = signal.signal(signal.SIGTERM, _exit_on_signal)
+    temporary = root is None
     root = os.path.realpath(root or tempfile.mkdtemp(prefix="ovm3-sim-"))
-    os.makedirs(root, exist_ok=True)
-    password, source = _password(root)
-    if record_from or replay:
-        return _proxy(record_from, out, replay, port, password, source, upstream_fingerprint)
+    try:
+        os.makedirs(root, exist_ok=True)
+        password, source = _password(root)
+        if record_from or replay:
+            return _proxy(record_from, out, replay, port, password, source, upstream_fingerprint)
+        return _serve(ctx, count, agent_version, port, tls, root, password, source, faults_file,
+                      ownership_restart, heartbeat)
+    finally:
+        if temporary:
+            shutil.rmtree(root, ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _serve(ctx, count, agent_version, port, tls, root, password, source, faults_file, ownership_restart,
+           heartbeat):
     from ovm3.sim.hosts import start_hosts, stop_hosts
 
     hosts = start_hosts(
@@ -129,10 +157,13 @@ def command(
         port=port,
         faults_file=faults_file,
         ownership_restart=ownership_restart,
+        heartbeat=heartbeat,
     )
     try:
         agents = [{"name": h.name, "version": h.state.personality.ovm_version, "url": h.url, "user": h.user,
-                   "ip": h.ip, "fingerprint": h.fingerprint} for h in hosts]
+                   "ip": h.ip, "fingerprint": h.fingerprint,
+                   "heartbeat_guid": h.state.heartbeat_daemon.guid if h.state.heartbeat_daemon else None}
+                  for h in hosts]
         tokens = _admin_tokens(root, hosts)
         if ctx.obj is not None and ctx.obj.json:
             # One JSON line a program can read, then "ready" like the human form.
@@ -144,7 +175,8 @@ def command(
             click.echo("admin tokens (X-Sim-Token for /_sim/...): file %s (mode 0600)" % tokens)
             for a in agents:
                 click.echo("agent %(name)s version=%(version)s url=%(url)s user=%(user)s ip=%(ip)s "
-                           "fingerprint=%(shown)s" % dict(a, shown=a["fingerprint"] or "-"))
+                           "fingerprint=%(shown)s heartbeat=%(guid)s"
+                           % dict(a, shown=a["fingerprint"] or "-", guid=a["heartbeat_guid"] or "off"))
         click.echo("ready", err=False)
         _wait_forever()
     finally:

@@ -1,14 +1,26 @@
 """Printing for every command: aligned tables for people, JSON for machines (``--json``)."""
 import dataclasses
+import functools
 import json
 
 import click
 
 
+@functools.lru_cache(maxsize=None)
+def _properties(cls):
+    """The public properties a (typed result) class offers, e.g. ``Mount.host``, in name order."""
+    return tuple(sorted({name for klass in cls.__mro__ for name, attr in vars(klass).items()
+                         if isinstance(attr, property) and not name.startswith("_")}))
+
+
 def to_plain(value):
-    """Dataclasses, tuples and bytes to JSON-ready data."""
+    """Dataclasses, tuples and bytes to JSON-ready data. A dataclass gives its fields and every public
+    property (``Mount.host``, ``Mount.remote_dir``...): whatever a typed result offers, its JSON has."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {k: to_plain(v) for k, v in dataclasses.asdict(value).items()}
+        out = {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        for name in _properties(type(value)):
+            out.setdefault(name, to_plain(getattr(value, name)))
+        return out
     if isinstance(value, dict):
         return {str(k): to_plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set)):

@@ -133,13 +133,14 @@ class Dispatcher:
 
     def _run(self, wire, args, record):
         """Invoke and fill ``record``; return the value or raise AgentError (any failure becomes one)."""
+        # Replies and faults go through host_view: a simulated host names dom0 paths, never the sandbox's.
         try:
-            value = self.invoke(wire, args)
+            value = self.host.host_view(self.invoke(wire, args))
         except AgentError as e:
-            record.fault = e.fault_string
+            e.fault_string = record.fault = self.host.host_view(e.fault_string)
             raise
         except Exception as e:  # noqa: BLE001 - a real agent turns any exception into a fault
-            record.fault = "exceptions.%s:%s" % (type(e).__name__, e)
+            record.fault = self.host.host_view("exceptions.%s:%s" % (type(e).__name__, e))
             raise _raw_fault(record.fault) from None
         record.result = redact_value(value)
         return value

@@ -428,6 +428,19 @@ def _listdir(d):
         return []
 
 
+def _template(parent, templates_dir, name):
+    """One ``Template``: a folder lists its files; a plain image (``<uuid>.raw``, CloudStack's layout) is
+    named without ``.raw`` and listed as its one ``File``, as real 3.2.1 agents do."""
+    path = os.path.join(templates_dir, name)
+    if os.path.isdir(path):
+        t = _el(parent, "Template", Name=name)
+        for f in _listdir(path):
+            _el(t, "File", f)
+    else:
+        t = _el(parent, "Template", Name=name[: -len(".raw")] if name.endswith(".raw") else name)
+        _el(t, "File", name)
+
+
 def discover_repositories(h, wanted):
     """``Discover_Repositories_Result`` (reference §6.7): what is really in each mounted repository."""
     root = ET.Element("Discover_Repositories_Result")
@@ -451,9 +464,7 @@ def discover_repositories(h, wanted):
         _el(e, "Assemblies")
         tpl = _el(e, "Templates")
         for name in _listdir(os.path.join(base, "Templates")):
-            t = _el(tpl, "Template", Name=name)
-            for f in _listdir(os.path.join(base, "Templates", name)):
-                _el(t, "File", f)
+            _template(tpl, os.path.join(base, "Templates"), name)
         vms = _el(e, "VirtualMachines")
         for name in _listdir(os.path.join(base, "VirtualMachines")):
             v = _el(vms, "VirtualMachine", Name=name)

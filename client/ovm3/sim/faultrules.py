@@ -10,7 +10,11 @@ Kinds:
 * ``garbage``: answer HTTP 200 with a body that is not XML-RPC;
 * ``midway``: run the method but fail it halfway with ``fault``: ``copy_file`` (the only method with a
   midway point) writes the first half of the source to its destination, then answers the fault, as a
-  real copy cut short by an I/O error would leave a partial file.
+  real copy cut short by an I/O error would leave a partial file;
+* ``stop_heartbeat``: matches no call; adding it kills the host's heartbeat daemon (SIGKILL: no ``stopped``
+  record, so its peers see its heartbeat stop, as after a crash) and refuses restarting it (the agent
+  module's ``check_dom0_storage_health_check`` then faults) until the rule is cleared, or for ``count``
+  refused starts.
 
 Rules are set from Python (``host.faults.add(...)``), from a JSON file (a list of rule objects with the
 same keys) and over the admin endpoint ``POST /_sim/faults``.
@@ -24,7 +28,9 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Optional
 
-KINDS = ("fault", "latency", "hang", "drop", "garbage", "midway")
+KINDS = ("fault", "latency", "hang", "drop", "garbage", "midway", "stop_heartbeat")
+#: Kinds that act on the host rather than on a call (never picked for a call).
+HOST_KINDS = ("stop_heartbeat",)
 #: Methods whose simulator handler has a midway point (see :func:`take_midway`).
 MIDWAY_METHODS = ("copy_file",)
 DEFAULT_FAULT = "exceptions.Exception:injected fault"
@@ -94,13 +100,28 @@ class FaultRules:
         self._lock = threading.Lock()
         self._rules = []
         self._random = random.Random(seed)
+        #: called with each added rule of a :data:`HOST_KINDS` kind (the host acts on it)
+        self.on_host_rule = None
 
     def add(self, method="*", kind="fault", **kw):
         """Add a rule; returns it (keep it to release a ``hang``)."""
         rule = FaultRule(method=method, kind=kind, **kw)
         with self._lock:
             self._rules.append(rule)
+        if rule.kind in HOST_KINDS and self.on_host_rule is not None:
+            self.on_host_rule(rule)
         return rule
+
+    def take_host_rule(self, kind):
+        """The live rule of host kind ``kind`` (its count consumed, counted as fired), or None."""
+        with self._lock:
+            for rule in self._rules:
+                if rule.kind == kind and (rule.count is None or rule.count > 0):
+                    if rule.count is not None:
+                        rule.count -= 1
+                    rule.fired += 1
+                    return rule
+        return None
 
     def load(self, data):
         """Add rules from parsed JSON: a rule object, a list of them, or ``{"rules": [...]}``."""
@@ -155,7 +176,7 @@ class FaultRules:
             for rule in self._rules:
                 if rule.count is not None and rule.count <= 0:
                     continue
-                if not rule.matches(method, args):
+                if rule.kind in HOST_KINDS or not rule.matches(method, args):
                     continue
                 if rule.probability < 1.0 and self._random.random() >= rule.probability:
                     continue

@@ -39,7 +39,9 @@ class Heartbeat:
 
     :param sim_host: the :class:`ovm3.sim.SimHost` (or anything with ``.state``).
     :param guid: the host guid the daemon writes as (``.hb-<guid>``).
-    :param mounts: host paths of the simulated NFS mounts to monitor (``state.mount()`` them first).
+    :param mounts: host paths of the simulated NFS mounts to monitor (``state.mount()`` them first);
+        empty: every NFS mount under ``/OVS/Repositories``, as they come and go (what CloudStack's
+        daemon watches; the ``/proc/mounts`` stand-in follows the host's mounts).
     :param fence_action: ``crash``/``reboot`` (sysrq written into the sandbox), ``log-only`` or
         ``command:<argv>``.
     :param watchdog: arm a test watchdog (a file in the sandbox).
@@ -103,6 +105,7 @@ class Heartbeat:
             "POLICY=%s" % self.policy,
             "WATCHDOG=%s" % (self.watchdog if self.watchdog_armed else ""),
             "STATE_DIR=%s" % self.state_dir,
+            "REPOSITORIES=%s" % os.path.join(self.state.root, "OVS", "Repositories"),
             # The daemon's system paths, so every reader of this file (the daemon, and the agent
             # module's verdict) stays inside the sandbox. The boot id is read-only and real.
             "PID_FILE=%s" % self.path("/var/run/ovm3-heartbeat.pid"),
@@ -167,6 +170,11 @@ class Heartbeat:
         """SIGTERM: a clean stop (the daemon records ``stopped`` and never fences). Returns the exit code."""
         return self._signal(signal.SIGTERM, wait)
 
+    def request_stop(self):
+        """Send SIGTERM without waiting (stop many daemons at once, then :meth:`terminate` each)."""
+        if self.running():
+            self.proc.send_signal(signal.SIGTERM)
+
     def kill(self, wait=10.0):
         """SIGKILL: the daemon dies without a word, as a hung or crashed daemon would look to its peers."""
         return self._signal(signal.SIGKILL, wait)
@@ -202,3 +210,5 @@ class Heartbeat:
         """Stop the daemon if it still runs (SIGKILL: tests call this in their teardown)."""
         if self.running():
             self.kill()
+        if self.state.heartbeat_daemon is self:
+            self.state.heartbeat_daemon = None

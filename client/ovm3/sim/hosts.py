@@ -22,6 +22,10 @@ from ovm3.sim.server import AgentServer
 from ovm3.sim.state import HostState, World, host_ip
 from ovm3.sim.tls import make_certificate, server_context
 
+#: CloudStack's ovm3.heartbeat.interval and .timeout defaults, the timings it sends at host set-up.
+CLOUDSTACK_HB_INTERVAL = 1
+CLOUDSTACK_HB_TIMEOUT = 120
+
 
 class SimHost:
     """One simulated agent: state, call log, fault rules, listener. See module docstring."""
@@ -50,6 +54,7 @@ class SimHost:
         self.state.sim = self
         self.calls = CallLog()
         self.faults = FaultRules()
+        self.faults.on_host_rule = self._host_rule
         self.dispatcher = Dispatcher(self.state, self.calls, self.faults, persist=persist)
         self.admin_token = secrets.token_hex(16)
         #: seconds a 3.3/3.4 agent is away after take_ownership (it restarts); 0 = no restart
@@ -139,6 +144,24 @@ class SimHost:
 
         return Heartbeat(self, guid, mounts, **kw)
 
+    def start_heartbeat(self):
+        """Deploy the heartbeat config and start the real daemon as CloudStack sets a host up: the guid
+        CloudStack derives from the host's IP, its default timings (timeout 120 s, interval 1 s), every
+        NFS mount under /OVS/Repositories watched, fence action ``crash`` and an armed watchdog (both
+        sandbox files, see :class:`ovm3.sim.heartbeat.Heartbeat`). Returns the Heartbeat."""
+        from ovm3.resource.naming import host_guid
+
+        hb = self.heartbeat(host_guid(self.ip), [], interval=CLOUDSTACK_HB_INTERVAL,
+                            timeout=CLOUDSTACK_HB_TIMEOUT, fence_action="crash", watchdog=True)
+        hb.start()
+        return hb
+
+    def _host_rule(self, rule):
+        """A fault rule that acts on the host itself (faultrules.HOST_KINDS) was added."""
+        hb = self.state.heartbeat_daemon
+        if rule.kind == "stop_heartbeat" and hb is not None and hb.running():
+            hb.kill()
+
     def power_off(self):
         """Stop answering (sys_shutdown runs this once its reply went out)."""
         self.server.unlisten(self)
@@ -169,6 +192,9 @@ class SimHost:
                 self._restart_timer.cancel()
         self.faults.clear()
         self.server.unlisten(self)
+        if self.state.heartbeat_daemon is not None:
+            self.state.heartbeat_daemon.terminate()  # a clean stop: peers read "stopped", never DEAD
+            self.state.heartbeat_daemon.close()
 
 
 def _publish_certificate(material, host_root):
@@ -207,8 +233,12 @@ def start_hosts(
     names=None,
     server=None,
     ownership_restart=0.0,
+    heartbeat=False,
 ):
-    """Start ``count`` hosts; returns :class:`Hosts` (stop them with :func:`stop_hosts`)."""
+    """Start ``count`` hosts; returns :class:`Hosts` (stop them with :func:`stop_hosts`).
+
+    ``heartbeat``: start each host's heartbeat daemon (:meth:`SimHost.start_heartbeat`), as ``ovm3 sim``
+    does unless ``--no-heartbeat``."""
     root = os.path.realpath(str(root))
     world = World(root)
     server = server or AgentServer()
@@ -236,9 +266,11 @@ def start_hosts(
                 load_module=load_module,
                 ownership_restart=ownership_restart,
             )
+            hosts.append(h)
             if faults_file:
                 h.faults.load_file(faults_file)
-            hosts.append(h)
+            if heartbeat and not h.faults.take_host_rule("stop_heartbeat"):
+                h.start_heartbeat()
     except BaseException:
         for h in hosts:
             h.stop()
@@ -248,6 +280,9 @@ def start_hosts(
 
 
 def stop_hosts(hosts):
+    for h in hosts:
+        if h.state.heartbeat_daemon is not None:
+            h.state.heartbeat_daemon.request_stop()  # all at once: each then only waits for its exit
     for h in hosts:
         h.stop()
     hosts.server.close()
@@ -264,7 +299,8 @@ def simulated_agents(count=1, version="3.3", root=None, **options):
         hosts: state kept in memory; the agent module is hosted all the same, loaded once per world),
         ``legacy_tls``, ``port``, ``faults_file``, ``load_module`` (default True; False leaves the module's
         methods answering "not simulated"), ``names``, ``ownership_restart`` (seconds a 3.3/3.4 host is
-        away after ``take_ownership``, as the real agent restarts then; 0, the default, keeps it answering).
+        away after ``take_ownership``, as the real agent restarts then; 0, the default, keeps it answering),
+        ``heartbeat`` (start every host's heartbeat daemon; default False).
     :yields: :class:`Hosts`, a list of :class:`SimHost`.
     """
     tmp = None

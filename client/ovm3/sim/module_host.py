@@ -179,6 +179,9 @@ class SimHostIO:
         if hb is None or action not in ("status", "start"):
             return 1, "", "the heartbeat daemon does not run inside the simulator\n"
         if action == "start" and not hb.running():
+            sim = getattr(self.h, "sim", None)
+            if sim is not None and sim.faults.take_host_rule("stop_heartbeat"):
+                return 1, "", "ovm3-heartbeat: not started (injected stop_heartbeat fault)\n"
             hb.start()
         return (0, "running\n", "") if hb.running() else (3, "", "not running\n")
 
@@ -298,10 +301,12 @@ class SimHostIO:
         return out
 
     def tcp_connect(self, ip, port, timeout):
-        other = self.h.world.host_by_name_or_ip(ip)
-        if other is not None:
-            return not other.down and port in (22, 8899, 8002)
-        return False
+        # A host answers on its registered IP and on a pool virtual IP it holds (as ping sees them).
+        with self.h.lock:
+            other = self.h.world.host_by_name_or_ip(ip)
+            if other is None:
+                other = next((h for h in self.h.world.hosts.values() if ip in h.vips and not h.down), None)
+            return other is not None and not other.down and port in (22, 8899, 8002)
 
     def ipv4_addresses(self):
         return self._addresses()

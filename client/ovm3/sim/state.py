@@ -319,6 +319,7 @@ class HostState:
         self.password = password
         self.down = False
         self.domains = {}  # vm uuid -> Domain
+        self.heartbeat_daemon = None  # the host's ovm3.sim.heartbeat.Heartbeat, when provisioned
         self._load()
         for d in ("OVS/Repositories", "nfsmnt", "poolfsmnt", "etc/ovs-agent", "tmp"):
             os.makedirs(os.path.join(self.root, d), exist_ok=True)
@@ -339,6 +340,35 @@ class HostState:
             raise AgentError("[Errno 2] No such file or directory: %r" % text, cls="exceptions.OSError")
         return real
 
+    def host_view(self, value):
+        """``value`` (a reply, nested, or a fault text) as this host says it: every path of this machine's
+        sandbox named as the dom0 path (``<root>/hosts/ovm-1/etc/x`` -> ``/etc/x``; a file in a mounted
+        export through its mount point; an unmounted export as ``server:/path``). The one place that
+        keeps the sandbox's location out of what a simulated host says."""
+        if isinstance(value, str):
+            return self._host_text(value) if self.world.root in value else value
+        if isinstance(value, dict):
+            return {self.host_view(k): self.host_view(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return type(value)(self.host_view(v) for v in value)
+        return value
+
+    def _host_text(self, text):
+        end = r"(?![\w.\-])"  # a whole path component ends here
+        targets = []
+        for mp, entry in list(self.mounts.items()):
+            try:
+                targets.append((os.path.realpath(self.world.export_dir(entry.get("device"), create=False)), mp))
+            except AgentError:
+                continue
+        for target, mp in sorted(targets, key=lambda t: -len(t[0])):
+            text = re.sub(re.escape(target) + end, lambda m, mp=mp: mp, text)
+        text = re.sub(re.escape(self.world.nfs_root) + r"/([\w.\-]+)(/[^\s'\"]*)?",
+                      lambda m: "%s:%s" % (m.group(1), m.group(2) or "/"), text)
+        hosts_dir = os.path.join(self.world.root, "hosts")
+        return re.sub(re.escape(hosts_dir) + r"/[\w.\-]+" + end + r"(/[^\s'\"]*)?",
+                      lambda m: m.group(1) or "/", text)
+
     def mount(self, device, mount_point, fs_type="nfs", options="rw", extra=None):
         """Mount an NFS export on a host path (a symlink into the shared export directory)."""
         target = self.world.export_dir(device)
@@ -358,6 +388,7 @@ class HostState:
         entry = {"device": device, "type": fs_type, "options": options}
         entry.update(extra or {})
         self.mounts[mount_point] = entry
+        self._mounts_changed()
         return True
 
     def unmount(self, mount_point):
@@ -368,6 +399,11 @@ class HostState:
             os.unlink(local)
         os.makedirs(local, exist_ok=True)
         del self.mounts[mount_point]
+        self._mounts_changed()
+
+    def _mounts_changed(self):
+        if self.heartbeat_daemon is not None:
+            self.heartbeat_daemon.write_proc_mounts()  # the daemon re-reads its mount table every beat
 
     # ---- memory ----------------------------------------------------------------------------------
     def free_mb(self):
