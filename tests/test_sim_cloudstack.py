@@ -14,7 +14,7 @@ import requests
 from ovm3 import errors
 from ovm3.client import AgentClient
 from ovm3.parse.basic import HealthCheck
-from ovm3.resource.naming import host_guid
+from ovm3.cloudstack.naming import host_guid
 from ovm3.sim import simulated_agents
 
 VIP = "192.168.1.230"

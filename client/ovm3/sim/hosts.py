@@ -149,7 +149,7 @@ class SimHost:
         CloudStack derives from the host's IP, its default timings (timeout 120 s, interval 1 s), every
         NFS mount under /OVS/Repositories watched, fence action ``crash`` and an armed watchdog (both
         sandbox files, see :class:`ovm3.sim.heartbeat.Heartbeat`). Returns the Heartbeat."""
-        from ovm3.resource.naming import host_guid
+        from ovm3.cloudstack.naming import host_guid
 
         hb = self.heartbeat(host_guid(self.ip), [], interval=CLOUDSTACK_HB_INTERVAL,
                             timeout=CLOUDSTACK_HB_TIMEOUT, fence_action="crash", watchdog=True)
