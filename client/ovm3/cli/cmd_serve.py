@@ -68,7 +68,7 @@ def command(
     from ovm3.resource.context import HostConfig, HostResource
 
     api_key = None if no_auth else read_api_key(api_key_file)
-    client = settings.client()
+    client = settings.client(bounded=False)  # serve runs until stopped; --timeout bounds each call
     host = client.transport.label.rsplit(":", 1)[0]
     manager = manager_uuid or uuid.uuid4().hex
     resource = HostResource(client, HostConfig(ip=host, manager_uuid=manager, pool=bool(vip), vip=vip))

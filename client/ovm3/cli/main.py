@@ -32,6 +32,8 @@ class Settings:
         self.verbose = verbose
         #: :class:`ovm3.transport.Timeouts` from ``--timeout`` (None: the defaults).
         self.timeouts = timeouts
+        #: seconds a plain ``--timeout SECONDS`` allows the whole command, retries included (None: no bound).
+        self.total_timeout = timeouts.total if timeouts is not None else None
         self._client = None
 
     def password(self, prompt=True):
@@ -46,7 +48,9 @@ class Settings:
             return click.prompt("agent password for %s" % self.user, hide_input=True)
         raise errors.UsageError("no agent password: use --password-file or OVM3_PASSWORD")
 
-    def client(self):
+    def client(self, bounded=True):
+        """The agent client. ``bounded=False`` (long-running commands such as serve): calls keep their
+        own deadlines but a plain ``--timeout SECONDS`` does not end the command."""
         if self._client is None:
             from ovm3.client import AgentClient
 
@@ -54,7 +58,8 @@ class Settings:
                 raise errors.UsageError("no agent given: use --url (or --host) or OVM3_URL")
             self._client = AgentClient(self.url, user=self.user, password=self.password(),
                                        fingerprint=self.fingerprint, ca_bundle=self.ca_bundle,
-                                       legacy_tls=self.legacy_tls, timeouts=self.timeouts)
+                                       legacy_tls=self.legacy_tls, timeouts=self.timeouts,
+                                       total_timeout=self.total_timeout if bounded else None)
         return self._client
 
 
@@ -84,8 +89,9 @@ class CommandGroup(click.Group):
 def parse_timeouts(specs):
     """``--timeout`` values to :class:`ovm3.transport.Timeouts` (None when none given).
 
-    ``SECONDS`` sets every read class (short, medium, long); ``CLASS=SECONDS`` sets one of connect,
-    short, medium, long and wins over a plain ``SECONDS`` whatever the order.
+    ``SECONDS`` sets every read class (short, medium, long) and bounds the whole command, retries
+    included (``Timeouts.total``); ``CLASS=SECONDS`` sets one of connect, short, medium, long and wins
+    over a plain ``SECONDS`` whatever the order.
     """
     if not specs:
         return None
@@ -109,6 +115,7 @@ def parse_timeouts(specs):
         (named if sep else plain).append((name, seconds))
     for _, seconds in plain:
         timeouts.short = timeouts.medium = timeouts.long = seconds
+        timeouts.total = seconds
     for name, seconds in named:
         setattr(timeouts, name, seconds)
     return timeouts
@@ -136,8 +143,9 @@ def _build_url(url, host, port, tls):
 @click.option("--legacy-tls", is_flag=True,
               help="Allow TLS 1.0/1.1 and old ciphers (OVM 3.2/3.3 agents); pinned agents only.")
 @click.option("--timeout", "timeout_specs", multiple=True, metavar="[CLASS=]SECONDS",
-              help="Timeouts in seconds (repeatable): SECONDS for every read class, or CLASS=SECONDS for "
-                   "one of connect (default 10), short (60), medium (600), long (3600).")
+              help="Timeouts in seconds (repeatable): SECONDS for every call class and for the whole command "
+                   "(retries included), or CLASS=SECONDS for one of connect (default 10), short (60), "
+                   "medium (600), long (3600), total (the whole command).")
 @click.option("--json", "json_output", is_flag=True, help="Machine-readable JSON output.")
 @click.option("-v", "--verbose", count=True, help="Log to stderr (-v info, -vv debug).")
 @click.version_option(package_name="ovm3")
