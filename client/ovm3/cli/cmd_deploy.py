@@ -13,7 +13,7 @@ import click
 
 from ovm3 import errors, inventory
 from ovm3.cli.main import pass_settings
-from ovm3.cli.output import emit_json, table
+from ovm3.cli.output import emit_json, printable, table
 from ovm3.client import read_password_file
 from ovm3.deploy import engine, fleet, manifest
 from ovm3.deploy.agent import AgentAccess
@@ -64,7 +64,7 @@ def _progress(done, total, result):
     line = "[%d/%d] %s: %s" % (done, total, result.host, result.status)
     if result.reason:
         line += " (%s)" % result.reason
-    click.echo(line, err=True)
+    click.echo(printable(line), err=True)
 
 
 @click.command("deploy")
@@ -167,7 +167,7 @@ def command(settings, hosts, inventory_file, uninstall, dry_run, rotate_agent_pa
             for r in results:
                 click.echo("== %s: %s" % (r.host, "plan" if r.status != "failed" else "failed"))
                 for line in r.plan:
-                    click.echo("  " + line)
+                    click.echo("  " + printable(line))
         click.echo(table(fleet.summary_rows(results), ["host", "status", "ovm", "files", "bytes", "reason"]))
     sys.stdout.flush()
     return 0 if fleet.all_ok(results) else 1

@@ -172,7 +172,9 @@ def main(argv=None):
         e.show()
         return e.exit_code
     except errors.OVM3Error as e:
-        click.echo("ovm3: error: %s" % e, err=True)
+        from ovm3.cli.output import printable
+
+        click.echo("ovm3: error: %s" % printable(e), err=True)
         return e.exit_code
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
