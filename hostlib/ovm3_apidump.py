@@ -153,7 +153,7 @@ def dump_services(modules, version=None):
             e = sys.exc_info()[1]
             out.append({"name": None, "module": getattr(owner, "__module__", None),
                         "class": getattr(owner, "__name__", None),
-                        "error": "%s: %s" % (type(e).__name__, e)})
+                        "error": "%s: %s" % (e.__class__.__name__, e)})
             continue
         for name in names:
             out.append(describe_service(name, services[name], owner))
@@ -255,7 +255,7 @@ def main(argv=None, out=None):
         e = sys.exc_info()[1]
         sys.stderr.write("ovm3_dump_api: cannot import agent.target.api (%s: %s); is this an OVM "
                          "server? give --agent-path to the directory holding the agent package\n"
-                         % (type(e).__name__, e))
+                         % (e.__class__.__name__, e))
         return 1
     ovm_version = read_ovm_version(opts["release_file"])
     version = opts["version"] or api_generation(ovm_version)

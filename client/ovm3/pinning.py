@@ -14,7 +14,7 @@ import warnings
 
 from ovm3.errors import ConfigError, TLSError, AgentUnreachable, AgentTimeout
 
-_HEX = re.compile(r"^[0-9a-f]{64}$")
+_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def normalise_fingerprint(text):
@@ -23,7 +23,7 @@ def normalise_fingerprint(text):
     if fp.startswith("sha256:"):
         fp = fp[len("sha256:"):]
     fp = fp.replace(":", "")
-    if not _HEX.match(fp):
+    if not _HEX.fullmatch(fp):
         raise ConfigError("not a SHA-256 fingerprint: %r (want 64 hex digits, colons allowed)" % text)
     return fp
 

@@ -63,7 +63,7 @@ def parse_params(spec):
         word = word.lstrip("!")
         name_known = not word.startswith("~")
         word = word.lstrip("~")
-        m = re.match(r"^([A-Za-z_]\w*):(\w+)(?:=(.+))?$", word)
+        m = re.fullmatch(r"([A-Za-z_]\w*):(\w+)(?:=(.+))?", word)
         if not m or m.group(2) not in WIRE_TYPES:
             raise ValueError("bad parameter spec %r" % word)
         default = _NO_DEFAULT if m.group(3) is None else ast.literal_eval(m.group(3))
