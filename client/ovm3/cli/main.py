@@ -156,6 +156,9 @@ def cli(ctx, url, host, port, tls, user, password_file, fingerprint, ca_bundle, 
     if verbose:
         logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO,
                             format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    # ~ is expanded here, once, at the edge: every later use (reads, the rotation's FILE.new and its
+    # rename) sees the same path.
+    password_file = os.path.expanduser(password_file) if password_file else None
     ctx.obj = Settings(_build_url(url, host, port, tls), user, password_file, fingerprint, ca_bundle,
                        legacy_tls, json_output, verbose, parse_timeouts(timeout_specs))
     ctx.call_on_close(lambda: ctx.obj._client and ctx.obj._client.close())
