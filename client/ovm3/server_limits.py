@@ -7,10 +7,13 @@ One peer must not stall a server: the TLS handshake runs in the connection's own
 any beyond that are closed at once (HTTP gets a 503 first).
 """
 
+import errno
 import io
 import socket
 import threading
 import time
+
+from ovm3 import errors
 
 HANDSHAKE_TIMEOUT = 10.0
 REQUEST_DEADLINE = 30.0
@@ -21,6 +24,21 @@ MAX_CONNECTIONS = 64
 
 _BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 25\r\n"
          b"Connection: close\r\n\r\ntoo many connections; retry\n")
+
+
+def listen_error(exc, host, port, option="--port"):
+    """The :class:`ovm3.errors.ConfigError` for a listening socket that could not be opened."""
+    where = "%s:%s" % (host, port)
+    if exc.errno == errno.EADDRINUSE:
+        return errors.ConfigError("cannot listen on %s: the port is already in use" % where,
+                                  hint="stop what listens there or choose another %s" % option)
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return errors.ConfigError("cannot listen on %s: permission denied" % where,
+                                  hint="ports below 1024 need root; choose another %s" % option)
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return errors.ConfigError("cannot listen on %s: no such local address" % where,
+                                  hint="give an address of this machine")
+    return errors.ConfigError("cannot listen on %s: %s" % (where, exc.strerror or exc))
 
 
 class RequestDeadline(socket.timeout):

@@ -7,6 +7,7 @@ global ``--password-file`` / ``OVM3_PASSWORD`` / prompt.
 """
 import os
 import sys
+import threading
 import uuid
 
 import click
@@ -58,6 +59,23 @@ def _agent_access(settings, entry, need_password):
         password = settings.password()
     return AgentAccess(url=entry.url, user=entry.agent_user or settings.user, password=password,
                        password_file=password_file, legacy_tls=settings.legacy_tls)
+
+
+class KeyPassphrases:
+    """Asks once per key file for its passphrase, on a terminal only (fleet workers share the answer)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._known = {}
+
+    def __call__(self, path):
+        with self._lock:
+            if path not in self._known:
+                if sys.stdin is None or not sys.stdin.isatty():
+                    return None
+                self._known[path] = click.prompt("passphrase for SSH key %s" % path, hide_input=True,
+                                                 default="", show_default=False, err=True) or None
+            return self._known[path]
 
 
 def _progress(done, total, result):
@@ -141,6 +159,7 @@ def command(settings, hosts, inventory_file, uninstall, dry_run, rotate_agent_pa
                "no_heartbeat": no_heartbeat}
     sources = manifest.default_sources(host_files) if host_files else None
     pin_store = PinStore()
+    ask_passphrase = KeyPassphrases()
     # Ask for a shared agent password once, before the worker threads start.
     need_agent_password = not dry_run
     accesses = {e.name: _agent_access(settings, e, need_agent_password) for e in fleet_hosts}
@@ -150,7 +169,7 @@ def command(settings, hosts, inventory_file, uninstall, dry_run, rotate_agent_pa
         keys = [entry.ssh_key] if entry.ssh_key else list(ssh_keys) or None
         with SSHConnector(entry.address, entry.ssh_port, entry.ssh_user or ssh_user, key_files=keys,
                           password=password, known_hosts=entry.known_hosts or known_hosts,
-                          trust_new=trust_new_host_key) as conn:
+                          trust_new=trust_new_host_key, passphrase=ask_passphrase) as conn:
             opts = engine.Options(
                 root=remote_root or entry.remote_root or "/", python=remote_python or entry.remote_python,
                 dry_run=dry_run, agent_ssl=agent_ssl, host_fixes=host_fixes,

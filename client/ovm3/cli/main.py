@@ -182,6 +182,13 @@ def main(argv=None):
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
+    except Exception as e:  # noqa: BLE001 - a bug of ours: one line, the traceback only in the -vv log
+        logging.getLogger("ovm3").debug("unexpected error", exc_info=True)
+        from ovm3.cli.output import printable
+
+        click.echo("ovm3: internal error: %s: %s (please report it; -vv logs the traceback)"
+                   % (e.__class__.__name__, printable(e)), err=True)
+        return EXIT_ERROR
     return rv if isinstance(rv, int) else EXIT_OK
 
 
