@@ -8,6 +8,7 @@ The request is prepared once and copied per call, then handed straight to the se
 """
 import base64
 import logging
+import re
 import ssl
 import time
 from dataclasses import dataclass
@@ -203,6 +204,7 @@ class Transport:
                                             "or pin with 'ovm3 host fingerprint --save')", host=self.label)
                 self._verify = tls.ca_bundle or True
         self.legacy_tls = bool(tls.legacy_tls)
+        self.ca_bundle = tls.ca_bundle if self.scheme == "https" and not self.fingerprint else None
         self.session = requests.Session()
         self.session.trust_env = False
         self._adapter = _AgentAdapter(fingerprint=self.fingerprint, ssl_context=ssl_context,
@@ -265,7 +267,9 @@ class Transport:
         except requests.exceptions.ReadTimeout:
             raise errors.AgentTimeout("no reply within %s" % what, **ctx) from None
         except requests.exceptions.ConnectionError as e:
-            raise errors.AgentUnreachable("connection failed: %s" % _root_reason(e), **ctx) from None
+            reason = _root_reason(e)
+            raise errors.AgentUnreachable("connection failed: %s" % reason, hint=self._unreachable_hint(reason),
+                                          **ctx) from None
         except requests.exceptions.RequestException as e:
             raise errors.TransportError("request failed: %s" % _root_reason(e), **ctx) from None
         try:
@@ -310,22 +314,36 @@ class Transport:
             chunks.append(chunk)
         return b"".join(chunks)
 
+    def _unreachable_hint(self, reason):
+        low = reason.lower()
+        if self.scheme == "http" and ("reset" in low or "aborted" in low or "without response" in low):
+            return ("the agent closed a plain HTTP connection: ovs-agent normally speaks HTTPS, try "
+                    "https://%s" % self.label)
+        return ("check the host is up, ovs-agent runs (service ovs-agent status) and port %d is open"
+                % self.port)
+
     def _tls_error(self, exc, ctx):
         reason = _root_reason(exc)
         if "ingerprint" in reason and "match" in reason:
-            return errors.FingerprintMismatch("agent certificate does not match the pinned fingerprint %s" % (
-                self.fingerprint,), **ctx)
+            got = re.search(r'got "?([0-9a-fA-F:]{40,})', reason)
+            presented = " (it presented %s)" % normalise_fingerprint(got.group(1)) if got else ""
+            return errors.FingerprintMismatch("agent certificate does not match the pinned fingerprint %s%s" % (
+                self.fingerprint, presented), **ctx)
         low = reason.lower()
         legacy_words = ("unsupported protocol", "no protocols available", "wrong version number",
                         "version too low", "dh key too small", "handshake failure", "no ciphers",
                         "unsafe legacy renegotiation", "tlsv1 alert protocol version")
         if not self.legacy_tls and any(w in low for w in legacy_words):
             return errors.TLSError("TLS handshake failed (%s); old OVM 3.2/3.3 agents speak only TLS 1.0/1.1: "
-                                   "retry with --legacy-tls (pinned agents only)" % reason, **ctx)
+                                   "retry with --legacy-tls (pinned agents only)" % reason, hint="", **ctx)
         if "certificate verify failed" in low:
+            if self.ca_bundle:
+                return errors.TLSError("the agent certificate is not signed by a CA in --ca-bundle %s (%s)"
+                                       % (self.ca_bundle, reason), hint="give the bundle of the CA that signed "
+                                       "it, or pin the certificate with 'ovm3 host fingerprint --save'", **ctx)
             return errors.TLSError("cannot verify the agent certificate (%s); agents use self-signed "
                                    "certificates: pin it with 'ovm3 host fingerprint --save' or give --ca-bundle"
-                                   % reason, **ctx)
+                                   % reason, hint="", **ctx)
         return errors.TLSError("TLS failed: %s" % reason, **ctx)
 
 
