@@ -20,7 +20,8 @@ REPLY = dumps_response("pong")
 class DrippingServer:
     """Accepts connections and sends ``head`` + body one byte per ``pause`` seconds, after reading the request."""
 
-    def __init__(self, reply, pause=0.2, at_once=0):
+    def __init__(self, reply, pause=0.2, at_once=0, tls=None):
+        self.tls = tls
         self.reply = reply
         self.pause = pause
         self.at_once = at_once
@@ -34,7 +35,7 @@ class DrippingServer:
 
     @property
     def url(self):
-        return "http://127.0.0.1:%d/" % self.port
+        return "%s://127.0.0.1:%d/" % ("https" if self.tls else "http", self.port)
 
     def _accept(self):
         while not self._stop.is_set():
@@ -48,6 +49,8 @@ class DrippingServer:
     def _drip(self, conn):
         try:
             conn.settimeout(30)
+            if self.tls is not None:
+                conn = self.tls.wrap_socket(conn, server_side=True)
             got = b""
             while b"</methodCall>" not in got:  # the whole request, or closing would reset the reply
                 chunk = conn.recv(65536)
@@ -108,6 +111,24 @@ def test_a_dripped_reply_is_cut_off_at_the_whole_call_deadline(drip, what, reply
         client.call("echo", "pong")
     assert time.monotonic() - started < 10  # without a whole-call deadline: minutes (a byte per 0.2 s)
     assert "1.5s deadline of timeout class short" in str(info.value)
+
+
+def test_a_reply_dripped_over_tls_is_cut_off_too(drip, tmp_path):
+    import ssl
+
+    from ovm3.sim.tls import make_certificate
+
+    material = make_certificate(str(tmp_path / "tls"), "127.0.0.1")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(material.cert_file, material.key_file)
+    server = drip(_content_length_reply(), at_once=20)
+    server.tls = ctx
+    client = AgentClient(server.url, password="pw", fingerprint=material.fingerprint,
+                         timeouts=Timeouts(short=1.5), retries=0)
+    started = time.monotonic()
+    with pytest.raises(errors.AgentTimeout) as info:
+        client.call("echo", "pong")
+    assert time.monotonic() - started < 10 and "deadline" in str(info.value)
 
 
 def test_a_fast_reply_is_not_disturbed_by_its_deadline(drip):

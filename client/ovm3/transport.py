@@ -244,14 +244,17 @@ class Transport:
                 raise errors.AgentTimeout("no time left for this call: %s passed" % what, **ctx)
         watch = call_deadline.arm(seconds)
         try:
-            return self._post(body, (min(connect, seconds), seconds), ctx, what)
+            data = self._post(body, (min(connect, seconds), seconds), ctx, what)
+            if not watch.expired:
+                return data
+            # Cut off by the watchdog: an EOF inside the headers can look like a complete, empty answer.
         except errors.TransportError:
-            if watch.expired:
-                raise errors.AgentTimeout("the whole reply did not arrive within %s (connect, send, "
-                                          "headers and body count together)" % what, **ctx) from None
-            raise
+            if not watch.expired:
+                raise
         finally:
             call_deadline.disarm(watch)
+        raise errors.AgentTimeout("the whole reply did not arrive within %s (connect, send, headers and "
+                                  "body count together)" % what, **ctx)
 
     def _post(self, body, timeout, ctx, what):
         req = self._template.copy()

@@ -154,14 +154,24 @@ def cli(ctx, url, host, port, tls, user, password_file, fingerprint, ca_bundle, 
         json_output, verbose):
     """Drive Oracle VM Server 3 hosts through ovs-agent."""
     if verbose:
-        logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO,
-                            format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_PrintableFormatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO, handlers=[handler])
     # ~ is expanded here, once, at the edge: every later use (reads, the rotation's FILE.new and its
     # rename) sees the same path.
     password_file = os.path.expanduser(password_file) if password_file else None
     ctx.obj = Settings(_build_url(url, host, port, tls), user, password_file, fingerprint, ca_bundle,
                        legacy_tls, json_output, verbose, parse_timeouts(timeout_specs))
     ctx.call_on_close(lambda: ctx.obj._client and ctx.obj._client.close())
+
+
+class _PrintableFormatter(logging.Formatter):
+    """Log lines for a terminal: agent text in a message cannot move the cursor or rewrite a line."""
+
+    def format(self, record):
+        from ovm3.cli.output import printable
+
+        return printable(super().format(record), keep_newlines=True)
 
 
 def main(argv=None):
