@@ -74,7 +74,8 @@ class DrippingServer:
 
 
 def _content_length_reply(body=REPLY):
-    return b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: text/xml\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    head = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: text/xml\r\nContent-Length: %d\r\n\r\n"
+    return head % len(body) + body
 
 
 def _chunked_reply(body=REPLY):

@@ -36,6 +36,11 @@ def _stop(server):
     server.server_close()
 
 
+def _health(server):
+    return requests.post(server.url + "/com.cloud.agent.api.CheckHealthCommand", data="{}",
+                         headers={"X-Api-Key": KEY}, verify=False, timeout=8)
+
+
 def _port(server):
     return server.server_address[1]
 
@@ -79,9 +84,7 @@ def test_an_idle_tls_client_does_not_stop_the_serve_server(tmp_path):
         idle = socket.create_connection(("127.0.0.1", _port(server)))  # TCP up, never a ClientHello
         try:
             time.sleep(0.2)
-            got = requests.post(server.url + "/com.cloud.agent.api.CheckHealthCommand", data="{}",
-                                headers={"X-Api-Key": KEY}, verify=False, timeout=8)
-            assert got.status_code == 200
+            assert _health(server).status_code == 200
         finally:
             idle.close()
             _stop(server)
@@ -112,9 +115,7 @@ def test_serve_drops_a_request_dripped_past_its_deadline(tmp_path):
             assert took < 10
             assert hosts[0].calls.methods() == []
             # and the server still answers others
-            ok = requests.post(server.url + "/com.cloud.agent.api.CheckHealthCommand", data="{}",
-                               headers={"X-Api-Key": KEY}, timeout=8)
-            assert ok.status_code == 200
+            assert _health(server).status_code == 200
         finally:
             _stop(server)
 
@@ -138,9 +139,7 @@ def test_serve_refuses_connections_beyond_its_limit_at_once(tmp_path):
                 if server.slots.used == 0:
                     break
                 time.sleep(0.1)
-            ok = requests.post(server.url + "/com.cloud.agent.api.CheckHealthCommand", data="{}",
-                               headers={"X-Api-Key": KEY}, timeout=8)
-            assert ok.status_code == 200
+            assert _health(server).status_code == 200
         finally:
             _stop(server)
 

@@ -77,10 +77,7 @@ def refuse_busy(sock, tls):
             sock.send(_BUSY)
     except OSError:
         pass
-    try:
-        sock.close()
-    except OSError:
-        pass
+    sock.close()
 
 
 def tls_handshake(sock, ssl_context, timeout=None):

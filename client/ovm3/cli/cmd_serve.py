@@ -20,7 +20,8 @@ def read_api_key(path):
             with open(os.path.expanduser(path), encoding="utf-8") as f:
                 key = f.readline().strip()
         except (OSError, UnicodeDecodeError) as e:
-            raise errors.ConfigError("cannot read the API key file %s: %s" % (path, getattr(e, "strerror", None) or e)) from None
+            reason = getattr(e, "strerror", None) or e
+            raise errors.ConfigError("cannot read the API key file %s: %s" % (path, reason)) from None
     else:
         key = os.environ.get("OVM3_SERVE_API_KEY", "").strip()
     if not key:
