@@ -19,6 +19,8 @@ DEFAULTS = {
     # root's SSH directory (CloudStack uploads the system-VM key there) and that key.
     "ssh_dir": "/root/.ssh",
     "domr_key": "/root/.ssh/id_rsa.cloud",
+    # Key file names ovs_upload_ssh_key writes besides id_rsa.cloud (sshd's own files are always refused).
+    "ssh_key_names": (),
     # Uploads, mkdirs and file checks are confined below these host directories.
     "file_roots": ("/OVS/Repositories", "/nfsmnt", "/opt/ovm3", "/var/lib/ovm3"),
     # Private scratch dir for files on their way to a system VM (mode 0700).

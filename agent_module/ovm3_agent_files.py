@@ -10,6 +10,8 @@ DIR_MODE = int("755", 8)
 FILE_MODE = int("644", 8)
 SSH_DIR_MODE = int("700", 8)
 KEY_MODE = int("600", 8)
+#: The key file the management side uploads (CloudStack's system-VM key).
+SSH_KEY_NAMES = ("id_rsa.cloud",)
 
 
 def _roots():
@@ -55,10 +57,14 @@ def ovs_upload_file(path, filename, content):
 
 
 def ovs_upload_ssh_key(keyfile, content):
-    """Write an SSH key to root's .ssh directory (0700) as ``keyfile`` with mode 0600, atomically."""
+    """Write an SSH key to root's .ssh directory (0700) as ``keyfile`` with mode 0600, atomically.
+
+    ``keyfile`` is ``id_rsa.cloud`` or a name in the ``ssh_key_names`` setting; ``authorized_keys*``,
+    ``known_hosts*``, ``rc``, ``environment`` and ``config`` are refused in any case."""
     host = base.host()
     ssh_dir = base.setting("ssh_dir")
-    keyfile = check.filename("keyfile", keyfile)
+    allowed = SSH_KEY_NAMES + tuple(base.setting("ssh_key_names"))
+    keyfile = check.ssh_key_name("keyfile", keyfile, allowed)
     content = check.content("content", content)
     target = check.confined_path(host, "keyfile", ssh_dir + "/" + keyfile, (ssh_dir,))
     if not host.isdir(ssh_dir):

@@ -34,7 +34,7 @@ def get_ovs_version():
         raise base.ServiceError("cannot read %s: %s" % (release, e))
     lines = text.splitlines()
     if lines:
-        m = re.search(r"(\d+(\.\d+)+)\s*$", lines[0])
+        m = re.search(r"(\d+(\.\d+)+)\s*\Z", lines[0])
         if m:
             return m.group(1)
     raise base.ServiceError("%s names no version: %r" % (release, text[:80]))

@@ -204,7 +204,7 @@ def _remove_compiled(path):
 
 # ---- api.py edits -------------------------------------------------------------------------
 
-_MODULES_LINE = re.compile(r"^(\s*MODULES\s*=\s*)([\[(])(.*)$")
+_MODULES_LINE = re.compile(r"^(\s*MODULES\s*=\s*)([\[(])(.*)\Z")
 
 
 def has_ovm3(text):
@@ -222,7 +222,7 @@ def strip_cloudstack(text):
         if line.strip() == "cloudstack.CloudStack,":
             continue
         if "import" in line:
-            line = re.sub(r",\s*cloudstack(?=\s*$)", "", line.rstrip("\r\n")) + line[len(line.rstrip("\r\n")):]
+            line = re.sub(r",\s*cloudstack(?=\s*\Z)", "", line.rstrip("\r\n")) + line[len(line.rstrip("\r\n")):]
         out.append(line)
     return "".join(out)
 
@@ -465,7 +465,7 @@ def uninstall(paths):
 def agent_port(paths):
     if os.path.isfile(paths.agent_ini):
         for line in _text(_read(paths.agent_ini)).splitlines():
-            m = re.match(r"^\s*port\s*=\s*(\d+)\s*$", line)
+            m = re.match(r"^\s*port\s*=\s*(\d+)\s*\Z", line)
             if m:
                 return int(m.group(1))
     return 8899

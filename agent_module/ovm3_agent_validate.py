@@ -13,17 +13,22 @@ MAX_NAME = 255
 MAX_COMMAND = 16384
 MAX_CONTENT = 16 * 1024 * 1024
 
-_IPV4 = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$")
+_IPV4 = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\Z")
 # CloudStack's instance names: i-<account>-<id>-VM (or its display name), r-/s-/v-<id>-VM.
-_VM_NAME = re.compile(r"^[a-zA-Z]-\d{1,10}(-\d{1,10})?-[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_VM_NAME = re.compile(r"^[a-zA-Z]-\d{1,10}(-\d{1,10})?-[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
 # OVM's own domain names are the VM uuid without dashes.
-_OVM_UUID = re.compile(r"^[0-9a-fA-F]{32}$")
-_DEVICE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$")
-_FILENAME = re.compile(r"^[A-Za-z0-9_.@+][A-Za-z0-9_.@+-]{0,254}$")
-_HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$")
-_GUID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,127}$")
-_SAFE_PATH_CHARS = re.compile(r"^[A-Za-z0-9_./@+-]+$")
-_DOMR_SCRIPT = re.compile(r"^/opt/cloud/bin/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+_OVM_UUID = re.compile(r"^[0-9a-fA-F]{32}\Z")
+_DEVICE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}\Z")
+_FILENAME = re.compile(r"^[A-Za-z0-9_.@+][A-Za-z0-9_.@+-]{0,254}\Z")
+_HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\Z")
+_GUID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,127}\Z")
+_SAFE_PATH_CHARS = re.compile(r"^[A-Za-z0-9_./@+-]+\Z")
+_DOMR_SCRIPT = re.compile(r"^/opt/cloud/bin/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*\Z")
+# Anchors are ``\Z``: ``$`` also matches before a trailing newline ("id_rsa\n" would pass).
+# Names in root's .ssh that sshd reads as configuration or runs at login: a key upload never writes
+# them, whatever the settings say (compared case-insensitively; the first two also as prefixes).
+_SSH_PREFIXES_REFUSED = ("authorized_keys", "known_hosts")
+_SSH_NAMES_REFUSED = ("rc", "environment", "config")
 # Shell syntax that would let a router command run something other than its script.
 _SHELL_CONTROL = (";", "&", "|", "`", "$(", ">", "<", "\n", "\r", "\x00")
 
@@ -123,6 +128,20 @@ def filename(name, value):
     value = _text(name, value, MAX_NAME)
     if not _FILENAME.match(value) or value in (".", ".."):
         raise InvalidArgument(name, "not a plain file name: %s" % _shown(value))
+    return value
+
+
+def ssh_key_name(name, value, allowed):
+    """A key file name for root's .ssh: one of ``allowed``, never an sshd control file."""
+    value = filename(name, value)
+    low = value.lower()
+    for prefix in _SSH_PREFIXES_REFUSED:
+        if low.startswith(prefix):
+            raise InvalidArgument(name, "%s files are never written by a key upload: %s" % (prefix, _shown(value)))
+    if low in _SSH_NAMES_REFUSED:
+        raise InvalidArgument(name, "sshd reads %s: never written by a key upload" % _shown(value))
+    if value not in allowed:
+        raise InvalidArgument(name, "not an accepted SSH key name (%s): %s" % (", ".join(allowed), _shown(value)))
     return value
 
 

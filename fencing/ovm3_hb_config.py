@@ -31,10 +31,10 @@ REAL_FENCES = ("crash", "reboot")
 POLICIES = ("any", "all")
 NFS_TYPES = ("nfs", "nfs4")
 
-_GUID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,127}$")
+_GUID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,127}\Z")
 # The init script sources the file as shell: a path must mean the same to sh as to this parser.
-_PLAIN_PATH = re.compile(r"^/[A-Za-z0-9_./@+:-]*$")
-_KEY = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_PLAIN_PATH = re.compile(r"^/[A-Za-z0-9_./@+:-]*\Z")
+_KEY = re.compile(r"^[A-Z][A-Z0-9_]*\Z")
 
 #: Keys of the config file and the config dict key each one fills.
 FILE_KEYS = {

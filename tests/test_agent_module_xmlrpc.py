@@ -62,3 +62,38 @@ def test_hostile_inputs_become_validation_faults(client, wire, args):
     with pytest.raises(errors.ValidationFault) as info:
         getattr(client.cloudstack, wire)(*args)
     assert "invalid argument" in str(info.value)
+
+
+REFUSED_KEY_NAMES = ["rc", "RC", "authorized_keys", "authorized_keys2", "AUTHORIZED_KEYS", "Authorized_Keys.new",
+                     "environment", "Environment", "config", "CONFIG", "known_hosts", "known_hosts.old",
+                     "id_rsa.cloud\n", "id_rsa\n", "id_rsa", "other.key", "../id_rsa.cloud", ".ssh"]
+
+
+@pytest.mark.parametrize("name", REFUSED_KEY_NAMES)
+def test_upload_ssh_key_writes_only_the_key_names_the_management_side_uses(host, client, name):
+    import os
+
+    with pytest.raises(errors.ValidationFault) as info:
+        client.call("ovs_upload_ssh_key", name, "ssh-rsa AAAA")
+    assert "keyfile" in str(info.value)
+    ssh_dir = host.module.local_path("/root/.ssh") if hasattr(host.module, "local_path") else None
+    if ssh_dir and os.path.isdir(ssh_dir):
+        assert sorted(os.listdir(ssh_dir)) in ([], ["id_rsa.cloud"])
+
+
+def test_upload_ssh_key_accepts_id_rsa_cloud(client):
+    assert client.call("ovs_upload_ssh_key", "id_rsa.cloud", "-----BEGIN KEY-----") is True
+    assert client.cloudstack.ovs_check_file("/root/.ssh/id_rsa.cloud") is True
+
+
+@pytest.mark.parametrize("service, args", [
+    ("check_dom0_ip", ("10.0.0.1\n",)),
+    ("check_dom0_port", ("10.0.0.1\n", 22)),
+    ("ovs_dom0_stats", ("xenbr0\n",)),
+    ("get_vncport", ("i-2-3-VM\n",)),
+    ("check_dom0_storage_verdict", ("guid-1\n",)),
+    ("ovs_upload_file", ("/OVS/Repositories", "a.cfg\n", "x")),
+])
+def test_a_trailing_newline_does_not_pass_a_validator(client, service, args):
+    with pytest.raises(errors.ValidationFault):
+        client.call(service, *args)

@@ -146,3 +146,31 @@ def test_cli_deploy_logs_in_with_a_password_from_a_file_or_the_environment(
     assert out.splitlines()[1].split()[:2] == ["ovm-1", "changed"]
     assert os.path.exists(os.path.join(dom0.root, "opt/ovm3/ovm3_agent.py"))
     assert ROOT_PASSWORD not in out + err
+
+
+def test_a_passphrase_protected_key_is_asked_for_or_explained(tmp_path, monkeypatch):
+    import subprocess
+
+    from tests import sshd as sshd_mod
+
+    key = str(tmp_path / "id_enc")
+    subprocess.run([sshd_mod.SSH_KEYGEN, "-q", "-t", "ed25519", "-N", "s3cret-phrase", "-C", "enc", "-f", key],
+                   check=True, stdout=subprocess.DEVNULL)
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    with sshd_mod.SSHServer(str(tmp_path / "sshd"), [key + ".pub"]) as server:
+        known = tmp_path / "known_hosts"
+        known.write_text(server.known_hosts_line())
+        # no terminal, no ssh-agent: a typed error that says what to do, never a TypeError
+        with pytest.raises(errors.SSHError) as info:
+            SSHConnector("127.0.0.1", server.port, key_files=[key], known_hosts=str(known))
+        assert "passphrase" in str(info.value) and "ssh-agent" in str(info.value)
+        # a wrong passphrase is named as such
+        with pytest.raises(errors.SSHError) as info:
+            SSHConnector("127.0.0.1", server.port, key_files=[key], known_hosts=str(known),
+                         passphrase=lambda path: "wrong")
+        assert "wrong passphrase" in str(info.value)
+        asked = []
+        with SSHConnector("127.0.0.1", server.port, key_files=[key], known_hosts=str(known),
+                          passphrase=lambda path: asked.append(path) or "s3cret-phrase") as conn:
+            assert conn.run(["true"], check=True) is not None
+        assert asked == [key]

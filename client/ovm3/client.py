@@ -52,11 +52,14 @@ class AgentClient:
     :param agent_version: ``"3.2"``/``"3.3"``/``"3.4"`` (or an OVM version string). When None it is read
         from ``discover_server`` the first time a version-dependent method is called.
     :param retries: extra attempts for read-only calls after connection failures or timeouts.
+    :param total_timeout: seconds from now that bound every call of this client, retries and their
+        pauses included (the command line's ``--timeout SECONDS``); None: each call only has its own.
     """
 
     def __init__(self, url, user=DEFAULT_USER, password=None, password_file=None, timeouts=None,
                  fingerprint=None, ca_bundle=None, legacy_tls=False, pin_store=None, agent_version=None,
-                 retries=DEFAULT_RETRIES, backoff=DEFAULT_BACKOFF, max_reply_bytes=None, pool_size=4):
+                 retries=DEFAULT_RETRIES, backoff=DEFAULT_BACKOFF, max_reply_bytes=None, pool_size=4,
+                 total_timeout=None):
         if password is None and password_file:
             password = read_password_file(password_file)
         kw = {}
@@ -68,6 +71,7 @@ class AgentClient:
         self.host = self.transport.label
         self.retries = retries
         self.backoff = backoff
+        self.ends = time.monotonic() + total_timeout if total_timeout else None
         self._version = normalise_version(agent_version) if agent_version else None
         self._ovm_version = None
         for name, mirror in build_mirrors(self).items():
@@ -150,24 +154,30 @@ class AgentClient:
         while True:
             started = time.monotonic()
             try:
-                reply = self.transport.post(body, timeout_class, method=method.wire)
+                reply = self.transport.post(body, timeout_class, method=method.wire, deadline=self.ends)
                 value = loads_response(reply)
             except Fault as f:
                 shown = shown or redact_args(method, wire_args, version)
                 log.debug("%s %s fault after %.1f ms", self.host, method.wire, _ms(started))
+                secrets = secret_values(method, wire_args, version) + list(self.transport.secrets)
                 raise fault_error(f.code, f.string, host=self.host, method=method.wire, args=shown,
-                                  secrets=secret_values(method, wire_args, version)) from None
+                                  secrets=sorted(secrets, key=len, reverse=True)) from None
             except errors.OVM3Error as e:
                 shown = shown or redact_args(method, wire_args, version)
                 e.args_redacted = shown
                 e.method = method.wire
                 retry = (method.readonly and isinstance(e, _RETRYABLE) and attempt < self.retries)
+                pause = min(MAX_BACKOFF, self.backoff * (2 ** attempt))
+                if retry and self.ends is not None and self.ends - time.monotonic() <= pause:
+                    retry = False  # the command's --timeout has no room for another attempt
                 log.debug("%s %s failed after %.1f ms: %s%s", self.host, method.wire, _ms(started),
                           type(e).__name__, " (retrying)" if retry else "")
                 if not retry:
                     raise
-                time.sleep(min(MAX_BACKOFF, self.backoff * (2 ** attempt)))
                 attempt += 1
+                log.info("%s %s: %s; retry %d of %d in %.1fs", self.host, method.wire, e.message,
+                         attempt, self.retries, pause)
+                time.sleep(pause)
                 continue
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("%s %s(%s) %.1f ms", self.host, method.wire,

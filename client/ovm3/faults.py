@@ -15,9 +15,9 @@ _RULES = (
     (re.compile(r"no such (vm|domain)|(vm|domain) .*(not found|does not exist)|Domain not found", re.I),
      errors.NoSuchVMFault),
     (re.compile(r"Is Busy", re.I), errors.BridgeBusyFault),
-    (re.compile(r"^(ovm3_agent\.)?ValidationError$|invalid argument", re.I), errors.ValidationFault),
+    (re.compile(r"^(ovm3_agent\.)?ValidationError\Z|invalid argument", re.I), errors.ValidationFault),
 )
-_SPLIT = re.compile(r"^\s*([A-Za-z_][\w.]*(?:\s[A-Za-z_]\w*)?)\s*:(.*)$", re.S)
+_SPLIT = re.compile(r"^\s*([A-Za-z_][\w.]*(?:\s[A-Za-z_]\w*)?)\s*:(.*)\Z", re.S)
 
 
 def split_fault_string(fault_string):

@@ -149,7 +149,8 @@ def from_names(names, **defaults):
 
 
 def write_secret(path, secret):
-    """Replace a password file atomically (temp file in the same folder, mode 0600, rename)."""
+    """Replace a password file atomically (temp file in the same folder, mode 0600, rename), on disk
+    (file and folder synced) before it returns: a password change may rely on it surviving a crash."""
     path = os.path.expanduser(path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, mode=0o700, exist_ok=True)
@@ -158,8 +159,20 @@ def write_secret(path, secret):
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(secret + "\n")
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
+        sync_directory(directory)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def sync_directory(directory):
+    """fsync a folder, so a rename inside it is on disk."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

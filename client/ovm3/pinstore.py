@@ -14,7 +14,7 @@ import warnings
 
 from ovm3.errors import ConfigError, TLSError, AgentUnreachable, AgentTimeout
 
-_HEX = re.compile(r"^[0-9a-f]{64}$")
+_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def normalise_fingerprint(text):
@@ -23,7 +23,7 @@ def normalise_fingerprint(text):
     if fp.startswith("sha256:"):
         fp = fp[len("sha256:"):]
     fp = fp.replace(":", "")
-    if not _HEX.match(fp):
+    if not _HEX.fullmatch(fp):
         raise ConfigError("not a SHA-256 fingerprint: %r (want 64 hex digits, colons allowed)" % text)
     return fp
 
@@ -68,9 +68,14 @@ def fetch_fingerprint(host, port, timeout=10.0, legacy_tls=False):
     except socket.timeout:
         raise AgentTimeout("TLS connect timed out", host="%s:%s" % (host, port)) from None
     except ssl.SSLError as e:
-        raise TLSError("TLS handshake failed: %s" % e.reason, host="%s:%s" % (host, port)) from None
+        # The generic TLS hint says "pin it with ovm3 host fingerprint": this is that command.
+        hint = ("is this an https agent? OVM 3.2/3.3 agents that speak only TLS 1.0/1.1 need --legacy-tls"
+                if not legacy_tls else "is this an https agent on this port?")
+        raise TLSError("TLS handshake failed: %s" % (e.reason or e), host="%s:%s" % (host, port),
+                       hint=hint) from None
     except OSError as e:
-        raise AgentUnreachable("cannot connect: %s" % e.strerror, host="%s:%s" % (host, port)) from None
+        raise AgentUnreachable("cannot connect: %s" % (e.strerror or e), host="%s:%s" % (host, port),
+                               hint="check the host is up, ovs-agent runs and port %s is open" % port) from None
     return hashlib.sha256(der).hexdigest()
 
 

@@ -8,17 +8,20 @@ The request is prepared once and copied per call, then handed straight to the se
 """
 import base64
 import logging
+import re
 import ssl
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from requests.models import Response
+from urllib3.connection import HTTPConnection, HTTPSConnection
 
-from ovm3 import errors
+from ovm3 import call_deadline, errors
 from ovm3.pinstore import PinStore, legacy_context, normalise_fingerprint
-from ovm3.redact import redact_text
+from ovm3.redact import mask_values, redact_text
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +35,14 @@ _READ_CHUNK = 256 * 1024
 @dataclass
 class Timeouts:
     """Seconds per call class. ``short``: echo/discover/list/get; ``medium``: VM and storage operations
-    that finish in minutes; ``long``: copies, imports, migrations."""
+    that finish in minutes; ``long``: copies, imports, migrations. Each is a whole-call deadline.
+    ``total``: not a class; what a command allows all its calls together (None: no such bound)."""
 
     connect: float = 10.0
     short: float = 60.0
     medium: float = 600.0
     long: float = 3600.0
+    total: float = None
 
     def for_class(self, timeout_class):
         """The ``(connect, read)`` pair handed to requests for one call class."""
@@ -55,6 +60,28 @@ class TLSPolicy:
     ca_bundle: str = None
     legacy_tls: bool = False
     pin_store: PinStore = None
+
+
+class _WatchedConnection:
+    """urllib3 connection mixin: every socket a call uses is registered with its whole-call deadline."""
+
+    def _new_conn(self):
+        sock = super()._new_conn()
+        call_deadline.watch(sock, own_copy=isinstance(self, HTTPSConnection))
+        return sock
+
+    def request(self, *args, **kw):
+        if self.sock is not None:
+            call_deadline.watch(self.sock)
+        return super().request(*args, **kw)
+
+
+class _WatchedHTTPConnection(_WatchedConnection, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_WatchedConnection, HTTPSConnection):
+    pass
 
 
 class _AgentAdapter(HTTPAdapter):
@@ -78,6 +105,8 @@ class _AgentAdapter(HTTPAdapter):
         if self._pool is None:
             self._pool = super().get_connection_with_tls_context(request, verify, proxies=proxies, cert=cert)
             super().cert_verify(self._pool, request.url, verify, cert)
+            https = request.url.lower().startswith("https:")
+            self._pool.ConnectionCls = _WatchedHTTPSConnection if https else _WatchedHTTPConnection
         return self._pool
 
     def cert_verify(self, conn, url, verify, cert):
@@ -175,6 +204,7 @@ class Transport:
                                             "or pin with 'ovm3 host fingerprint --save')", host=self.label)
                 self._verify = tls.ca_bundle or True
         self.legacy_tls = bool(tls.legacy_tls)
+        self.ca_bundle = tls.ca_bundle if self.scheme == "https" and not self.fingerprint else None
         self.session = requests.Session()
         self.session.trust_env = False
         self._adapter = _AgentAdapter(fingerprint=self.fingerprint, ssl_context=ssl_context,
@@ -183,6 +213,8 @@ class Transport:
         self._proxies = requests.utils.get_environ_proxies(self.url)
         # HTTP/1.1 keeps the connection alive by default; identity keeps the body as sent (it is read raw).
         headers = {"Content-Type": "text/xml", "User-Agent": "ovm3/0.1", "Accept-Encoding": "identity"}
+        #: Strings masked in any text an agent sends back (faults, error pages may quote the login).
+        self.secrets = (password,) if password else ()
         if password is not None:
             token = base64.b64encode(("%s:%s" % (user, password)).encode("utf-8")).decode("ascii")
             headers["Authorization"] = "Basic " + token
@@ -195,24 +227,52 @@ class Transport:
     def close(self):
         self.session.close()
 
-    def post(self, body, timeout_class="short", method=None):
-        """Send one request body; return the reply body (bytes) of an HTTP 200 answer."""
+    def post(self, body, timeout_class="short", method=None, deadline=None):
+        """Send one request body; return the reply body (bytes) of an HTTP 200 answer.
+
+        The call's timeout class is a deadline for the whole call: connect, send, status line,
+        headers and body together (a peer that drips its reply is cut off at it). ``deadline``: an
+        earlier end (``time.monotonic()`` value) imposed by the caller, e.g. a command's --timeout.
+        """
+        connect, seconds = self.timeouts.for_class(timeout_class)
+        ctx = {"host": self.label, "method": method}
+        what = "the %gs deadline of timeout class %s" % (seconds, timeout_class)
+        if deadline is not None and deadline - time.monotonic() < seconds:
+            seconds = deadline - time.monotonic()
+            what = "the command's --timeout (%.1fs were left)" % max(seconds, 0.0)
+            if seconds <= 0:
+                raise errors.AgentTimeout("no time left for this call: %s passed" % what, **ctx)
+        watch = call_deadline.arm(seconds)
+        try:
+            data = self._post(body, (min(connect, seconds), seconds), ctx, what)
+            if not watch.expired:
+                return data
+            # Cut off by the watchdog: an EOF inside the headers can look like a complete, empty answer.
+        except errors.TransportError:
+            if not watch.expired:
+                raise
+        finally:
+            call_deadline.disarm(watch)
+        raise errors.AgentTimeout("the whole reply did not arrive within %s (connect, send, headers and "
+                                  "body count together)" % what, **ctx)
+
+    def _post(self, body, timeout, ctx, what):
         req = self._template.copy()
         req.body = body
         req.headers["Content-Length"] = str(len(body))
-        ctx = {"host": self.label, "method": method}
         try:
-            resp = self._adapter.send(req, stream=True, timeout=self.timeouts.for_class(timeout_class),
+            resp = self._adapter.send(req, stream=True, timeout=timeout,
                                       verify=self._verify, cert=None, proxies=self._proxies)
         except requests.exceptions.SSLError as e:
             raise self._tls_error(e, ctx) from None
         except requests.exceptions.ConnectTimeout:
-            raise errors.AgentTimeout("connect timed out after %ss" % self.timeouts.connect, **ctx) from None
+            raise errors.AgentTimeout("connect timed out after %ss" % timeout[0], **ctx) from None
         except requests.exceptions.ReadTimeout:
-            raise errors.AgentTimeout("no reply within %ss (timeout class %s)" % (
-                self.timeouts.for_class(timeout_class)[1], timeout_class), **ctx) from None
+            raise errors.AgentTimeout("no reply within %s" % what, **ctx) from None
         except requests.exceptions.ConnectionError as e:
-            raise errors.AgentUnreachable("connection failed: %s" % _root_reason(e), **ctx) from None
+            reason = _root_reason(e)
+            raise errors.AgentUnreachable("connection failed: %s" % reason, hint=self._unreachable_hint(reason),
+                                          **ctx) from None
         except requests.exceptions.RequestException as e:
             raise errors.TransportError("request failed: %s" % _root_reason(e), **ctx) from None
         try:
@@ -230,7 +290,7 @@ class Transport:
                                              **ctx)
         if resp.status_code != 200:
             raise errors.ProtocolError("HTTP %d %s: %s" % (resp.status_code, resp.reason,
-                                                           _snippet(data)), **ctx)
+                                                           mask_values(_snippet(data), self.secrets)), **ctx)
         return data
 
     def _read_capped(self, resp, ctx):
@@ -257,22 +317,36 @@ class Transport:
             chunks.append(chunk)
         return b"".join(chunks)
 
+    def _unreachable_hint(self, reason):
+        low = reason.lower()
+        if self.scheme == "http" and ("reset" in low or "aborted" in low or "without response" in low):
+            return ("the agent closed a plain HTTP connection: ovs-agent normally speaks HTTPS, try "
+                    "https://%s" % self.label)
+        return ("check the host is up, ovs-agent runs (service ovs-agent status) and port %d is open"
+                % self.port)
+
     def _tls_error(self, exc, ctx):
         reason = _root_reason(exc)
         if "ingerprint" in reason and "match" in reason:
-            return errors.FingerprintMismatch("agent certificate does not match the pinned fingerprint %s" % (
-                self.fingerprint,), **ctx)
+            got = re.search(r'got "?([0-9a-fA-F:]{40,})', reason)
+            presented = " (it presented %s)" % normalise_fingerprint(got.group(1)) if got else ""
+            return errors.FingerprintMismatch("agent certificate does not match the pinned fingerprint %s%s" % (
+                self.fingerprint, presented), **ctx)
         low = reason.lower()
         legacy_words = ("unsupported protocol", "no protocols available", "wrong version number",
                         "version too low", "dh key too small", "handshake failure", "no ciphers",
                         "unsafe legacy renegotiation", "tlsv1 alert protocol version")
         if not self.legacy_tls and any(w in low for w in legacy_words):
             return errors.TLSError("TLS handshake failed (%s); old OVM 3.2/3.3 agents speak only TLS 1.0/1.1: "
-                                   "retry with --legacy-tls (pinned agents only)" % reason, **ctx)
+                                   "retry with --legacy-tls (pinned agents only)" % reason, hint="", **ctx)
         if "certificate verify failed" in low:
+            if self.ca_bundle:
+                return errors.TLSError("the agent certificate is not signed by a CA in --ca-bundle %s (%s)"
+                                       % (self.ca_bundle, reason), hint="give the bundle of the CA that signed "
+                                       "it, or pin the certificate with 'ovm3 host fingerprint --save'", **ctx)
             return errors.TLSError("cannot verify the agent certificate (%s); agents use self-signed "
                                    "certificates: pin it with 'ovm3 host fingerprint --save' or give --ca-bundle"
-                                   % reason, **ctx)
+                                   % reason, hint="", **ctx)
         return errors.TLSError("TLS failed: %s" % reason, **ctx)
 
 

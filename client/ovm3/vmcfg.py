@@ -31,7 +31,7 @@ from ovm3.redact import MASK
 MAX_CFG_BYTES = 1024 * 1024
 DISK_MODES = ("w", "w!", "r", "r!", "rw")
 _UNAME_PREFIXES = ("tap2:aio:", "tap:aio:", "file:", "phy:")
-_MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
+_MAC = re.compile(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}")
 
 
 def _parse_pairs(text, what):
@@ -346,7 +346,7 @@ class VmConfig:
 
     def add_vif(self, mac, bridge):
         """Plug a NIC with ``mac`` on ``bridge``; refuses a MAC already present."""
-        if not isinstance(mac, str) or not _MAC.match(mac):
+        if not isinstance(mac, str) or not _MAC.fullmatch(mac):
             raise UsageError("not a MAC address: %r" % (mac,))
         _check_token(bridge, "bridge")
         if self.vif_index(mac) >= 0:

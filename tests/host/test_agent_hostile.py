@@ -51,6 +51,12 @@ HOSTILE = (
     ("ovs_upload_file", ("/OVS/Repositories", "a", None), "content"),
     ("ovs_upload_ssh_key", ("../authorized_keys", "ssh-rsa AAAA"), "keyfile"),
     ("ovs_upload_ssh_key", ("a/b", "k"), "keyfile"),
+    ("ovs_upload_ssh_key", ("rc", "k"), "keyfile"),
+    ("ovs_upload_ssh_key", ("Authorized_Keys2", "k"), "keyfile"),
+    ("ovs_upload_ssh_key", ("environment", "k"), "keyfile"),
+    ("ovs_upload_ssh_key", ("id_rsa.cloud\n", "k"), "keyfile"),
+    ("check_dom0_ip", ("10.0.0.1\n",), "ip"),
+    ("ovs_upload_file", ("/OVS/Repositories", "a\n", "x"), "filename"),
     ("ovs_mkdirs", ("/root/.ssh/x",), "outside"),
     ("ovs_mkdirs", ("/nfsmnt/a//b",), "normalised"),
     ("ovs_mkdirs", ("/nfsmnt/a", 4095), "mode"),
@@ -100,6 +106,22 @@ class HostileInputTest(AgentTestCase):
                 failures.append("%s%r: ran %r" % (service, args, self.host.commands))
         self.assertEqual(failures, [])
         self.assertFalse(os.path.exists(self.host.local_path("/etc/passwd")))
+
+
+class SSHKeyNameSettingsTest(AgentTestCase):
+    def test_names_added_in_the_settings_are_accepted_but_never_sshd_files(self):
+        old = ovm3_agent.configure(ssh_key_names=("id_ed25519.cloud", "authorized_keys", "RC"))
+        try:
+            self.assertEqual(SERVICES["ovs_upload_ssh_key"]("id_ed25519.cloud", "k"), True)
+            for name in ("authorized_keys", "RC", "id_rsa"):
+                try:
+                    SERVICES["ovs_upload_ssh_key"](name, "k")
+                except ovm3_agent.InvalidArgument:
+                    pass
+                else:
+                    self.fail("%s accepted" % name)
+        finally:
+            ovm3_agent.configure(**old)
 
 
 if __name__ == "__main__":

@@ -84,6 +84,24 @@ class Broken(Agent):
         raise RuntimeError("module not configured")
 
 
+class AgentDown(object):
+    """What ``e.__class__`` is for the exception below."""
+
+
+class ClassicLikeError(RuntimeError):
+    """On Python 2.4 built-in exceptions are classic classes: ``type(e)`` is ``instance`` while
+    ``e.__class__`` is the real class. This one reproduces that split on 2.7 and 3.x."""
+
+    def _cls(self):
+        return AgentDown
+    __class__ = property(_cls)
+
+
+class BrokenOldStyle(Agent):
+    def get_services(self, version=None):
+        raise ClassicLikeError("classic failure")
+
+
 def by_name(services):
     out = {}
     for s in services:
@@ -100,6 +118,11 @@ class DumpServicesTest(unittest.TestCase):
         names = [s["name"] for s in self.services]
         self.assertEqual(names[-1], None)
         self.assertEqual(names[:-1], sorted(names[:-1]))
+
+    def test_a_classic_exception_is_named_by_its_class_not_instance(self):
+        services = ovm3_apidump.dump_services([BrokenOldStyle], "3.2")
+        error = services[-1]["error"]
+        self.assertEqual(error, "AgentDown: classic failure")
 
     def test_module_failure_is_recorded_not_fatal(self):
         broken = self.services[-1]

@@ -79,7 +79,7 @@ def parse_params(spec):
         word = word.lstrip("!")
         name_known = not word.startswith("~")
         word = word.lstrip("~")
-        m = re.match(r"^([A-Za-z_]\w*):(\w+)(?:=(.+))?$", word)
+        m = re.fullmatch(r"([A-Za-z_]\w*):(\w+)(?:=(.+))?", word)
         if not m or m.group(2) not in WIRE_TYPES:
             raise ValueError("bad parameter spec %r" % word)
         default = _NO_DEFAULT if m.group(3) is None else ast.literal_eval(m.group(3))
@@ -157,13 +157,13 @@ class Method:
                                  host=host, method=self.wire)
         if len(args) > len(params):
             raise SignatureError(
-                "takes at most %d argument(s) on agent %s, got %d: %s" % (
-                    len(params), version or VERSIONS[-1], len(args), self.usage(version)),
+                "takes at most %d argument(s)%s, got %d: %s" % (
+                    len(params), _on_agent(version), len(args), self.usage(version)),
                 host=host, method=self.wire)
         missing = [p.name for p in params[len(args):] if p.required]
         if missing:
-            raise SignatureError("missing argument(s) %s on agent %s: %s" % (
-                ", ".join(missing), version or VERSIONS[-1], self.usage(version)), host=host, method=self.wire)
+            raise SignatureError("missing argument(s) %s%s: %s" % (
+                ", ".join(missing), _on_agent(version), self.usage(version)), host=host, method=self.wire)
         out = list(args)
         for p in params[len(args):]:
             if p.default is None:
@@ -244,3 +244,9 @@ class Table:
 
     def for_version(self, version):
         return [m for m in self.methods if m.exists_in(version)]
+
+
+def _on_agent(version):
+    # Without a version read from the agent the signature is the same on every version: naming one
+    # ("on agent 3.4") would be a guess.
+    return " on agent %s" % version if version else ""

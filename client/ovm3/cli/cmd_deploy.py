@@ -7,13 +7,14 @@ global ``--password-file`` / ``OVM3_PASSWORD`` / prompt.
 """
 import os
 import sys
+import threading
 import uuid
 
 import click
 
 from ovm3 import errors, inventory
 from ovm3.cli.main import pass_settings
-from ovm3.cli.output import emit_json, table
+from ovm3.cli.output import emit_json, printable, table
 from ovm3.client import read_password_file
 from ovm3.deploy import engine, fleet, manifest, selftest
 from ovm3.deploy.agent import AgentAccess
@@ -60,11 +61,28 @@ def _agent_access(settings, entry, need_password):
                        password_file=password_file, legacy_tls=settings.legacy_tls)
 
 
+class KeyPassphrases:
+    """Asks once per key file for its passphrase, on a terminal only (fleet workers share the answer)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._known = {}
+
+    def __call__(self, path):
+        with self._lock:
+            if path not in self._known:
+                if sys.stdin is None or not sys.stdin.isatty():
+                    return None
+                self._known[path] = click.prompt("passphrase for SSH key %s" % path, hide_input=True,
+                                                 default="", show_default=False, err=True) or None
+            return self._known[path]
+
+
 def _progress(done, total, result):
     line = "[%d/%d] %s: %s" % (done, total, result.host, result.status)
     if result.reason:
         line += " (%s)" % result.reason
-    click.echo(line, err=True)
+    click.echo(printable(line), err=True)
 
 
 @click.command("deploy")
@@ -152,6 +170,7 @@ def command(settings, hosts, inventory_file, uninstall, dry_run, self_test, self
                "no_heartbeat": no_heartbeat}
     sources = manifest.default_sources(host_files) if host_files else None
     pin_store = PinStore()
+    ask_passphrase = KeyPassphrases()
     # Ask for a shared agent password once, before the worker threads start.
     need_agent_password = not dry_run and not self_test
     accesses = {e.name: _agent_access(settings, e, need_agent_password) for e in fleet_hosts}
@@ -161,7 +180,7 @@ def command(settings, hosts, inventory_file, uninstall, dry_run, self_test, self
         keys = [entry.ssh_key] if entry.ssh_key else list(ssh_keys) or None
         with SSHConnector(entry.address, entry.ssh_port, entry.ssh_user or ssh_user, key_files=keys,
                           password=password, known_hosts=entry.known_hosts or known_hosts,
-                          trust_new=trust_new_host_key) as conn:
+                          trust_new=trust_new_host_key, passphrase=ask_passphrase) as conn:
             if self_test:
                 return selftest.run(conn, root=remote_root or entry.remote_root or "/",
                                     python=remote_python or entry.remote_python, user=self_test_user,
@@ -182,11 +201,11 @@ def command(settings, hosts, inventory_file, uninstall, dry_run, self_test, self
             for r in results:
                 click.echo("== %s: %s" % (r.host, "plan" if r.status != "failed" else "failed"))
                 for line in r.plan:
-                    click.echo("  " + line)
+                    click.echo("  " + printable(line))
         elif self_test:
             for r in results:
                 for line in r.plan:  # the failing tests' ids
-                    click.echo("== %s: %s" % (r.host, line))
+                    click.echo("== %s: %s" % (r.host, printable(line)))
         click.echo(table(fleet.summary_rows(results), ["host", "status", "ovm", "files", "bytes", "reason"]))
     sys.stdout.flush()
     return 0 if fleet.all_ok(results) else 1

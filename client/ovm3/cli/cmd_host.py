@@ -2,7 +2,7 @@
 import click
 
 from ovm3 import errors
-from ovm3.cli.main import pass_settings
+from ovm3.cli.main import EXIT_NEGATIVE, pass_settings
 from ovm3.cli.output import emit_json, key_values, show, table
 
 
@@ -119,4 +119,5 @@ def fingerprint(settings, save, replace):
     else:
         click.echo(pretty_fingerprint(fp))
         click.echo("%s:%d %s (%s)" % (host, port, state, store.path), err=True)
-    return 0
+    # a certificate that differs from its pin is a negative answer, whatever the output format
+    return EXIT_NEGATIVE if state == "DIFFERENT from the pin" else 0

@@ -132,7 +132,12 @@ def diff_command(settings, old, new, fmt, fail_on, out):
     new_snap = snapshot.load(new)
     findings = diff.diff(old_snap, new_snap)
     fmt = fmt or ("json" if settings.json else "text")
-    _write(diff.render(fmt, old_snap, new_snap, findings), out)
+    report = diff.render(fmt, old_snap, new_snap, findings)
+    if fmt != "json" and out in (None, "-"):  # snapshots hold agent text; a terminal gets it escaped
+        from ovm3.cli.output import printable
+
+        report = printable(report, keep_newlines=True)
+    _write(report, out)
     return diff.exit_status(findings, fail_on.upper() if fail_on else None)
 
 

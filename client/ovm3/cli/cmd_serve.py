@@ -16,8 +16,12 @@ from ovm3.cli.main import pass_settings
 def read_api_key(path):
     """The API key: first line of ``path``, else OVM3_SERVE_API_KEY."""
     if path:
-        with open(os.path.expanduser(path), encoding="utf-8") as f:
-            key = f.readline().strip()
+        try:
+            with open(os.path.expanduser(path), encoding="utf-8") as f:
+                key = f.readline().strip()
+        except (OSError, UnicodeDecodeError) as e:
+            reason = getattr(e, "strerror", None) or e
+            raise errors.ConfigError("cannot read the API key file %s: %s" % (path, reason)) from None
     else:
         key = os.environ.get("OVM3_SERVE_API_KEY", "").strip()
     if not key:
@@ -32,16 +36,31 @@ def tls_context(cert, key):
         raise errors.UsageError("HTTPS needs --cert and --key (or --insecure-http on purpose)")
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.load_cert_chain(cert, key)
+    try:
+        ctx.load_cert_chain(cert, key, password=_no_passphrase)
+    except (ssl.SSLError, OSError, ValueError) as e:
+        raise errors.ConfigError(
+            "cannot use --cert %s with --key %s: %s" % (cert, key, getattr(e, "reason", None) or e),
+            hint="give a PEM certificate and its matching private key (unencrypted, PEM)") from None
     return ctx
+
+
+def _no_passphrase():
+    # Never let OpenSSL prompt on the terminal for an encrypted key: the error above says what to do.
+    raise ValueError("the private key is encrypted")
 
 
 def build_server(resource, listen, port, cert=None, key=None, insecure_http=False, api_key=None):
     """A :class:`ovm3.cloudstack.server.ResourceServer` with the security the options ask for."""
     from ovm3.cloudstack.server import ResourceServer
 
+    from ovm3.server_limits import listen_error
+
     ctx = None if insecure_http else tls_context(cert, key)
-    return ResourceServer((listen, port), resource, api_key=api_key, ssl_context=ctx)
+    try:
+        return ResourceServer((listen, port), resource, api_key=api_key, ssl_context=ctx)
+    except OSError as e:
+        raise listen_error(e, listen, port) from None
 
 
 @click.command("serve")
@@ -68,7 +87,7 @@ def command(
     from ovm3.cloudstack.resource import HostConfig, HostResource
 
     api_key = None if no_auth else read_api_key(api_key_file)
-    client = settings.client()
+    client = settings.client(bounded=False)  # serve runs until stopped; --timeout bounds each call
     host = client.transport.label.rsplit(":", 1)[0]
     manager = manager_uuid or uuid.uuid4().hex
     resource = HostResource(client, HostConfig(ip=host, manager_uuid=manager, pool=bool(vip), vip=vip))

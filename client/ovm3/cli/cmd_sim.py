@@ -145,20 +145,28 @@ def command(
 
 def _serve(ctx, count, agent_version, port, tls, root, password, source, faults_file, ownership_restart,
            heartbeat):
+    from ovm3.server_limits import listen_error
     from ovm3.sim.hosts import start_hosts, stop_hosts
 
-    hosts = start_hosts(
-        count,
-        agent_version,
-        tls,
-        root,
-        password,
-        fleet=count > 1,
-        port=port,
-        faults_file=faults_file,
-        ownership_restart=ownership_restart,
-        heartbeat=heartbeat,
-    )
+    if faults_file:
+        _check_faults_file(faults_file)
+    try:
+        hosts = start_hosts(
+            count,
+            agent_version,
+            tls,
+            root,
+            password,
+            fleet=count > 1,
+            port=port,
+            faults_file=faults_file,
+            ownership_restart=ownership_restart,
+            heartbeat=heartbeat,
+        )
+    except OSError as e:
+        if e.errno is None:
+            raise
+        raise listen_error(e, "127.0.0.1", "%d-%d" % (port, port + count - 1) if port and count > 1 else port) from None
     try:
         agents = [{"name": h.name, "version": h.state.personality.ovm_version, "url": h.url, "user": h.user,
                    "ip": h.ip, "fingerprint": h.fingerprint,
@@ -184,6 +192,24 @@ def _serve(ctx, count, agent_version, port, tls, root, password, source, faults_
     return 0
 
 
+def _check_faults_file(path):
+    """Read the --faults file once up front: a bad one is an ``ovm3: error:`` line, not a traceback."""
+    from ovm3.sim.faultrules import FaultRules
+
+    try:
+        FaultRules().load_file(path)
+    except OSError as e:
+        raise errors.ConfigError("cannot read --faults file %s: %s" % (path, e.strerror or e)) from None
+    except UnicodeDecodeError:
+        raise errors.ConfigError("--faults file %s is not UTF-8 text" % path) from None
+    except json.JSONDecodeError as e:
+        raise errors.ConfigError("--faults file %s is not JSON (line %d column %d: %s)" % (
+            path, e.lineno, e.colno, e.msg), hint="give a JSON rule object or a list of them") from None
+    except (ValueError, TypeError) as e:
+        raise errors.ConfigError("--faults file %s: %s" % (path, e),
+                                 hint="see README, Fault rules, for the rule keys and kinds") from None
+
+
 def _proxy(record_from, out, replay, port, password, source, fingerprint):
     from ovm3.client import AgentClient
     from ovm3.sim.record import Recorder, Replayer
@@ -199,7 +225,13 @@ def _proxy(record_from, out, replay, port, password, source, fingerprint):
         app = Recorder(upstream, out, "oracle", password)
     else:
         app = Replayer(replay, "oracle", password)
-    bound = server.listen(app, port)
+    try:
+        bound = server.listen(app, port)
+    except OSError as e:
+        server.close()
+        from ovm3.server_limits import listen_error
+
+        raise listen_error(e, "127.0.0.1", port) from None
     try:
         click.echo("password: %s" % source)
         click.echo(

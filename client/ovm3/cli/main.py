@@ -32,6 +32,8 @@ class Settings:
         self.verbose = verbose
         #: :class:`ovm3.transport.Timeouts` from ``--timeout`` (None: the defaults).
         self.timeouts = timeouts
+        #: seconds a plain ``--timeout SECONDS`` allows the whole command, retries included (None: no bound).
+        self.total_timeout = timeouts.total if timeouts is not None else None
         self._client = None
 
     def password(self, prompt=True):
@@ -46,7 +48,9 @@ class Settings:
             return click.prompt("agent password for %s" % self.user, hide_input=True)
         raise errors.UsageError("no agent password: use --password-file or OVM3_PASSWORD")
 
-    def client(self):
+    def client(self, bounded=True):
+        """The agent client. ``bounded=False`` (long-running commands such as serve): calls keep their
+        own deadlines but a plain ``--timeout SECONDS`` does not end the command."""
         if self._client is None:
             from ovm3.client import AgentClient
 
@@ -54,7 +58,8 @@ class Settings:
                 raise errors.UsageError("no agent given: use --url (or --host) or OVM3_URL")
             self._client = AgentClient(self.url, user=self.user, password=self.password(),
                                        fingerprint=self.fingerprint, ca_bundle=self.ca_bundle,
-                                       legacy_tls=self.legacy_tls, timeouts=self.timeouts)
+                                       legacy_tls=self.legacy_tls, timeouts=self.timeouts,
+                                       total_timeout=self.total_timeout if bounded else None)
         return self._client
 
 
@@ -84,8 +89,9 @@ class CommandGroup(click.Group):
 def parse_timeouts(specs):
     """``--timeout`` values to :class:`ovm3.transport.Timeouts` (None when none given).
 
-    ``SECONDS`` sets every read class (short, medium, long); ``CLASS=SECONDS`` sets one of connect,
-    short, medium, long and wins over a plain ``SECONDS`` whatever the order.
+    ``SECONDS`` sets every read class (short, medium, long) and bounds the whole command, retries
+    included (``Timeouts.total``); ``CLASS=SECONDS`` sets one of connect, short, medium, long and wins
+    over a plain ``SECONDS`` whatever the order.
     """
     if not specs:
         return None
@@ -109,6 +115,7 @@ def parse_timeouts(specs):
         (named if sep else plain).append((name, seconds))
     for _, seconds in plain:
         timeouts.short = timeouts.medium = timeouts.long = seconds
+        timeouts.total = seconds
     for name, seconds in named:
         setattr(timeouts, name, seconds)
     return timeouts
@@ -136,8 +143,9 @@ def _build_url(url, host, port, tls):
 @click.option("--legacy-tls", is_flag=True,
               help="Allow TLS 1.0/1.1 and old ciphers (OVM 3.2/3.3 agents); pinned agents only.")
 @click.option("--timeout", "timeout_specs", multiple=True, metavar="[CLASS=]SECONDS",
-              help="Timeouts in seconds (repeatable): SECONDS for every read class, or CLASS=SECONDS for "
-                   "one of connect (default 10), short (60), medium (600), long (3600).")
+              help="Timeouts in seconds (repeatable): SECONDS for every call class and for the whole command "
+                   "(retries included), or CLASS=SECONDS for one of connect (default 10), short (60), "
+                   "medium (600), long (3600), total (the whole command).")
 @click.option("--json", "json_output", is_flag=True, help="Machine-readable JSON output.")
 @click.option("-v", "--verbose", count=True, help="Log to stderr (-v info, -vv debug).")
 @click.version_option(package_name="ovm3")
@@ -146,11 +154,24 @@ def cli(ctx, url, host, port, tls, user, password_file, fingerprint, ca_bundle, 
         json_output, verbose):
     """Drive Oracle VM Server 3 hosts through ovs-agent."""
     if verbose:
-        logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO,
-                            format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_PrintableFormatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO, handlers=[handler])
+    # ~ is expanded here, once, at the edge: every later use (reads, the rotation's FILE.new and its
+    # rename) sees the same path.
+    password_file = os.path.expanduser(password_file) if password_file else None
     ctx.obj = Settings(_build_url(url, host, port, tls), user, password_file, fingerprint, ca_bundle,
                        legacy_tls, json_output, verbose, parse_timeouts(timeout_specs))
     ctx.call_on_close(lambda: ctx.obj._client and ctx.obj._client.close())
+
+
+class _PrintableFormatter(logging.Formatter):
+    """Log lines for a terminal: agent text in a message cannot move the cursor or rewrite a line."""
+
+    def format(self, record):
+        from ovm3.cli.output import printable
+
+        return printable(super().format(record), keep_newlines=True)
 
 
 def main(argv=None):
@@ -164,11 +185,20 @@ def main(argv=None):
         e.show()
         return e.exit_code
     except errors.OVM3Error as e:
-        click.echo("ovm3: error: %s" % e, err=True)
+        from ovm3.cli.output import printable
+
+        click.echo("ovm3: error: %s" % printable(e), err=True)
         return e.exit_code
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
+    except Exception as e:  # noqa: BLE001 - a bug of ours: one line, the traceback only in the -vv log
+        logging.getLogger("ovm3").debug("unexpected error", exc_info=True)
+        from ovm3.cli.output import printable
+
+        click.echo("ovm3: internal error: %s: %s (please report it; -vv logs the traceback)"
+                   % (e.__class__.__name__, printable(e)), err=True)
+        return EXIT_ERROR
     return rv if isinstance(rv, int) else EXIT_OK
 
 

@@ -1,9 +1,34 @@
-"""Printing for every command: aligned tables for people, JSON for machines (``--json``)."""
+"""Printing for every command: aligned tables for people, JSON for machines (``--json``).
+
+Text for people goes through :func:`printable` (agents and command bodies can carry control
+characters: a ``\r`` would overwrite the line, ESC or CSI sequences would drive the terminal);
+``--json`` output stays exact, JSON escapes them itself.
+"""
 import dataclasses
 import functools
 import json
+import re
 
 import click
+
+# C0 controls, DEL, C1 controls (U+0080-U+009F, e.g. the one-character CSI U+009B), and the
+# bidirectional overrides and isolates that reorder what a terminal shows.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_UNPRINTABLE_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(m):
+    c = m.group(0)
+    return {"\t": "\\t", "\n": "\\n", "\r": "\\r"}.get(c) or (
+        "\\x%02x" % ord(c) if ord(c) < 0x100 else "\\u%04x" % ord(c))
+
+
+def printable(text, keep_newlines=False):
+    """``text`` safe for a terminal: control characters become visible escapes (``\r`` -> ``\\r``).
+
+    ``keep_newlines``: multi-line output of our own keeps its line breaks."""
+    text = text if isinstance(text, str) else str(text)
+    return (_UNPRINTABLE_BUT_NEWLINE if keep_newlines else _UNPRINTABLE).sub(_escape, text)
 
 
 @functools.lru_cache(maxsize=None)
@@ -42,7 +67,7 @@ def table(rows, columns, headers=None):
     cells = []
     for r in rows:
         get = r.get if isinstance(r, dict) else (lambda k, r=r: getattr(r, k, ""))
-        cells.append(["" if get(c) is None else str(get(c)) for c in columns])
+        cells.append(["" if get(c) is None else printable(get(c)) for c in columns])
     widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
     for row in cells:
@@ -52,7 +77,7 @@ def table(rows, columns, headers=None):
 
 def key_values(pairs):
     """Render ``[(key, value), ...]`` as aligned ``key: value`` lines."""
-    pairs = [(k, "" if v is None else v) for k, v in pairs]
+    pairs = [(k, "" if v is None else printable(v)) for k, v in pairs]
     width = max((len(k) for k, _ in pairs), default=0)
     return "\n".join("%s  %s" % ((k + ":").ljust(width + 1), v) for k, v in pairs)
 
@@ -62,4 +87,4 @@ def show(settings, value, human):
     if settings.json:
         emit_json(value)
     else:
-        click.echo(human(value))
+        click.echo(printable(human(value), keep_newlines=True))

@@ -32,7 +32,7 @@ CONTROL_CIDR = "169.254.0.0/16"
 CLUSTER_NAME_LENGTH = 15
 MAX_VLAN = 4094
 
-_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+_UUID_RE = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
 
 
 def dedash(value):
@@ -43,7 +43,7 @@ def dedash(value):
 def dashed(value):
     """A 32-hex id in the 8-4-4-4-12 dashed form (already dashed ids pass unchanged)."""
     text = str(value)
-    if not _UUID_RE.match(text):
+    if not _UUID_RE.fullmatch(text):
         raise ValueError("not a UUID: %r" % (text,))
     return str(uuid.UUID(dedash(text)))
 
@@ -169,10 +169,10 @@ def repo_of_disk_uname(uname):
 def parse_nfs_url(url):
     """``nfs://host[:port]/path`` or ``host:/path`` -> ``(host, path)``."""
     text = str(url)
-    m = re.match(r"^nfs://([^/:]+)(?::\d+)?(/.*)$", text)
+    m = re.fullmatch(r"nfs://([^/:]+)(?::\d+)?(/.*)", text)
     if m:
         return m.group(1), m.group(2).rstrip("/") or "/"
-    m = re.match(r"^([^/:]+):(/.*)$", text)
+    m = re.fullmatch(r"([^/:]+):(/.*)", text)
     if m:
         return m.group(1), m.group(2).rstrip("/") or "/"
     raise ValueError("not an NFS location: %r" % (text,))

@@ -14,7 +14,7 @@ from ovm3.cloudstack.registry import CommandError, handles, need
 
 ROUTER_SCRIPT_DIR = "/opt/cloud/bin"
 CONTROL_WAIT = 10.0
-_SCRIPT_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+_SCRIPT_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 def bridges(resource, refresh=False):
@@ -138,7 +138,7 @@ def _router_ip(ip):
 
 def router_exec(resource, router_ip, script, args=""):
     """Run ``/opt/cloud/bin/<script> <args>`` in a router; returns ``(ok, stdout, stderr)``."""
-    if not _SCRIPT_NAME.match(str(script)):
+    if not _SCRIPT_NAME.fullmatch(str(script)):
         raise CommandError("router script name %r is not a plain file name" % (script,))
     cmd = "%s/%s" % (ROUTER_SCRIPT_DIR, script) + (" " + args if args else "")
     with resource.step("exec_domr %s" % script):

@@ -7,7 +7,12 @@ Every request needs the API key (``X-Api-Key`` header or ``Authorization: Bearer
 was built without one on purpose. Malformed JSON, unknown commands, a missing key or an oversized body
 get a 4xx with a JSON ``{"error": ...}``. A ping or startup the host cannot serve gets a 503 with a JSON
 ``{"error": ...}`` naming host, step and agent fault; any other unexpected error a 500 in the same form:
-never a traceback or a dropped connection.
+never a traceback or a dropped connection. ``Transfer-Encoding`` (chunked bodies) is refused with 411:
+send ``Content-Length``.
+
+Connection limits (:mod:`ovm3.server_limits`): the TLS handshake runs in each connection's worker
+under a deadline, a request must arrive whole within its deadline, and connections beyond the limit
+are refused at once, so no single peer (idle, slow or silent) holds the server.
 """
 
 import hmac
@@ -17,6 +22,7 @@ import ssl
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from ovm3 import server_limits
 from ovm3.cloudstack import answers
 from ovm3.cloudstack.dispatch import answer_type, describe_error
 from ovm3.cloudstack.cs_fields import short_name
@@ -34,13 +40,49 @@ class ResourceServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address, resource, api_key=None, ssl_context=None):
+    def __init__(self, address, resource, api_key=None, ssl_context=None,
+                 max_connections=server_limits.MAX_CONNECTIONS):
         super().__init__(address, _Handler)
         self.resource = resource
         self.api_key = api_key
-        if ssl_context is not None:
-            self.socket = ssl_context.wrap_socket(self.socket, server_side=True)
+        # The listening socket stays plain: a handshake inside accept() would let one silent peer stop
+        # every other client. Each connection's worker does its own handshake, under a deadline.
+        self.ssl_context = ssl_context
+        self.slots = server_limits.ConnectionSlots(max_connections)
+        self.handshake_timeout = server_limits.HANDSHAKE_TIMEOUT
+        self.request_deadline = server_limits.REQUEST_DEADLINE
+        self.idle_timeout = server_limits.IDLE_TIMEOUT
         self.scheme = "https" if ssl_context is not None else "http"
+
+    def process_request(self, request, client_address):
+        if not self.slots.take():
+            log.warning("%s: refused, %d connections already served", client_address[0], self.slots.limit)
+            server_limits.refuse_busy(request, self.ssl_context is not None)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.give_back()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.give_back()
+
+    def finish_request(self, request, client_address):
+        if self.ssl_context is None:
+            return super().finish_request(request, client_address)
+        try:
+            tls = server_limits.tls_handshake(request, self.ssl_context, self.handshake_timeout)
+        except (ssl.SSLError, OSError) as e:
+            log.info("%s: TLS handshake failed: %s", client_address[0], e)
+            return None
+        try:
+            return super().finish_request(tls, client_address)
+        finally:
+            self.shutdown_request(tls)  # FIN before close, so a refused peer still reads its answer
 
     def handle_error(self, request, client_address):
         # socketserver prints a traceback to stderr. A client that hangs up mid-request (or mid-TLS) is
@@ -58,7 +100,7 @@ class ResourceServer(ThreadingHTTPServer):
         return "%s://%s:%d%s" % (self.scheme, host, port, PREFIX)
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(server_limits.DeadlineHandlerMixin, BaseHTTPRequestHandler):
     server_version = "ovm3-resource"
     protocol_version = "HTTP/1.1"
 
@@ -102,12 +144,16 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         try:
             return self._get()
+        except server_limits.RequestDeadline:
+            raise  # the connection is dropped, no answer
         except Exception as e:  # noqa: BLE001 - a JSON 500, never a dropped connection
             return self._unexpected(e)
 
     def do_POST(self):
         try:
             return self._post()
+        except server_limits.RequestDeadline:
+            raise  # the connection is dropped, no answer
         except Exception as e:  # noqa: BLE001 - a JSON 500, never a dropped connection
             return self._unexpected(e)
 
@@ -147,6 +193,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.path.startswith(PREFIX + "/"):
             return self._refuse(404, "POST to %s/<command class>" % PREFIX)
         name = self.path[len(PREFIX) + 1 :].strip("/")
+        if self.headers.get("Transfer-Encoding") is not None:
+            return self._refuse(411, "Transfer-Encoding is not accepted: send the body with Content-Length")
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:

@@ -13,7 +13,7 @@ from typing import Optional
 
 from ovm3 import errors
 from ovm3.deploy.facts import under
-from ovm3.inventory import write_secret
+from ovm3.inventory import sync_directory, write_secret
 from ovm3.transport import parse_agent_url
 
 log = logging.getLogger(__name__)
@@ -103,9 +103,11 @@ def wait_for_agent(access, deadline_s=DEFAULT_WAIT, agent_version=None, password
 def rotate_password(access, agent_version, wait_s=DEFAULT_WAIT, label=None):
     """Give the agent a new random password and store it in ``access.password_file``.
 
-    The new secret is first written beside the file (``.new``), then the agent is changed (3.2 takes
-    ``(user, new)``, 3.3 and later ``(user, new, old)``), the new password is proven with ``echo``, and
-    only then does the ``.new`` file replace the old one. Returns the seconds the check waited.
+    Crash-safe: at every moment one file on disk holds a password the agent accepts. The new secret
+    is first written and synced beside the file (``FILE.new``) while ``FILE`` keeps the old one; then
+    the agent is changed (3.2 takes ``(user, new)``, 3.3 and later ``(user, new, old)``) and from then
+    on ``FILE.new`` holds the accepted one; the new password is proven with ``echo``, and only then
+    does ``FILE.new`` replace ``FILE`` (an atomic rename, synced). Returns the seconds the check waited.
     """
     if not access.password_file:
         raise errors.UsageError("--rotate-agent-password needs a password file to record the new secret "
@@ -113,7 +115,10 @@ def rotate_password(access, agent_version, wait_s=DEFAULT_WAIT, label=None):
     if access.password is None:
         raise errors.UsageError("no current agent password to rotate from", host=label)
     new = secrets.token_urlsafe(24)
-    pending = access.password_file + ".new"
+    # The CLI and the inventory expand ~ already; a library caller's ~ is expanded here, once, so the
+    # pending file and the rename target are the same folder.
+    path = os.path.expanduser(access.password_file)
+    pending = path + ".new"
     write_secret(pending, new)
     try:
         args = [access.user, new]
@@ -126,6 +131,7 @@ def rotate_password(access, agent_version, wait_s=DEFAULT_WAIT, label=None):
         log.error("%s: password rotation failed; the agent keeps its old password unless the call went "
                   "through (the new one is in %s)", label, pending)
         raise
-    os.replace(pending, os.path.expanduser(access.password_file))
+    os.replace(pending, path)
+    sync_directory(os.path.dirname(os.path.abspath(path)))
     access.password = new
     return waited

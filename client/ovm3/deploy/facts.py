@@ -103,7 +103,7 @@ def remote_checksums(conn, paths):
         sums = {}
         for line in result.stdout.decode("utf-8", "replace").splitlines():
             digest, _, name = line.partition("  ")
-            if name and re.match(r"^[0-9a-f]+$", digest):
+            if name and re.fullmatch(r"[0-9a-f]+", digest):
                 sums[name.lstrip("*")] = (algorithm, digest)
         return sums
     raise DeployError("neither sha1sum nor md5sum exists on the host", host=conn.label)
@@ -117,7 +117,7 @@ def remote_modes(conn, paths):
     out = {}
     for line in result.stdout.decode("utf-8", "replace").splitlines():
         parts = line.split(" ", 2)
-        if len(parts) == 3 and re.match(r"^[0-7]{3,4}$", parts[0]):
+        if len(parts) == 3 and re.fullmatch(r"[0-7]{3,4}", parts[0]):
             out[parts[2]] = (int(parts[0], 8), parts[1])
     return out
 

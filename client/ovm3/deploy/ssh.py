@@ -96,14 +96,19 @@ class SSHConnector(Connector):
     :param password: used only during login, never stored on the object.
     :param key_files: private keys to offer; default the usual ``~/.ssh/id_*`` that exist.
     :param trust_new: record an unknown host key instead of refusing (trust on first use).
+    :param passphrase: ``callable(path) -> str or None`` asked for the passphrase of an encrypted key
+        file (the command line prompts on a terminal); without one such a key is used through
+        ssh-agent only.
     """
 
     def __init__(self, host, port=DEFAULT_SSH_PORT, user="root", key_files=None, password=None,
-                 known_hosts=None, trust_new=False, connect_timeout=DEFAULT_CONNECT_TIMEOUT):
+                 known_hosts=None, trust_new=False, connect_timeout=DEFAULT_CONNECT_TIMEOUT,
+                 passphrase=None):
         if paramiko is None:
             raise ConfigError("SSH deployment needs paramiko, which this installation lacks",
                               hint="install ovm3 with its deploy extra: pip install 'ovm3[deploy]'")
         self.host = host
+        self._passphrase = passphrase
         self.port = int(port)
         self.user = user
         self.label = host if self.port == DEFAULT_SSH_PORT else "%s:%d" % (host, self.port)
@@ -152,11 +157,12 @@ class SSHConnector(Connector):
     def _login(self, key_files, password):
         tried = []
         for path in self._key_paths(key_files):
-            try:
-                pkey = paramiko.PKey.from_path(path)
-            except (OSError, paramiko.SSHException, ValueError) as e:
-                raise SSHError("cannot load SSH key %s: %s" % (path, e), host=self.label,
-                               hint="give an unencrypted key readable by this user") from None
+            pkey = self._load_key(path)
+            if pkey is None:  # encrypted, no passphrase to be had: its ssh-agent copy, if any
+                if self._agent_login(path):
+                    return
+                tried.append("key %s (passphrase-protected; not in ssh-agent)" % path)
+                continue
             try:
                 try:
                     self._transport.auth_publickey(self.user, pkey)
@@ -183,9 +189,59 @@ class SSHConnector(Connector):
             except paramiko.SSHException as e:
                 raise SSHError("SSH password login failed: %s" % e.__class__.__name__,
                                host=self.label) from None
+        hint = "give --ssh-key, or a password via --ssh-password-file / OVM3_SSH_PASSWORD"
+        if any("passphrase" in t for t in tried):
+            hint = ("load the encrypted key into ssh-agent (ssh-add KEY) or run on a terminal to be asked "
+                    "for its passphrase")
         raise SSHError("%s login refused (tried %s)" % (self.user, ", ".join(tried) or "nothing"),
-                       host=self.label,
-                       hint="give --ssh-key, or a password via --ssh-password-file / OVM3_SSH_PASSWORD")
+                       host=self.label, hint=hint)
+
+    def _load_key(self, path):
+        """The key in ``path``; None when it is encrypted and no passphrase was given."""
+        try:
+            return paramiko.PKey.from_path(path)
+        except (paramiko.PasswordRequiredException, TypeError) as e:
+            # paramiko raises either, depending on the key format ("Key is password-protected").
+            if isinstance(e, TypeError) and "password" not in str(e).lower():
+                raise SSHError("cannot load SSH key %s: %s" % (path, e), host=self.label) from None
+        except (OSError, paramiko.SSHException, ValueError) as e:
+            raise SSHError("cannot load SSH key %s: %s" % (path, e), host=self.label,
+                           hint="give a private key file readable by this user") from None
+        secret = self._passphrase(path) if self._passphrase is not None else None
+        if not secret:
+            return None
+        try:
+            return paramiko.PKey.from_path(path, passphrase=secret.encode("utf-8"))
+        except (paramiko.SSHException, ValueError, TypeError):
+            raise SSHError("cannot decrypt SSH key %s: wrong passphrase?" % path, host=self.label,
+                           hint="check the passphrase, or load the key into ssh-agent (ssh-add %s)"
+                                % path) from None
+
+    def _agent_login(self, path):
+        """Log in with the ssh-agent key whose public half is ``path``.pub (or any agent key)."""
+        if not os.environ.get("SSH_AUTH_SOCK"):
+            return False
+        try:
+            keys = paramiko.Agent().get_keys()
+        except (OSError, paramiko.SSHException):
+            return False
+        wanted = None
+        try:
+            with open(path + ".pub", encoding="ascii") as f:
+                wanted = f.read().split()[1]
+        except (OSError, IndexError, UnicodeDecodeError):
+            pass
+        for key in keys:
+            if wanted and key.get_base64() != wanted:
+                continue
+            try:
+                self._transport.auth_publickey(self.user, key)
+                return True
+            except paramiko.AuthenticationException:
+                continue
+            except paramiko.SSHException:
+                return False
+        return False
 
     def _rsa_sha1_only(self, pkey):
         """Switch RSA logins to ssh-rsa signatures; False if not RSA or already switched."""

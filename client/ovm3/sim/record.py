@@ -149,7 +149,7 @@ class Replayer:
         self._pos = {}
         self._lock = threading.Lock()
         for fn in sorted(os.listdir(directory)):
-            m = re.match(r"^\d+_(.+)\.xml$", fn)
+            m = re.fullmatch(r"\d+_(.+)\.xml", fn)
             if not m or fn.endswith((".request.xml", ".payload.xml")):
                 continue
             with open(os.path.join(directory, fn), "rb") as f:

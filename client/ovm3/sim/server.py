@@ -3,6 +3,8 @@
 HTTP/1.1 keep-alive, Basic auth, POST on ``/``, ``/api/3``, ``/api/3/`` and ``/RPC2``; each reply goes
 out in one ``sendall`` (headers and body together) on a TCP_NODELAY socket, so no call waits for a
 delayed ACK. ``/_sim/*`` is the admin endpoint (a per-host token in ``X-Sim-Token``).
+Each simulated host applies :mod:`ovm3.server_limits` (handshake and request deadlines, a bounded
+number of connections) like a server that must not be stalled by one peer.
 """
 
 import base64
@@ -15,15 +17,17 @@ import ssl
 import threading
 from http.server import BaseHTTPRequestHandler
 
+from ovm3 import server_limits
+
 log = logging.getLogger(__name__)
 
 RPC_PATHS = ("/", "/api/3", "/api/3/", "/RPC2")
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
-IDLE_TIMEOUT = 120.0
+IDLE_TIMEOUT = server_limits.IDLE_TIMEOUT
 SERVER_HEADER = "ovs-agent simulated (ovm3)"
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(server_limits.DeadlineHandlerMixin, BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = SERVER_HEADER
     sys_version = ""
@@ -64,7 +68,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self):
         length = self.headers.get("Content-Length")
-        if length is None or not length.isdigit():
+        if length is None or not length.isdigit() or self.headers.get("Transfer-Encoding") is not None:
             self.close_connection = True
             self._send(411, b"Content-Length required\n", "text/plain")
             return None
@@ -145,7 +149,7 @@ class AgentServer:
         self.bind = bind
         self._selector = selectors.DefaultSelector()
         self._lock = threading.Lock()
-        self._listeners = {}  # socket -> (app, ssl context or None)
+        self._listeners = {}  # socket -> (app, ssl context or None, connection slots)
         self._conns = set()
         self._stop = threading.Event()
         self._wake_r, self._wake_w = socket.socketpair()
@@ -153,7 +157,7 @@ class AgentServer:
         self._thread = threading.Thread(target=self._accept_loop, name="ovm3-sim-accept", daemon=True)
         self._thread.start()
 
-    def listen(self, app, port=0, ssl_context=None):
+    def listen(self, app, port=0, ssl_context=None, max_connections=server_limits.MAX_CONNECTIONS):
         """Start serving ``app`` on ``port`` (0: any free port); returns the bound port."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -161,7 +165,7 @@ class AgentServer:
         sock.listen(128)
         sock.setblocking(False)
         with self._lock:
-            self._listeners[sock] = (app, ssl_context)
+            self._listeners[sock] = (app, ssl_context, server_limits.ConnectionSlots(max_connections))
             self._selector.register(sock, selectors.EVENT_READ, sock)
         self._wake()
         return sock.getsockname()[1]
@@ -169,7 +173,7 @@ class AgentServer:
     def unlisten(self, app):
         """Stop accepting for ``app`` and cut its open connections."""
         with self._lock:
-            for sock, (a, _) in list(self._listeners.items()):
+            for sock, (a, _, _) in list(self._listeners.items()):
                 if a is app:
                     self._selector.unregister(sock)
                     del self._listeners[sock]
@@ -204,19 +208,33 @@ class AgentServer:
                 if entry is None:
                     conn.close()
                     continue
-                threading.Thread(
-                    target=self._serve,
-                    args=(conn, addr, entry[0], entry[1]),
-                    name="ovm3-sim-conn",
-                    daemon=True,
-                ).start()
+                slots = entry[2]
+                if not slots.take():
+                    log.warning("%s: refused %s, %d connections already served", entry[0].name, addr, slots.limit)
+                    server_limits.refuse_busy(conn, entry[1] is not None)
+                    continue
+                try:
+                    threading.Thread(
+                        target=self._serve_counted,
+                        args=(conn, addr, entry[0], entry[1], slots),
+                        name="ovm3-sim-conn",
+                        daemon=True,
+                    ).start()
+                except RuntimeError:  # no thread to be had: refuse this one, keep accepting
+                    slots.give_back()
+                    _shutdown(conn)
+
+    def _serve_counted(self, conn, addr, app, ctx, slots):
+        try:
+            self._serve(conn, addr, app, ctx)
+        finally:
+            slots.give_back()
 
     def _serve(self, conn, addr, app, ctx):
         conn.setblocking(True)
-        conn.settimeout(IDLE_TIMEOUT)
         try:
             if ctx is not None:
-                conn = ctx.wrap_socket(conn, server_side=True)
+                conn = server_limits.tls_handshake(conn, ctx)
         except (ssl.SSLError, OSError) as e:
             log.debug("%s: TLS handshake from %s failed: %s", app.name, addr, e)
             _shutdown(conn)

@@ -59,7 +59,7 @@ def host_ip(index):
 
 def split_export(fs_location):
     """``"nfs-1:/export/primary"`` -> ``("nfs-1", "/export/primary")``; refuses other forms."""
-    m = re.match(r"^([A-Za-z0-9_.\-]+):(/[^\x00]*)$", str(fs_location or ""))
+    m = re.fullmatch(r"([A-Za-z0-9_.\-]+):(/[^\x00]*)", str(fs_location or ""))
     if not m:
         raise AgentError("Invalid NFS location: %s (expected host:/path)" % fs_location)
     path = os.path.normpath(m.group(2))
