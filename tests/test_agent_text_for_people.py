@@ -10,7 +10,7 @@ from ovm3 import errors
 from ovm3.cli.main import main
 from ovm3.cli.output import key_values, printable, table
 from ovm3.sim import simulated_agents
-from tests.test_resource_support import body, resources
+from tests.cloudstack_support import body, resources
 
 
 def test_a_fault_quoting_the_login_password_is_masked_everywhere(tmp_path, monkeypatch, capsys):

@@ -14,7 +14,7 @@ import requests
 from ovm3.cli.cmd_serve import build_server
 from ovm3.sim import server as sim_server
 from ovm3.sim import simulated_agents
-from tests.test_resource_support import resources
+from tests.cloudstack_support import resources
 
 KEY = "test-api-key-0123"
 
