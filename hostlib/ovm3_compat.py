@@ -581,7 +581,7 @@ def _json_read_object(text, pos):
 
 def _json_hex4(text, pos):
     digits = text[pos:pos + 4]
-    if len(digits) != 4 or not re.match(r"^[0-9a-fA-F]{4}$", digits):
+    if len(digits) != 4 or not re.match(r"[0-9a-fA-F]{4}\Z", digits):
         raise JSONError("bad \\u escape at offset %d" % pos)
     return int(digits, 16)
 
