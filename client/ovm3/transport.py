@@ -7,8 +7,10 @@ The request is prepared once and copied per call, then handed straight to the se
 ``Session.post`` would redo proxy look-ups and settings merges on every call (about 0.6 ms each).
 """
 import base64
+import contextlib
 import logging
 import ssl
+import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -157,6 +159,7 @@ class Transport:
         self.timeouts = timeouts or Timeouts()
         self.max_reply_bytes = max_reply_bytes
         self.label = "%s:%d" % (self.host, self.port)
+        self._bound = threading.local()  # per-thread timeout cap, see bounded()
         tls = tls or TLSPolicy()
         self.fingerprint = None
         self._verify = True
@@ -195,6 +198,24 @@ class Transport:
     def close(self):
         self.session.close()
 
+    @contextlib.contextmanager
+    def bounded(self, seconds):
+        """Cap the connect and read timeouts of the calls this thread makes inside the block at
+        ``seconds`` (a caller's own deadline, e.g. a CloudStack command's ``wait``)."""
+        previous = getattr(self._bound, "cap", None)
+        self._bound.cap = seconds if previous is None else min(previous, seconds)
+        try:
+            yield
+        finally:
+            self._bound.cap = previous
+
+    def _timeout(self, timeout_class):
+        connect, read = self.timeouts.for_class(timeout_class)
+        cap = getattr(self._bound, "cap", None)
+        if cap is not None:
+            connect, read = min(connect, cap), min(read, cap)
+        return connect, read
+
     def post(self, body, timeout_class="short", method=None):
         """Send one request body; return the reply body (bytes) of an HTTP 200 answer."""
         req = self._template.copy()
@@ -202,7 +223,7 @@ class Transport:
         req.headers["Content-Length"] = str(len(body))
         ctx = {"host": self.label, "method": method}
         try:
-            resp = self._adapter.send(req, stream=True, timeout=self.timeouts.for_class(timeout_class),
+            resp = self._adapter.send(req, stream=True, timeout=self._timeout(timeout_class),
                                       verify=self._verify, cert=None, proxies=self._proxies)
         except requests.exceptions.SSLError as e:
             raise self._tls_error(e, ctx) from None
@@ -210,7 +231,7 @@ class Transport:
             raise errors.AgentTimeout("connect timed out after %ss" % self.timeouts.connect, **ctx) from None
         except requests.exceptions.ReadTimeout:
             raise errors.AgentTimeout("no reply within %ss (timeout class %s)" % (
-                self.timeouts.for_class(timeout_class)[1], timeout_class), **ctx) from None
+                self._timeout(timeout_class)[1], timeout_class), **ctx) from None
         except requests.exceptions.ConnectionError as e:
             raise errors.AgentUnreachable("connection failed: %s" % _root_reason(e), **ctx) from None
         except requests.exceptions.RequestException as e:

@@ -66,6 +66,15 @@ def host_guid(ip):
     return name_uuid(ip)
 
 
+def agent_host_guid(registered_ip, server_unique_id):
+    """A host's GUID from what its agent reports: :func:`host_guid` of its registered IP, else the
+    name-based UUID of its server unique id ("" when the agent reports neither)."""
+    if registered_ip:
+        return host_guid(registered_ip)
+    unique = str(server_unique_id or "").replace(":", "").replace("-", "").lower()
+    return name_uuid("ovm3-server:" + unique) if unique else ""
+
+
 def repo_id(pool_uuid):
     """The OVM repository id of a primary storage pool."""
     return dedash(pool_uuid)
