@@ -11,6 +11,7 @@ import contextlib
 import logging
 import ssl
 import threading
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -200,20 +201,25 @@ class Transport:
 
     @contextlib.contextmanager
     def bounded(self, seconds):
-        """Cap the connect and read timeouts of the calls this thread makes inside the block at
-        ``seconds`` (a caller's own deadline, e.g. a CloudStack command's ``wait``)."""
-        previous = getattr(self._bound, "cap", None)
-        self._bound.cap = seconds if previous is None else min(previous, seconds)
+        """Make the calls this thread makes inside the block end within ``seconds`` from now, together
+        (a caller's own deadline, e.g. a CloudStack command's ``wait``): each call's timeouts are cut
+        to the time left, and a call once it has run out fails at once with AgentTimeout."""
+        previous = getattr(self._bound, "end", None)
+        end = time.monotonic() + seconds
+        self._bound.end = end if previous is None else min(previous, end)
         try:
             yield
         finally:
-            self._bound.cap = previous
+            self._bound.end = previous
 
-    def _timeout(self, timeout_class):
+    def _timeout(self, timeout_class, ctx=None):
         connect, read = self.timeouts.for_class(timeout_class)
-        cap = getattr(self._bound, "cap", None)
-        if cap is not None:
-            connect, read = min(connect, cap), min(read, cap)
+        end = getattr(self._bound, "end", None)
+        if end is not None:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise errors.AgentTimeout("the caller's deadline passed before this call", **(ctx or {}))
+            connect, read = min(connect, left), min(read, left)
         return connect, read
 
     def post(self, body, timeout_class="short", method=None):
@@ -222,16 +228,17 @@ class Transport:
         req.body = body
         req.headers["Content-Length"] = str(len(body))
         ctx = {"host": self.label, "method": method}
+        timeout = self._timeout(timeout_class, ctx)
         try:
-            resp = self._adapter.send(req, stream=True, timeout=self._timeout(timeout_class),
+            resp = self._adapter.send(req, stream=True, timeout=timeout,
                                       verify=self._verify, cert=None, proxies=self._proxies)
         except requests.exceptions.SSLError as e:
             raise self._tls_error(e, ctx) from None
         except requests.exceptions.ConnectTimeout:
             raise errors.AgentTimeout("connect timed out after %ss" % self.timeouts.connect, **ctx) from None
         except requests.exceptions.ReadTimeout:
-            raise errors.AgentTimeout("no reply within %ss (timeout class %s)" % (
-                self._timeout(timeout_class)[1], timeout_class), **ctx) from None
+            raise errors.AgentTimeout("no reply within %.3gs (timeout class %s)" % (
+                timeout[1], timeout_class), **ctx) from None
         except requests.exceptions.ConnectionError as e:
             raise errors.AgentUnreachable("connection failed: %s" % _root_reason(e), **ctx) from None
         except requests.exceptions.RequestException as e:
