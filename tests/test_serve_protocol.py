@@ -22,10 +22,12 @@ def test_startup_guid_must_be_the_heartbeat_configs_and_failure_names_both(tmp_p
         h.state.mount(EXPORT, MOUNT)
         hb = h.heartbeat("11111111-2222-3333-4444-555555555555", [MOUNT])
         try:
-            status, payload = protocol.answer(r, protocol.STARTUP, _startup_body("99999999-0000-0000-0000-000000000000"))
+            other = "99999999-0000-0000-0000-000000000000"
+            status, payload = protocol.answer(r, protocol.STARTUP, _startup_body(other))
             assert status == 409
             assert "99999999-0000" in payload["error"] and "11111111-2222" in payload["error"], payload
-            status, payload = protocol.answer(r, protocol.STARTUP, _startup_body("11111111-2222-3333-4444-555555555555"))
+            mine = "11111111-2222-3333-4444-555555555555"
+            status, payload = protocol.answer(r, protocol.STARTUP, _startup_body(mine))
             assert status == 200, payload
             (cmd,) = payload
             assert cmd[STARTUP]["guid"] == "11111111-2222-3333-4444-555555555555"

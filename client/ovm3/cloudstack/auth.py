@@ -34,7 +34,9 @@ def certificate_fingerprint(pem_file):
             pem = f.read()
         der = ssl.PEM_cert_to_DER_cert(pem[pem.index("-----BEGIN CERTIFICATE-----"):])
     except (OSError, ValueError, UnicodeDecodeError) as e:
-        raise errors.UsageError("--client-cert %s: not a PEM certificate (%s)" % (pem_file, e.__class__.__name__)) from None
+        raise errors.UsageError(
+            "--client-cert %s: not a PEM certificate (%s)" % (pem_file, e.__class__.__name__)
+        ) from None
     return hashlib.sha256(der).hexdigest()
 
 
