@@ -34,7 +34,8 @@ STARTUP_ROUTING = "com.cloud.agent.api.StartupRoutingCommand"
 PING = "com.cloud.agent.api.PingRoutingCommand"
 STATE_REPORT = "org.apache.cloudstack.HostVmStateReportCommand"
 SETUP = "ovm3.HostSetup"
-ALIASES = ("ping", "startup")
+#: the short aliases of the two host reports (a URL name, not the agent's ``ping`` method)
+PING_ALIAS, STARTUP_ALIAS = "ping", "startup"
 
 
 class BadRequest(Exception):
@@ -98,9 +99,9 @@ def ping_alias(resource):
         _identify(resource)
         result = resource.ping()
     except Exception as e:  # noqa: BLE001
-        return _failure(resource, "ping", e)
+        return _failure(resource, PING_ALIAS, e)
     if result is None:
-        return 503, {"error": "host %s does not answer" % resource.host, "host": resource.host, "step": "ping"}
+        return 503, {"error": "host %s does not answer" % resource.host, "host": resource.host, "step": PING_ALIAS}
     return 200, [result]
 
 
@@ -124,8 +125,7 @@ def state_report(resource):
     """``[{"<vm name>": "<PowerState>"}, ...]`` for the domains the agent lists, or 503."""
     try:
         _identify(resource)
-        with resource.step("list_vms"):
-            report = host_commands.vm_report(resource)
+        report = host_commands.vm_report(resource)
     except Exception as e:  # noqa: BLE001
         return _failure(resource, "state report", e)
     return 200, [{name: entry["state"]} for name, entry in sorted(report.items())]
@@ -164,11 +164,11 @@ def answer(resource, name, raw, setup_allowed=False):
     try:
         if name == STARTUP:
             return startup(resource, raw)
-        if name == "startup":
+        if name == STARTUP_ALIAS:
             return startup(resource, b"")
         if name == PING:
             return ping(resource)
-        if name == "ping":
+        if name == PING_ALIAS:
             return ping_alias(resource)
         if name == STATE_REPORT:
             return state_report(resource)
