@@ -138,11 +138,10 @@ def command(
     manager_uuid, vip, run_setup,
 ):  # fmt: skip
     """Serve CloudStack commands for the agent given with --url as JSON over HTTPS."""
+    from ovm3.cloudstack.auth import require_a_mode
     from ovm3.cloudstack.dispatch import describe_error
     from ovm3.cloudstack.host import identify
     from ovm3.cloudstack.resource import HostConfig, HostResource
-
-    from ovm3.cloudstack.auth import require_a_mode
 
     api_key = None if no_auth else optional_api_key(api_key_file)
     require_a_mode(api_key, client_cert, allow_from, no_auth)  # before anything reaches the agent
@@ -165,7 +164,8 @@ def command(
         except Exception as e:  # noqa: BLE001 - said with host and step, then a non-zero exit
             server.server_close()
             step = getattr(e, "ovm3_step", None) or "set-up"
-            raise errors.UsageError("host %s: set-up failed at step %s: %s" % (resource.host, step, describe_error(e)))
+            why = "set-up failed at step %s: %s" % (step, describe_error(e))
+            raise errors.OVM3Error(why, host=resource.host) from None
     # SIGTERM (how service managers stop us) ends serve_forever like Ctrl-C; shutdown() must come from
     # another thread than the serving one.
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())

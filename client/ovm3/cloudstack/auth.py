@@ -91,8 +91,9 @@ class AuthPolicy:
 
     @property
     def authenticates_caller(self):
-        """True when a secret (key or pinned certificate) proves who calls: only then is set-up allowed."""
-        return bool(self.api_key or self.client_cert_sha256)
+        """True when a secret (key or pinned certificate) proves who calls and ``no_auth`` was not
+        asked for: only then is set-up over HTTP allowed."""
+        return bool(self.api_key or self.client_cert_sha256) and not self.no_auth
 
     def warning(self):
         """What to log at start when the policy is weaker than a secret, else None."""
