@@ -44,6 +44,10 @@ def test_startup_alias_and_an_empty_body_use_the_agent_derived_identity(tmp_path
             assert status == 200 and cmd[STARTUP]["guid"] == r.config.guid
         status, payload = protocol.answer(r, protocol.STARTUP, b'[{"com.cloud.agent.api.PingCommand": {}}]')
         assert status == 400 and "StartupRoutingCommand" in payload["error"]
+        for bad in ("x; reboot", "11111111-2222-3333-4444-555555555555\n", "../../etc", 7):
+            status, payload = protocol.answer(r, protocol.STARTUP, json.dumps([{STARTUP: {"guid": bad}}]).encode())
+            assert status == 400 and "not a UUID" in payload["error"], bad
+        assert hosts[0].calls.methods().count("get_module_info") == 2  # only the two good startups asked
 
 
 def test_ping_answer_is_false_when_the_agent_is_down(tmp_path):

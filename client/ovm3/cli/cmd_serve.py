@@ -131,25 +131,34 @@ def build_server(resource, listen, port, cert=None, key=None, insecure_http=Fals
     help="Owner id of this installation (default: kept in ~/.config/ovm3/manager-uuid, made once).",
 )
 @click.option("--vip", default="", help="Pool virtual IP; enables OVM server pooling.")
+@click.option(
+    "--guid",
+    default="",
+    help="The host guid CloudStack knows it by, when not the one derived from the agent's registered IP "
+    "(it must be the heartbeat config's GUID; CloudStack's startup sets it too).",
+)
 @click.option("--setup", "run_setup", is_flag=True, help="Set the host up (take ownership...) before serving.")
 @pass_settings
 def command(
     settings, listen, listen_port, cert, key_file, insecure_http, api_key_file, client_cert, allow_from, no_auth,
-    manager_uuid, vip, run_setup,
+    manager_uuid, vip, guid, run_setup,
 ):  # fmt: skip
     """Serve CloudStack commands for the agent given with --url as JSON over HTTPS."""
     from ovm3.cloudstack.auth import require_a_mode
     from ovm3.cloudstack.dispatch import describe_error
     from ovm3.cloudstack.host import identify
+    from ovm3.cloudstack.naming import is_host_guid
     from ovm3.cloudstack.resource import HostConfig, HostResource
 
     api_key = None if no_auth else optional_api_key(api_key_file)
     require_a_mode(api_key, client_cert, allow_from, no_auth)  # before anything reaches the agent
+    if guid and not is_host_guid(guid):
+        raise errors.UsageError("--guid %r is not a UUID (8-4-4-4-12 hex digits)" % guid)
     client = settings.client()
     host = client.transport.label.rsplit(":", 1)[0]
     manager = manager_uuid or stored_manager_uuid()
     resource = HostResource(
-        client, HostConfig(ip=host, manager_uuid=manager, pool=bool(vip), vip=vip, identify=True)
+        client, HostConfig(ip=host, guid=guid, manager_uuid=manager, pool=bool(vip), vip=vip, identify=True)
     )
     server = build_server(resource, listen, listen_port, cert, key_file, insecure_http, api_key,
                           client_cert, allow_from, no_auth)  # fmt: skip

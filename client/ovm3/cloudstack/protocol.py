@@ -20,7 +20,8 @@ socket side lives in :mod:`ovm3.cloudstack.server`.
 import json
 import logging
 
-from ovm3.cloudstack import answers
+from ovm3.errors import HeartbeatMismatch
+from ovm3.cloudstack import answers, naming
 from ovm3.cloudstack import host as host_commands
 from ovm3.cloudstack.cs_fields import short_name
 from ovm3.cloudstack.dispatch import answer_type, describe_error
@@ -72,11 +73,6 @@ def _failure(resource, what, e, status=503):
     return status, {"error": details, "host": resource.host, "step": step}
 
 
-def _identify(resource):
-    """The host's identity from its agent before anything reports it (see host.identify)."""
-    host_commands.identify(resource)
-
-
 def startup(resource, raw):
     """``Command[]`` with this host's StartupRoutingCommand, identity fields echoed from the body."""
     sent = None
@@ -86,17 +82,19 @@ def startup(resource, raw):
         if cls not in (None, short_name(STARTUP_ROUTING)):
             raise BadRequest(400, "expected a StartupRoutingCommand, got %s" % cls)
         sent = fields
+        if sent.get("guid") not in (None, "") and not naming.is_host_guid(sent.get("guid")):
+            raise BadRequest(400, "the StartupRoutingCommand's guid is not a UUID")
     try:
-        _identify(resource)
+        host_commands.identify(resource)
         return 200, [host_commands.startup(resource, sent)]
     except Exception as e:  # noqa: BLE001 - the answer says what failed, the server carries on
-        return _failure(resource, "startup", e, 409 if e.__class__.__name__ == "HeartbeatMismatch" else 503)
+        return _failure(resource, "startup", e, 409 if isinstance(e, HeartbeatMismatch) else 503)
 
 
 def ping_alias(resource):
     """``/ping``: ``[PingRoutingCommand data]``, or 503 when the agent does not answer."""
     try:
-        _identify(resource)
+        host_commands.identify(resource)
         result = resource.ping()
     except Exception as e:  # noqa: BLE001
         return _failure(resource, PING_ALIAS, e)
@@ -108,7 +106,7 @@ def ping_alias(resource):
 def ping(resource):
     """The PingRoutingCommand CloudStack posts: an ``Answer`` whose result says the host is up."""
     try:
-        _identify(resource)
+        host_commands.identify(resource)
         result = resource.ping()
     except Exception as e:  # noqa: BLE001 - a ping reports, it never raises
         result, why = None, describe_error(e)
@@ -124,7 +122,7 @@ def ping(resource):
 def state_report(resource):
     """``[{"<vm name>": "<PowerState>"}, ...]`` for the domains the agent lists, or 503."""
     try:
-        _identify(resource)
+        host_commands.identify(resource)
         report = host_commands.vm_report(resource)
     except Exception as e:  # noqa: BLE001
         return _failure(resource, "state report", e)
@@ -136,7 +134,7 @@ def setup(resource, allowed):
     if not allowed:
         return 403, {"error": "host set-up needs a caller authenticated by API key or client certificate"}
     try:
-        _identify(resource)
+        host_commands.identify(resource)
         steps = resource.setup()
     except Exception as e:  # noqa: BLE001
         return _failure(resource, "set-up", e)
@@ -150,7 +148,7 @@ def command(resource, name, raw):
         return 404, {"error": "unsupported command %s" % short, "answer": [answers.unsupported(short)]}
     body = command_object(parse_json(raw))
     try:
-        _identify(resource)
+        host_commands.identify(resource)
     except Exception as e:  # noqa: BLE001
         return 200, [answers.failure(answer_type(short), "host %s: %s failed at step identify: %s"
                                      % (resource.host, short, describe_error(e)))]
