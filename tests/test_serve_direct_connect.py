@@ -205,3 +205,25 @@ def test_two_agents_on_one_address_get_their_own_stable_guids(tmp_path):
         assert identify(again) == guids[0]
         for r in first + [again]:
             r.client.close()
+
+
+def test_serve_with_a_pinned_client_certificate_refuses_other_clients(two_hosts, tmp_path):
+    # The --client-cert flag as the operator gives it, in the real serve process.
+    from ovm3.sim.tls import make_certificate
+
+    hosts, tls, _env = two_hosts
+    client = make_certificate(str(tmp_path / "ms-client"), "cloudstack-ms")
+    stranger = make_certificate(str(tmp_path / "stranger"), "cloudstack-ms")
+    proc = start_serve(hosts[0], tls, tmp_path, "m", ["--client-cert", client.cert_file])
+    try:
+        url = wait_serving(proc)
+        health = url + "/com.cloud.agent.api.CheckHealthCommand"
+        for cert in (None, (stranger.cert_file, stranger.key_file)):
+            with pytest.raises(requests.exceptions.SSLError):
+                requests.post(health, data="{}", cert=cert, verify=tls.cert_file, timeout=20)
+        r = requests.post(health, data="{}", cert=(client.cert_file, client.key_file), verify=tls.cert_file,
+                          timeout=20)  # fmt: skip
+        assert r.status_code == 200 and r.json()[0][API + "CheckHealthAnswer"]["result"] is True
+    finally:
+        rc, err = stop_serve(proc)
+    assert rc == 0 and "weaker" not in err, err
