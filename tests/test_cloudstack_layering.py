@@ -20,7 +20,7 @@ RAW_CALL_COMMAND = os.path.join(CLI, "cmd_call.py")
 #: (file, literal): strings that equal a wire name but mean something else, with the reason.
 NOT_WIRE_NAMES = {
     # ``ovm3 serve`` answers POST /ping and /startup with the host reports (HostResource.ping/startup).
-    ("cloudstack/server.py", "ping"),
+    ("cloudstack/protocol.py", "ping"),
     # the ``ovm3 call`` command's own name, registered by the CLI's command list.
     ("cli/main.py", "call"),
 }

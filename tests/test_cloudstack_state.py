@@ -35,6 +35,8 @@ def test_observed_state_from_flags(flags, expected):
         (s.STOPPING, s.ABSENT, s.STOPPED),
         (s.MIGRATING, s.ABSENT, s.MIGRATING),  # in flight
         (s.MIGRATING, s.RUNNING, s.MIGRATING),
+        (s.ARRIVING, s.ABSENT, s.ARRIVING),  # not here yet
+        (s.ARRIVING, s.RUNNING, s.RUNNING),  # this host's agent lists it: arrived
         (None, s.ABSENT, s.STOPPED),  # gone without an operation: stopped, not "Stopping"
         (None, s.RUNNING, s.RUNNING),
         (None, s.ERROR, s.ERROR),
@@ -56,7 +58,9 @@ def test_merge(transitional, observed, reported):
         (s.RUNNING, "migrate", s.MIGRATING),
         (s.MIGRATING, "migrated", s.STOPPED),
         (s.MIGRATING, "migrate_failed", s.RUNNING),
-        (s.STOPPED, "prepare_migration", s.MIGRATING),
+        (s.STOPPED, "prepare_migration", s.ARRIVING),
+        (s.ARRIVING, "arrived", s.RUNNING),
+        (s.ARRIVING, "stop", s.STOPPING),
         (s.RUNNING, "reboot", s.STARTING),
     ],
 )
@@ -100,10 +104,36 @@ def test_sync_keeps_transitional_state_until_the_lag_deadline():
     table = s.VmStates(lag=30, clock=lambda: now[0])
     table.force("vm", s.STOPPED)
     table.event("vm", "start")
-    assert table.sync({}) == {"vm": s.STARTING}
-    now[0] += 31  # the agent never showed it: after the deadline its view wins
-    assert table.sync({}) == {"vm": s.STOPPED}
+    assert table.sync({}) == {}  # not listed: not reported, but still tracked
+    assert table.get("vm") == s.STARTING
+    assert table.sync({"vm": s.STOPPED}) == {"vm": s.STARTING}
+    now[0] += 31  # after the deadline the agent's view wins
+    assert table.sync({}) == {}
     assert table.get("vm") == s.STOPPED
+
+
+def test_sync_names_only_the_domains_the_agent_lists():
+    # A VM that migrated away (or was stopped) is not this host's to report, even as PowerOff:
+    # CloudStack's power-state sync would take that for the VM's new truth.
+    table = s.VmStates()
+    table.force("gone", s.RUNNING)
+    table.event("gone", "migrate")
+    table.event("gone", "migrated")
+    table.force("here", s.RUNNING)
+    assert table.sync({"here": s.RUNNING}) == {"here": s.RUNNING}
+    assert table.get("gone") == s.STOPPED
+
+
+def test_an_arrival_resolves_from_this_hosts_own_observation():
+    # The destination learns the arrival from its own agent, within the lag, with no peer involved.
+    now = [0.0]
+    table = s.VmStates(lag=600, clock=lambda: now[0])
+    table.observe("vm", s.ABSENT)
+    table.event("vm", "prepare_migration")
+    assert table.observe("vm", s.ABSENT) == s.ARRIVING
+    now[0] += 1
+    assert table.observe("vm", s.RUNNING) == s.RUNNING
+    assert table.event("vm", "stop") == s.STOPPING  # at once, not 600 s later
 
 
 def test_sync_reports_vms_the_agent_shows_but_we_never_started():

@@ -108,7 +108,26 @@ def test_migrate_moves_the_vm_and_verifies_arrival(tmp_path):
         ans = a.execute("MigrateCommand", {"vmName": VM, "destIp": b.config.ip})
         assert body(ans)["result"] is True, body(ans)["details"]
         assert hosts[0].calls.methods() == ["list_vms", "migrate_vm", "list_vms"]
-        assert a.vms.get(VM) == state.STOPPED and b.vms.get(VM) == state.RUNNING
+        # the source never touches the destination's resource: b learns the arrival from its agent
+        assert a.vms.get(VM) == state.STOPPED and b.vms.get(VM) == state.ARRIVING
+        report = b.ping()["com.cloud.agent.api.PingRoutingCommand"]["_hostVmStateReport"]
+        assert report[VM]["state"] == "PowerOn" and b.vms.get(VM) == state.RUNNING
+        assert VM not in a.ping()["com.cloud.agent.api.PingRoutingCommand"]["_hostVmStateReport"]
+
+
+def test_stop_on_the_destination_right_after_a_migration_succeeds(tmp_path):
+    # One serve per host: no peer moves the destination out of "Arriving"; the stop must resolve it
+    # from the destination's own list_vms, not wait out the 600 s lag.
+    with resources(tmp_path, count=2) as (hosts, (a, b)):
+        a.peers.clear()
+        b.peers.clear()
+        volume_on_primary(hosts, b)
+        _start(hosts, a)
+        assert body(b.execute("PrepareForMigrationCommand", {"vm": vm_to()}))["result"] is True
+        assert body(a.execute("MigrateCommand", {"vmName": VM, "destIp": b.config.ip}))["result"] is True
+        ans = b.execute("StopCommand", {"vmName": VM})
+        assert body(ans)["result"] is True, body(ans)["details"]
+        assert VM not in [d.name for d in hosts[1].client().xen.list_vms()]
 
 
 def test_migrate_fault_leaves_vm_running_on_source(tmp_path):

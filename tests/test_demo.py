@@ -128,3 +128,17 @@ def test_demo_url_needs_storage_and_distinct_hosts(tmp_path, capsys, monkeypatch
         rc, output = _run(twice, capsys)
         assert rc == 2 and "same host" in output, output
         assert "take_ownership" not in hosts[0].calls.methods()
+
+
+def test_demo_resources_share_no_object_as_one_serve_per_host_would():
+    # The demo proves what one ``ovm3 serve`` per host does only if no host's resource can reach
+    # another's state: own client, own state table, own config; peers are views of their own.
+    from ovm3.cli.cmd_demo import simulated
+
+    with simulated(2, "3.3") as (resources, env):
+        a, b = resources
+        assert a.client is not b.client and a.vms is not b.vms and a.config is not b.config
+        for r, other in ((a, b), (b, a)):
+            (peer,) = r.peers.values()
+            assert peer is not other and peer.client is not other.client and peer.vms is not other.vms
+            assert peer.config is not other.config and peer.config == other.config

@@ -7,9 +7,11 @@ The request is prepared once and copied per call, then handed straight to the se
 ``Session.post`` would redo proxy look-ups and settings merges on every call (about 0.6 ms each).
 """
 import base64
+import contextlib
 import logging
 import re
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
@@ -186,6 +188,7 @@ class Transport:
         self.timeouts = timeouts or Timeouts()
         self.max_reply_bytes = max_reply_bytes
         self.label = "%s:%d" % (self.host, self.port)
+        self._bound = threading.local()  # per-thread timeout cap, see bounded()
         tls = tls or TLSPolicy()
         self.fingerprint = None
         self._verify = True
@@ -227,6 +230,19 @@ class Transport:
     def close(self):
         self.session.close()
 
+    @contextlib.contextmanager
+    def bounded(self, seconds):
+        """Make the calls this thread makes inside the block end within ``seconds`` from now, together
+        (a caller's own deadline, e.g. a CloudStack command's ``wait``): each call's timeouts are cut
+        to the time left, and a call once it has run out fails at once with AgentTimeout."""
+        previous = getattr(self._bound, "end", None)
+        end = time.monotonic() + seconds
+        self._bound.end = end if previous is None else min(previous, end)
+        try:
+            yield
+        finally:
+            self._bound.end = previous
+
     def post(self, body, timeout_class="short", method=None, deadline=None):
         """Send one request body; return the reply body (bytes) of an HTTP 200 answer.
 
@@ -240,8 +256,12 @@ class Transport:
         if deadline is not None and deadline - time.monotonic() < seconds:
             seconds = deadline - time.monotonic()
             what = "the command's --timeout (%.1fs were left)" % max(seconds, 0.0)
-            if seconds <= 0:
-                raise errors.AgentTimeout("no time left for this call: %s passed" % what, **ctx)
+        bound = getattr(self._bound, "end", None)  # a caller's own deadline, see bounded()
+        if bound is not None and bound - time.monotonic() < seconds:
+            seconds = bound - time.monotonic()
+            what = "the caller's deadline (%.1fs were left)" % max(seconds, 0.0)
+        if seconds <= 0:
+            raise errors.AgentTimeout("no time left for this call: %s passed" % what, **ctx)
         watch = call_deadline.arm(seconds)
         try:
             data = self._post(body, (min(connect, seconds), seconds), ctx, what)

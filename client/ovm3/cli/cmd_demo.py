@@ -26,14 +26,29 @@ def _line(step):
     )
 
 
-def _resources(clients, configs, poll):
+def _resources(make_client, configs, poll):
+    """One :class:`HostResource` per host, sharing no object with another (as one ``ovm3 serve`` per
+    host runs): each has its own client, state table and config. Its ``peers`` are views of the other
+    pool members over clients of their own, read for pool membership only; a VM's move between hosts
+    is learnt by each host from its own agent. ``make_client(i)`` returns a new client for host ``i``."""
+    import dataclasses
+
     from ovm3.cloudstack.resource import HostResource
 
-    resources = [HostResource(c, cfg) for c, cfg in zip(clients, configs)]
-    for r in resources:
+    resources = [HostResource(make_client(i), cfg) for i, cfg in enumerate(configs)]
+    for i, r in enumerate(resources):
         r.poll_interval = poll
-        r.peers.update({p.config.ip: p for p in resources if p is not r})
+        for j, cfg in enumerate(configs):
+            if j != i:
+                r.peers[cfg.ip] = HostResource(make_client(j), dataclasses.replace(cfg))
     return resources
+
+
+def close_resources(resources):
+    for r in resources:
+        for peer in r.peers.values():
+            peer.client.close()
+        r.client.close()
 
 
 @contextlib.contextmanager
@@ -51,12 +66,11 @@ def simulated(count, version):
             configs = [
                 HostConfig(ip=h.ip, name=h.name, manager_uuid=manager, pool=True, vip=SIM_VIP) for h in hosts
             ]
-            resources = _resources([h.client() for h in hosts], configs, 0.05)
+            resources = _resources(lambda i: hosts[i].client(), configs, 0.05)
             try:
                 yield resources, env
             finally:
-                for r in resources:
-                    r.client.close()
+                close_resources(resources)
 
 
 def refuse_foreign(resources, yes_modify):
@@ -171,17 +185,19 @@ def real_hosts(settings, urls, vip, primary, secondary, template, manager_uuid):
     phost, ppath = naming.parse_nfs_url(primary)
     env = DemoEnv(primary_host=phost, primary_path=ppath, secondary_url=secondary, template_path=template)
     password = settings.password()
-    clients = [
-        AgentClient(
-            u,
+
+    def make_client(i):
+        return AgentClient(
+            urls[i],
             user=settings.user,
             password=password,
             fingerprint=settings.fingerprint,
             ca_bundle=settings.ca_bundle,
             legacy_tls=settings.legacy_tls,
         )
-        for u in urls
-    ]
+
+    clients = [make_client(i) for i in range(len(urls))]
+    resources = []
     try:
         manager = manager_uuid or uuid.uuid4().hex
         configs = []
@@ -196,10 +212,14 @@ def real_hosts(settings, urls, vip, primary, secondary, template, manager_uuid):
                     % (seen[cfg.ip], c.transport.label, cfg.ip)
                 )
             seen[cfg.ip] = c.transport.label
-        yield _resources(clients, configs, 1.0), env
+        for c in clients:  # identity read; the resources get clients of their own
+            c.close()
+        resources = _resources(make_client, configs, 1.0)
+        yield resources, env
     finally:
         for c in clients:
             c.close()
+        close_resources(resources)
 
 
 def host_identity(client):

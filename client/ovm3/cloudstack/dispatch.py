@@ -50,6 +50,14 @@ def describe_error(exc):
     return redact_text(text)
 
 
+def command_wait(body):
+    """A command's ``wait`` (seconds CloudStack waits for the answer), or None when it gives none."""
+    wait = body.get("wait")
+    if isinstance(wait, bool) or not isinstance(wait, (int, float)) or wait <= 0:
+        return None
+    return float(wait)
+
+
 def dispatch(resource, command, body=None):
     """Answer ``command`` (short or Java class name) with JSON object ``body`` on ``resource``."""
     name = short_name(command)
@@ -67,8 +75,13 @@ def dispatch(resource, command, body=None):
         return answers.unsupported(name)
     handler, answer_name = entry
     started = time.monotonic()
+    wait = command_wait(body)
     try:
-        result = handler(resource, body)
+        if wait:
+            with resource.bounded(wait):
+                result = handler(resource, body)
+        else:
+            result = handler(resource, body)
         if result is None:
             raise RuntimeError("handler returned no answer")
     except Exception as e:  # noqa: BLE001 - the contract: no exception reaches CloudStack

@@ -14,7 +14,7 @@ from ovm3 import errors
 from ovm3.errors import HeartbeatMismatch, HostRefused
 from ovm3.api import normalise_version
 from ovm3.redact import redact_text
-from ovm3.cloudstack import answers, state
+from ovm3.cloudstack import answers, naming, state
 from ovm3.cloudstack.domains import list_domains
 from ovm3.cloudstack.network import ensure_control, traffic_bridges
 from ovm3.cloudstack.registry import CommandError, handles
@@ -213,8 +213,37 @@ def start_heartbeat(resource, info):
     return "%s (timeout %g s, interval %g s)" % (state, timeout, interval)
 
 
+def identify(resource):
+    """Take the host's identity from its agent (once per resource, when its config asks for it): the
+    dom0 address is the registered IP, the guid the name-based UUID of it (or of the server's unique
+    id when no IP is registered), the name its hostname. Two agents behind one address (two ports on
+    127.0.0.1) so get two guids, and a restart the same one."""
+    cfg = resource.config
+    if not cfg.identify or getattr(resource, "_identified", False):
+        return cfg.guid
+    info = server_info(resource, refresh=True)
+    if info.registered_ip:
+        cfg.ip = info.registered_ip
+    if not cfg.guid_given:
+        cfg.guid = naming.agent_host_guid(info.registered_ip, info.unique_id) or cfg.guid
+    cfg.name = info.hostname or cfg.name
+    resource._identified = True
+    log.info("host %s: dom0 address %s, guid %s", cfg.name, cfg.ip, cfg.guid)
+    return cfg.guid
+
+
+def heartbeat_guid(resource):
+    """The GUID the host's deployed heartbeat config names ("" when there is none to read)."""
+    info = module_info(resource)
+    hb = info.get("heartbeat") if isinstance(info, dict) else None
+    if not isinstance(hb, dict) or hb.get("error"):
+        return ""
+    return str(hb.get("guid") or "")
+
+
 def vm_report(resource):
-    """``{name: HostVmStateReportEntry}`` after merging the agent's view with our transitional states."""
+    """``{name: HostVmStateReportEntry}`` for the domains the agent lists, their states merged with our
+    transitional ones (a VM that left this host is not named)."""
     observed = {name: state.observed_state(d.state) for name, d in list_domains(resource).items()}
     report = resource.vms.sync(observed)
     return {name: {"state": state.power_state(s), "host": resource.config.guid} for name, s in report.items()}
@@ -255,8 +284,29 @@ def ping(resource):
     }
 
 
-def startup(resource):
-    """StartupRoutingCommand data: capabilities, versions, memory, CPUs and the host's VM states."""
+#: The fields of a StartupRoutingCommand that CloudStack's direct-connect resource decides and checks
+#: in the reply: echoed as sent.
+IDENTITY_FIELDS = ("dataCenter", "pod", "cluster", "guid", "privateIpAddress", "name", "pool")
+
+
+def startup(resource, sent=None):
+    """StartupRoutingCommand data: capabilities, versions, memory, CPUs and the host's VM states.
+
+    ``sent`` is the StartupRoutingCommand CloudStack posted (or None for the ``/startup`` alias): its
+    identity fields are echoed. A guid it carries becomes this host's guid and must equal the one the
+    host's heartbeat config names (raises :class:`HeartbeatMismatch` naming both).
+    """
+    sent = sent or {}
+    guid = str(sent.get("guid") or "")
+    if guid:
+        deployed = heartbeat_guid(resource)
+        if deployed and deployed != guid:
+            raise HeartbeatMismatch(
+                "CloudStack sent guid %s, the host's heartbeat config names guid %s" % (guid, deployed),
+                host=resource.host,
+                hint="redeploy the heartbeat with CloudStack's guid for this host (ovm3 deploy)",
+            )
+        resource.config.guid = guid
     info = server_info(resource, refresh=True)
     hw = hardware_info(resource)
     sockets = hw.sockets_per_node or 1
@@ -265,7 +315,7 @@ def startup(resource):
     bridges = traffic_bridges(resource)
     cfg = resource.config
     resource.module_status = module_status(resource, module_info(resource))
-    return {
+    reply = {
         "com.cloud.agent.api.StartupRoutingCommand": {
             "type": "Routing",
             "hypervisorType": "Ovm3",
@@ -294,6 +344,11 @@ def startup(resource):
             "hostVmStateReport": vm_report(resource),
         }
     }
+    body = reply["com.cloud.agent.api.StartupRoutingCommand"]
+    for field in IDENTITY_FIELDS:
+        if sent.get(field) not in (None, ""):
+            body[field] = sent[field]
+    return reply
 
 
 @handles("ReadyCommand", "ReadyAnswer")

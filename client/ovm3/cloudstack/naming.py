@@ -66,6 +66,24 @@ def host_guid(ip):
     return name_uuid(ip)
 
 
+_GUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def is_host_guid(text):
+    """True for a host guid as CloudStack and the heartbeat config spell it: a dashed UUID, nothing else
+    (it reaches the heartbeat's command line and file names)."""
+    return isinstance(text, str) and _GUID_RE.fullmatch(text) is not None
+
+
+def agent_host_guid(registered_ip, server_unique_id):
+    """A host's GUID from what its agent reports: :func:`host_guid` of its registered IP, else the
+    name-based UUID of its server unique id ("" when the agent reports neither)."""
+    if registered_ip:
+        return host_guid(registered_ip)
+    unique = str(server_unique_id or "").replace(":", "").replace("-", "").lower()
+    return name_uuid("ovm3-server:" + unique) if unique else ""
+
+
 def repo_id(pool_uuid):
     """The OVM repository id of a primary storage pool."""
     return dedash(pool_uuid)

@@ -57,9 +57,13 @@ class HostConfig:
     fence_latency: float = takeover.DEFAULT_FENCE_LATENCY
     fence_margin: float = takeover.DEFAULT_MARGIN
     clustered: Optional[bool] = None
+    #: take ip, guid (unless given) and name from the agent on first use (``ovm3 serve``: the agent URL
+    #: says where to reach the agent, not who the host is); see :func:`ovm3.cloudstack.host.identify`.
+    identify: bool = False
 
     def __post_init__(self):
         self.name = self.name or self.ip
+        self.guid_given = bool(self.guid)
         self.guid = self.guid or naming.host_guid(self.ip)
         self.manager_uuid = naming.dedash(self.manager_uuid or uuidlib.uuid4())
 
@@ -149,7 +153,27 @@ class HostResource:
             return method(*args, raw=raw)
 
     def deadline(self, timeout, interval=None):
+        end = getattr(self._local, "wait_end", None)
+        if end is not None:
+            timeout = max(min(timeout, end - self.clock()), 0)
         return Deadline(timeout, self.poll_interval if interval is None else interval, self.clock, self.sleep)
+
+    @contextlib.contextmanager
+    def bounded(self, seconds):
+        """Bound the agent calls and polls this thread makes inside the block by ``seconds`` (a
+        command's ``wait``): each call's timeouts, and every poll's deadline."""
+        previous = getattr(self._local, "wait_end", None)
+        end = self.clock() + seconds
+        self._local.wait_end = end if previous is None else min(previous, end)
+        transport = getattr(self.client, "transport", None)
+        try:
+            if transport is not None and hasattr(transport, "bounded"):
+                with transport.bounded(seconds):
+                    yield
+            else:
+                yield
+        finally:
+            self._local.wait_end = previous
 
     # ---- cached discovery ----------------------------------------------------------------------------
     def discovered(self, key, loader, refresh=False):

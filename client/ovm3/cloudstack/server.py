@@ -1,10 +1,10 @@
-"""JSON over HTTP for the resource layer, in the style of CloudStack's Hyper-V direct-connect agent.
+"""JSON over HTTP for the resource layer: the socket side of CloudStack's direct-connect protocol.
 
 ``POST /api/HypervResource/<command class>`` with the command object as JSON answers
-``[{"<answer class>": {...}}]``. ``GET /api/HypervResource`` says the service runs;
-``POST /api/HypervResource/ping`` and ``.../startup`` return the periodic ping and the startup data.
-Every request needs the API key (``X-Api-Key`` header or ``Authorization: Bearer``) unless the server
-was built without one on purpose. Malformed JSON, unknown commands, a missing key or an oversized body
+``[{"<answer class>": {...}}]``; which URL gets which body and answer is :mod:`ovm3.cloudstack.protocol`.
+``GET /api/HypervResource`` says the service runs. Every request passes the server's
+:class:`ovm3.cloudstack.auth.AuthPolicy` (API key, pinned client certificate, address range) unless the
+server was built without one on purpose. Malformed JSON, unknown commands, a missing key or an oversized body
 get a 4xx with a JSON ``{"error": ...}``. A ping or startup the host cannot serve gets a 503 with a JSON
 ``{"error": ...}`` naming host, step and agent fault; any other unexpected error a 500 in the same form:
 never a traceback or a dropped connection. ``Transfer-Encoding`` (chunked bodies) is refused with 411:
@@ -15,7 +15,6 @@ under a deadline, a request must arrive whole within its deadline, and connectio
 are refused at once, so no single peer (idle, slow or silent) holds the server.
 """
 
-import hmac
 import json
 import logging
 import ssl
@@ -23,14 +22,14 @@ import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from ovm3 import server_limits
-from ovm3.cloudstack import answers
-from ovm3.cloudstack.dispatch import answer_type, describe_error
-from ovm3.cloudstack.cs_fields import short_name
+from ovm3.cloudstack import protocol
+from ovm3.cloudstack.auth import AuthPolicy
+from ovm3.cloudstack.dispatch import describe_error
 from ovm3.cloudstack.registry import HANDLERS
 
 log = logging.getLogger(__name__)
 
-PREFIX = "/api/HypervResource"
+PREFIX = protocol.PREFIX
 MAX_BODY = 4 << 20
 
 
@@ -40,11 +39,11 @@ class ResourceServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address, resource, api_key=None, ssl_context=None,
+    def __init__(self, address, resource, api_key=None, ssl_context=None, auth=None,
                  max_connections=server_limits.MAX_CONNECTIONS):
         super().__init__(address, _Handler)
         self.resource = resource
-        self.api_key = api_key
+        self.auth = auth if auth is not None else AuthPolicy(api_key=api_key, no_auth=not api_key)
         # The listening socket stays plain: a handshake inside accept() would let one silent peer stop
         # every other client. Each connection's worker does its own handshake, under a deadline.
         self.ssl_context = ssl_context
@@ -122,15 +121,13 @@ class _Handler(server_limits.DeadlineHandlerMixin, BaseHTTPRequestHandler):
         body.update(extra)
         self._send(status, body)
 
-    def _authorised(self):
-        key = self.server.api_key
-        if not key:
-            return True
-        given = self.headers.get("X-Api-Key") or ""
-        auth = self.headers.get("Authorization") or ""
-        if auth.startswith("Bearer "):
-            given = given or auth[7:]
-        return hmac.compare_digest(given.encode("utf-8"), key.encode("utf-8"))
+    def _refusal(self):
+        """Why the server's auth policy refuses this request (None when it may proceed)."""
+        peer_cert = None
+        if self.server.auth.client_cert_sha256:
+            getpeercert = getattr(self.connection, "getpeercert", None)
+            peer_cert = getpeercert(binary_form=True) if getpeercert else None
+        return self.server.auth.check(self.headers, self.client_address[0], peer_cert)
 
     def _unexpected(self, e):
         step = getattr(e, "ovm3_step", None) or "serve"
@@ -157,20 +154,6 @@ class _Handler(server_limits.DeadlineHandlerMixin, BaseHTTPRequestHandler):
         except Exception as e:  # noqa: BLE001 - a JSON 500, never a dropped connection
             return self._unexpected(e)
 
-    def _host_report(self, name):
-        """``/ping`` or ``/startup``: 200 ``[report]``, or 503 naming host, step and fault."""
-        resource = self.server.resource
-        try:
-            result = resource.ping() if name == "ping" else resource.startup()
-        except Exception as e:  # noqa: BLE001 - the answer says what failed, the server carries on
-            step = getattr(e, "ovm3_step", None) or name
-            details = "host %s: %s failed at step %s: %s" % (resource.host, name, step, describe_error(e))
-            log.warning("%s", details)
-            return self._error(503, details, host=resource.host, step=step)
-        if result is None:
-            return self._error(503, "host %s does not answer" % resource.host, host=resource.host, step=name)
-        return self._send(200, [result])
-
     def _refuse(self, status, message):
         # Answered before the body is read: the connection closes with it, or its unread bytes would be
         # taken for the next request on this keep-alive connection (and a stranger's body is not read).
@@ -178,8 +161,9 @@ class _Handler(server_limits.DeadlineHandlerMixin, BaseHTTPRequestHandler):
         return self._error(status, message)
 
     def _get(self):
-        if not self._authorised():
-            return self._refuse(401, "missing or wrong API key")
+        refusal = self._refusal()
+        if refusal:
+            return self._refuse(401, refusal)
         if self.path.rstrip("/") == PREFIX:
             return self._send(
                 200,
@@ -188,8 +172,9 @@ class _Handler(server_limits.DeadlineHandlerMixin, BaseHTTPRequestHandler):
         return self._error(404, "no such resource %s" % self.path)
 
     def _post(self):
-        if not self._authorised():
-            return self._refuse(401, "missing or wrong API key")
+        refusal = self._refusal()
+        if refusal:
+            return self._refuse(401, refusal)
         if not self.path.startswith(PREFIX + "/"):
             return self._refuse(404, "POST to %s/<command class>" % PREFIX)
         name = self.path[len(PREFIX) + 1 :].strip("/")
@@ -204,20 +189,7 @@ class _Handler(server_limits.DeadlineHandlerMixin, BaseHTTPRequestHandler):
         if length > MAX_BODY:
             return self._refuse(413, "body larger than %d bytes" % MAX_BODY)
         raw = self.rfile.read(length) if length else b""
-        resource = self.server.resource
-        if name in ("ping", "startup"):
-            return self._host_report(name)
-        short = short_name(name)
-        if short not in HANDLERS:
-            return self._error(404, "unsupported command %s" % short, answer=[answers.unsupported(short)])
-        try:
-            body = json.loads(raw.decode("utf-8")) if raw.strip() else {}
-        except (UnicodeDecodeError, ValueError) as e:
-            return self._error(400, "body is not JSON: %s" % e.__class__.__name__)
-        if isinstance(body, list) and len(body) == 1:
-            body = body[0]
-        if not isinstance(body, dict):
-            return self._error(400, "the command must be a JSON object")
-        answer = resource.execute(short, body)
-        log.info("%s %s -> %s %s", resource.host, short, answer_type(short), answers.ok(answer))
-        return self._send(200, [answer])
+        status, payload = protocol.answer(
+            self.server.resource, name, raw, setup_allowed=self.server.auth.authenticates_caller
+        )
+        return self._send(status, payload)

@@ -3,8 +3,8 @@
 The agent's ``list_vms`` lags behind our own actions (a domain appears some time after ``start_vm``
 returns, disappears some time after ``stop_vm``), so the reported state merges two inputs:
 
-* the *transitional* state we set when an operation begins (Starting, Stopping, Migrating), kept until
-  the operation ends or a deadline passes;
+* the *transitional* state we set when an operation begins (Starting, Stopping, Migrating, and Arriving
+  on a migration's destination), kept until the agent shows the outcome or a deadline passes;
 * the *observed* state from the xm-style flags of ``list_vms`` (or absence from the list).
 
 ``TRANSITIONS`` says which operation events are legal from which state; ``merge`` says what to report.
@@ -25,7 +25,10 @@ STARTING, RUNNING, STOPPING, STOPPED, MIGRATING, ERROR, UNKNOWN = (
     "Error",
     "Unknown",
 )
-TRANSITIONAL = (STARTING, STOPPING, MIGRATING)
+#: A migration's destination between PrepareForMigration and the domain showing in its own list_vms:
+#: resolved by what this host's agent shows, never by word from the source's resource.
+ARRIVING = "Arriving"
+TRANSITIONAL = (STARTING, STOPPING, MIGRATING, ARRIVING)
 ABSENT = None  # observation: the domain is not in list_vms
 
 #: How long a transitional state may disagree with the agent before the agent's view wins (seconds).
@@ -36,14 +39,14 @@ TRANSITIONS = {
     "start": ((STOPPED, UNKNOWN, ERROR), STARTING),
     "started": ((STARTING,), RUNNING),
     "start_failed": ((STARTING,), STOPPED),
-    "stop": ((RUNNING, STARTING, STOPPING, ERROR, UNKNOWN, STOPPED), STOPPING),
+    "stop": ((RUNNING, STARTING, STOPPING, ERROR, UNKNOWN, STOPPED, ARRIVING), STOPPING),
     "stopped": ((STOPPING,), STOPPED),
     "stop_failed": ((STOPPING,), RUNNING),
     "migrate": ((RUNNING,), MIGRATING),
     "migrated": ((MIGRATING,), STOPPED),
     "migrate_failed": ((MIGRATING,), RUNNING),
-    "prepare_migration": ((STOPPED, UNKNOWN), MIGRATING),
-    "arrived": ((MIGRATING, STOPPED, UNKNOWN), RUNNING),
+    "prepare_migration": ((STOPPED, UNKNOWN), ARRIVING),
+    "arrived": ((ARRIVING, STOPPED, UNKNOWN), RUNNING),
     "reboot": ((RUNNING,), STARTING),
 }
 
@@ -64,12 +67,18 @@ _MERGE = {
     (MIGRATING, STOPPED): MIGRATING,
     (MIGRATING, STOPPING): MIGRATING,
     (MIGRATING, ERROR): ERROR,
+    (ARRIVING, RUNNING): RUNNING,  # the agent lists it here: it arrived
+    (ARRIVING, ABSENT): ARRIVING,
+    (ARRIVING, STOPPED): ARRIVING,
+    (ARRIVING, STOPPING): STOPPING,
+    (ARRIVING, ERROR): ERROR,
 }
 
 POWER = {
     RUNNING: "PowerOn",
     STOPPING: "PowerOn",
     MIGRATING: "PowerOn",
+    ARRIVING: "PowerOn",
     STOPPED: "PowerOff",
     STARTING: "PowerUnknown",
     ERROR: "PowerUnknown",
@@ -160,21 +169,32 @@ class VmStates:
         with self._guard:
             self._states[name] = (state, self.clock())
 
-    def sync(self, observed):
-        """Merge a ``{name: observed state}`` reading of the host; returns ``{name: reported state}``.
+    def _resolve(self, name, seen, now):
+        """Merge one observation into the table (guard held); returns the state to report."""
+        state, since = self._states.get(name, (None, now))
+        transitional = state if state in TRANSITIONAL and now - since < self.lag else None
+        reported = merge(transitional, seen)
+        if transitional is None or reported not in TRANSITIONAL:
+            self._states[name] = (reported, now if reported != state else since)
+        return reported
 
-        VMs we track but the agent no longer lists are included (as Stopped unless in transition).
+    def observe(self, name, seen):
+        """Resolve one VM's state from what the agent shows now (``seen``: an observed state, or
+        :data:`ABSENT`); returns the resolved state. Handlers call it before an operation, so a
+        transitional state the agent has already settled never blocks the next command."""
+        with self._guard:
+            return self._resolve(name, seen, self.clock())
+
+    def sync(self, observed):
+        """Merge a ``{name: observed state}`` reading of the host; returns ``{name: reported state}``
+        for the domains the agent lists, and only those (a VM that migrated away, stopped or has not
+        arrived is not this host's to report). Tracked VMs it no longer lists are resolved too.
         """
         now = self.clock()
         report = {}
         with self._guard:
-            names = set(observed) | set(self._states)
-            for name in sorted(names):
-                state, since = self._states.get(name, (None, now))
-                seen = observed.get(name, ABSENT)
-                transitional = state if state in TRANSITIONAL and now - since < self.lag else None
-                reported = merge(transitional, seen)
-                report[name] = reported
-                if transitional is None or reported not in TRANSITIONAL:
-                    self._states[name] = (reported, now if reported != state else since)
+            for name in sorted(set(observed) | set(self._states)):
+                reported = self._resolve(name, observed.get(name, ABSENT), now)
+                if name in observed:
+                    report[name] = reported
         return report

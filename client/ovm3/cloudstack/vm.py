@@ -174,8 +174,11 @@ def _cleanup_definition(resource, repo, vm_id):
 def stop(resource, cmd):
     name = need(cmd, "vmName")
     with resource.vms.lock(name):
-        resource.vms.event(name, "stop")
         dom = list_domains(resource).get(name)
+        # A transitional state (an arrival after PrepareForMigration) resolves from what this host's
+        # agent shows, not from what some other host's resource said or a lag deadline.
+        resource.vms.observe(name, state.observed_state(dom.state if dom else None))
+        resource.vms.event(name, "stop")
         if dom is None:
             resource.vms.event(name, "stopped")
             resource.stats_cache.pop(name, None)
@@ -229,12 +232,7 @@ def migrate(resource, cmd):
             resource.ask(resource.client.xen.migrate_vm, dom.repo_id, dom.uuid, dest)
             with resource.step("wait for departure"):
                 _wait_for(resource, name, False, resource.migrate_timeout)
-            peer = resource.peers.get(dest)
-            if peer is not None:
-                with resource.step("verify on %s" % dest):
-                    arrived = _wait_for(peer, name, True, resource.migrate_timeout)
-                peer.vms.force(name, state.RUNNING)
-                dom = arrived
+            # The destination's own serve learns the arrival from its agent (see state.ARRIVING).
         except Exception:
             here = list_domains(resource).get(name) is not None
             resource.vms.event(name, "migrate_failed") if here else resource.vms.force(name, state.UNKNOWN)
@@ -251,8 +249,13 @@ def prepare_for_migration(resource, cmd):
     with resource.step("prepare bridges"):
         for nic in vm.get("nics") or []:
             bridge_for_nic(resource, nic)
-    if resource.vms.get(name) in (state.STOPPED, state.UNKNOWN):
-        resource.vms.event(name, "prepare_migration")
+    with resource.vms.lock(name):
+        dom = list_domains(resource).get(name)
+        if resource.vms.observe(name, state.observed_state(dom.state if dom else None)) in (
+            state.STOPPED,
+            state.UNKNOWN,
+        ):
+            resource.vms.event(name, "prepare_migration")
     return answers.answer("PrepareForMigrationAnswer", True, "host %s ready for %s" % (resource.host, name))
 
 
