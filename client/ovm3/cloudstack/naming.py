@@ -177,9 +177,9 @@ def download_url(url, field="url"):
     return text
 
 
-def nfs_share(nfs_host, nfs_path, field="NFS share"):
+def nfs_share(nfs_host, nfs_path, host_field="NFS server", path_field="NFS export"):
     """``(server, export path)`` checked: a host name or IPv4 address and a normalised absolute path."""
-    return validate.nfs_host(nfs_host, field + " host"), validate.absolute(nfs_path, field + " path")
+    return validate.nfs_host(nfs_host, host_field), validate.absolute(nfs_path, path_field)
 
 
 def pool_vm_mount(pool_uuid):
@@ -229,7 +229,7 @@ def parse_nfs_url(url, field="url"):
     """``nfs://host[:port]/path`` or ``host:/path`` -> ``(host, path)``, both checked (:func:`nfs_share`)."""
     if not isinstance(url, str):
         raise validate.FieldRefused(field, url, "must be a string, not %s" % type(url).__name__)
-    m = re.fullmatch(r"nfs://([^/:]+)(?::\d{1,5})?(/.*)", url) or re.fullmatch(r"([^/:]+):(/.*)", url)
+    m = re.fullmatch(r"nfs://([^/:]+)(?::\d{1,5})?(/.*)", url) or re.fullmatch(r"([^/:]+):(/(?!/).*)", url)
     if not m:
         raise validate.FieldRefused(field, url, "is not an NFS location (nfs://host/path or host:/path)")
-    return nfs_share(m.group(1), m.group(2), field)
+    return nfs_share(m.group(1), m.group(2), field, field)

@@ -84,11 +84,13 @@ def mount_share(resource, host, path):
 def nfs_of(store, field="dataStore"):
     """``(host, path)`` of an NfsTO (``_url``) or PrimaryDataStoreTO (``host``/``path``), both checked."""
     cls, fields = unwrap(store)
-    url = fields.get("_url") or fields.get("url")
-    if fields.get("_url") or (isinstance(url, str) and url.startswith("nfs://")):
-        return naming.parse_nfs_url(url, "%s.%s" % (field, "_url" if fields.get("_url") else "url"))
-    if fields.get("host") and fields.get("path"):
-        return naming.nfs_share(fields["host"], fields["path"], field)
+    if cls == "NfsTO" or "_url" in fields:
+        return naming.parse_nfs_url(need(fields, "_url", field), field + "._url")
+    if isinstance(fields.get("url"), str) and fields["url"].startswith("nfs://"):
+        return naming.parse_nfs_url(fields["url"], field + ".url")
+    if "host" in fields or "path" in fields:
+        host, path = need(fields, "host", field), need(fields, "path", field)
+        return naming.nfs_share(host, path, field + ".host", field + ".path")
     raise CommandError("data store %s is not NFS" % (cls or "object"))
 
 
@@ -458,7 +460,7 @@ def storage_stats(resource, cmd):
     pool_uuid = cmd.get("id") if not str(cmd.get("id", "")).isdigit() else None
     store = cmd.get("store")
     if store is not None:
-        pool_uuid = _primary_uuid(store)
+        pool_uuid = _primary_uuid(store, "store.uuid")
     pool_uuid = validate.uuid(pool_uuid or need(cmd, "id"), "store.uuid" if store is not None else "id")
     location = mounts(resource).get(naming.repo_path(pool_uuid))
     if not location:

@@ -73,7 +73,7 @@ def _copy_template_to_primary(resource, src, dst):
     if relative.endswith("/"):  # a template directory: the file is named after the new template
         source += "/" + naming.dedash(dest_uuid) + naming.RAW
     target = naming.template_path(pool, dest_uuid, "destTO.uuid")
-    dst_host = _host_of(dst_store)
+    dst_host = _host_of(dst_store, "destTO.imageDataStore")
     mount_share(resource, sec_host, share)
     with undo_on_failure(resource) as undo:
         undo.new_file(pool, dst_host, target)
@@ -97,7 +97,7 @@ def _clone_volume(resource, src, dst):
     target = naming.volume_path(dst_pool, vol_uuid, "destTO.uuid")
     field, ref = file_ref(src, "srcTO")
     source = naming.template_file(src_pool, ref, field)
-    dst_host = _host_of(dst_store)
+    dst_host = _host_of(dst_store, "destTO.dataStore")
     with undo_on_failure(resource) as undo:
         undo.new_file(dst_pool, dst_host, target)
         copy(resource, source, target)
@@ -125,7 +125,7 @@ def _backup_snapshot(resource, src, dst):
     host, share, directory = secondary_target(dst.get("dataStore"), relative, "destTO.path", "destTO.dataStore")
     file_name = naming.dedash(snap) + naming.RAW if not snap.endswith(naming.RAW) else snap
     sec_uuid, sec_host = secondary_fs(dst.get("dataStore"))
-    src_host = _host_of(src.get("dataStore"))
+    src_host = _host_of(src.get("dataStore"), "srcTO.dataStore")
     mount_share(resource, host, share)
     with undo_on_failure(resource) as undo:
         undo.directory(sec_uuid, sec_host, directory, mkdirs(resource, directory))
@@ -164,7 +164,7 @@ def _volume_from_snapshot(resource, src, dst):
         src.get("dataStore"), need(src, "path", "snapshot"), "srcTO.path", "srcTO.dataStore"
     )
     target = naming.volume_path(pool, vol_uuid, "destTO.uuid")
-    dst_host = _host_of(dst.get("dataStore"))
+    dst_host = _host_of(dst.get("dataStore"), "destTO.dataStore")
     mount_share(resource, host, share)
     with undo_on_failure(resource) as undo:
         undo.new_file(pool, dst_host, target)
