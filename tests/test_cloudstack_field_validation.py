@@ -138,7 +138,8 @@ def _to(cls, **fields):
 
 
 def _iso_disk():
-    return {"type": "ISO", "diskSeq": 1, "data": _to("TemplateObjectTO", path="iso/tools.iso", imageDataStore=secondary())}
+    iso = _to("TemplateObjectTO", path="iso/tools.iso", imageDataStore=secondary())
+    return {"type": "ISO", "diskSeq": 1, "data": iso}
 
 
 def _vm_with_iso():
@@ -178,11 +179,12 @@ NIC = {"mac": "02:00:50:9a:00:01", "type": "Guest", "broadcastUri": "vlan://160"
 USAGE = {"privateIP": "169.254.1.1", "forVpc": True, "option": "create", "gatewayIP": "10.1.1.1",
          "vpcCIDR": "10.1.0.0/16", "domRName": "r-4-VM"}
 
+DOWNLOAD = {"url": TEMPLATE_URL, "poolUuid": POOL}
 P, U, D = "path", "uuid", "dataStore"
 #: (command, legitimate body, [key paths the value goes to], field named in the answer, kind, required)
 CASES = [
-    ("PrimaryStorageDownloadCommand", {"url": TEMPLATE_URL, "poolUuid": POOL}, [["url"]], "url", "download", True),
-    ("PrimaryStorageDownloadCommand", {"url": TEMPLATE_URL, "poolUuid": POOL}, [["poolUuid"]], "poolUuid", "uuid", False),
+    ("PrimaryStorageDownloadCommand", DOWNLOAD, [["url"]], "url", "download", True),
+    ("PrimaryStorageDownloadCommand", DOWNLOAD, [["poolUuid"]], "poolUuid", "uuid", False),
     ("PrimaryStorageDownloadCommand", {"url": TEMPLATE_URL, "primaryPool": pool_to()}, [["primaryPool", U]],
      "primaryPool.uuid", "uuid", True),
     ("PrimaryStorageDownloadCommand", {"url": TEMPLATE_URL, "primaryPool": pool_to()}, [["primaryPool", "host"]],
