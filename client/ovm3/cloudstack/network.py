@@ -180,7 +180,7 @@ def ping_test(resource, cmd):
     field = "_computingHostIp" if cmd.get("_computingHostIp") else "_routerIp"
     target = cmd.get(field)
     if not target:
-        raise CommandError("missing field '_computingHostIp' (or '_routerIp')")
+        raise CommandError("neither _computingHostIp nor _routerIp given")
     target = _router_ip(target, field)
     with resource.step("ping %s" % target):
         alive = bool(resource.client.cloudstack.ping(target))
