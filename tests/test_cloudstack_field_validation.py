@@ -538,3 +538,14 @@ def test_a_legitimate_delete_over_http_still_deletes_the_volume(served):
     b = _post(server, "org.apache.cloudstack.storage.command.DeleteCommand", {"data": volume()})
     assert b["result"] is True, b["details"]
     assert not os.path.exists(local)
+
+
+def test_prepare_for_migration_checks_the_nics_without_needing_disks(host):
+    hosts, r = host
+    r.vms = type(r.vms)(clock=r.clock)
+    vm = {"name": VM, "nics": [dict(NIC)]}
+    assert body(r.execute("PrepareForMigrationCommand", {"vm": vm}))["result"] is True
+    vm["nics"][0]["mac"] = "02:00:50:9a:00:01,bridge=xenbr0"
+    hosts[0].calls.clear()
+    b = body(r.execute("PrepareForMigrationCommand", {"vm": vm}))
+    assert b["result"] is False and "field vm.nics[0].mac refused" in b["details"] and hosts[0].calls.methods() == []

@@ -23,7 +23,7 @@ def _device(index, hvm):
     return ("hd" if hvm else "xvd") + letter
 
 
-def disk_files(vm):
+def disk_files(vm, need_root=True):
     """``([(path, mode)], root pool uuid, [(host, share)])`` of the TO's disks in device order: every
     field checked, nothing called (the shares are the secondary ones its ISOs are on)."""
     entries, root_pool, shares = [], None, []
@@ -53,7 +53,7 @@ def disk_files(vm):
             entries.append((path, "r"))
         else:
             raise CommandError("unsupported disk type %r" % (kind,))
-    if root_pool is None:
+    if root_pool is None and need_root:
         raise CommandError("VM %s has no ROOT disk" % vm.get("name"))
     return entries, root_pool, shares
 
@@ -72,7 +72,7 @@ def checked_vm(vm, field="vm"):
     if not isinstance(vm, dict):
         raise validate.FieldRefused(field, vm, "must be an object")
     name = validate.vm_name(need(vm, "name", "vm"), field + ".name")
-    disk_files(vm)
+    disk_files(vm, need_root=False)
     for index, nic in enumerate(validate.listed(vm.get("nics"), field + ".nics")):
         check_nic(nic, "%s.nics[%d]" % (field, index))
     if vm.get("vncAddr"):
