@@ -56,6 +56,8 @@ COMMON = HOST_FILES + [
     "a b", " vol", "$(id)", "`id`", "a;id", "a|id", "~root/x", "x -> /etc/shadow", "*", "?", "'", '"',
     ["vol-1"], {"path": "vol-1"}, 7.5, True, -1,
 ]
+#: a whole number where a string belongs (numbers and VLANs may be ints)
+INTS = [7, 2 ** 64]
 #: refused in a required field (absent, or present and empty)
 EMPTY = ["", None]
 NAME_EXTRA = ["a/b", "proc/self/root", ".hidden", "-rf", "...", "a..b", "x" * 256]
@@ -363,7 +365,7 @@ def _with(base, paths, value):
 
 
 def _hostile(kind, required):
-    values = list(KINDS[kind])
+    values = list(KINDS[kind]) + ([] if kind in ("number", "vlan") else INTS)
     if required:
         values += EMPTY
     return values
@@ -443,6 +445,15 @@ def test_absolute_inputs_inside_the_named_repository_or_mount_are_accepted():
     with pytest.raises(validate.FieldRefused) as e:
         naming.volume_file(OTHER_POOL, REPO + "/VirtualDisks/vol-1.raw", "data.path")
     assert e.value.field == "data.path" and "lies outside %s" % OTHER_REPO in str(e.value)
+
+
+def test_a_refused_vnc_password_is_not_shown(host):
+    hosts, r = host
+    vm = _vm_with_iso()
+    vm["vncPassword"] = "hunter2-secret,vnclisten=0.0.0.0"
+    b = body(r.execute("StartCommand", {"vm": vm}))
+    assert b["result"] is False and "field vm.vncPassword refused" in b["details"]
+    assert "hunter2" not in b["details"] and "not shown" in b["details"]
 
 
 def test_a_refusal_shows_the_value_escaped_and_short():

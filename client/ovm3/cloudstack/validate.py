@@ -43,11 +43,13 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class FieldRefused(CommandError):
-    """A command field failed its allowlist; ``field`` names it (``data.path``, ``volumePath``)."""
+    """A command field failed its allowlist; ``field`` names it (``data.path``, ``volumePath``). The
+    value is shown escaped and cut short, or not at all when it is a ``secret``."""
 
-    def __init__(self, field, value, why):
+    def __init__(self, field, value, why, secret=False):
         self.field = field
-        super().__init__("field %s refused: %s (got %s)" % (field, why, shown(value)))
+        got = "its value is a secret, not shown" if secret else "got %s" % shown(value)
+        super().__init__("field %s refused: %s (%s)" % (field, why, got))
 
 
 def shown(value):
@@ -57,19 +59,22 @@ def shown(value):
     return ascii(value if len(value) <= _SHOWN else value[:_SHOWN] + "...")
 
 
-def _text(value, field, limit):
+def _text(value, field, limit, secret=False):
+    why = None
     if not isinstance(value, str):
-        raise FieldRefused(field, value, "must be a string, not %s" % type(value).__name__)
-    if value == "":
-        raise FieldRefused(field, value, "is empty")
-    if len(value) > limit:
-        raise FieldRefused(field, value, "is longer than %d characters" % limit)
-    if "\x00" in value:
-        raise FieldRefused(field, value, "contains a NUL character")
-    if "\n" in value or "\r" in value:
-        raise FieldRefused(field, value, "contains a line break")
-    if _CONTROL.search(value):
-        raise FieldRefused(field, value, "contains a control character")
+        why = "must be a string, not %s" % type(value).__name__
+    elif value == "":
+        why = "is empty"
+    elif len(value) > limit:
+        why = "is longer than %d characters" % limit
+    elif "\x00" in value:
+        why = "contains a NUL character"
+    elif "\n" in value or "\r" in value:
+        why = "contains a line break"
+    elif _CONTROL.search(value):
+        why = "contains a control character"
+    if why is not None:
+        raise FieldRefused(field, value, why, secret)
     return value
 
 
@@ -174,11 +179,12 @@ def network(value, field):
         raise FieldRefused(field, value, "is not an IP network (CIDR)") from None
 
 
-def setting(value, field, forbidden=","):
-    """A value written into a ``key=value,...`` agent setting: no control character nor ``forbidden``."""
-    text = _text(value, field, MAX_NAME)
+def setting(value, field, forbidden=",", secret=False):
+    """A value written into a ``key=value,...`` agent setting: no control character nor ``forbidden``
+    (a ``secret`` one is never shown in the refusal)."""
+    text = _text(value, field, MAX_NAME, secret)
     if any(c in text for c in forbidden):
-        raise FieldRefused(field, value, "contains one of %s" % ascii(forbidden))
+        raise FieldRefused(field, value, "contains one of %s" % ascii(forbidden), secret)
     return text
 
 

@@ -78,7 +78,7 @@ def checked_vm(vm, field="vm"):
     if vm.get("vncAddr"):
         validate.ip_address(vm["vncAddr"], field + ".vncAddr")
     if vm.get("vncPassword"):
-        validate.setting(vm["vncPassword"], field + ".vncPassword")
+        validate.setting(vm["vncPassword"], field + ".vncPassword", secret=True)
     return name
 
 
