@@ -38,8 +38,6 @@ CONTROL_CIDR = "169.254.0.0/16"
 CLUSTER_NAME_LENGTH = 15
 MAX_VLAN = 4094
 
-_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
-
 
 def dedash(value):
     """A UUID without its dashes (the form OVM uses for repository and storage-server ids)."""
@@ -48,10 +46,7 @@ def dedash(value):
 
 def dashed(value):
     """A 32-hex id in the 8-4-4-4-12 dashed form (already dashed ids pass unchanged)."""
-    text = str(value)
-    if not _UUID_RE.match(text):
-        raise ValueError("not a UUID: %r" % (text,))
-    return str(uuid.UUID(dedash(text)))
+    return str(uuid.UUID(dedash(validate.uuid(str(value), "uuid"))))
 
 
 def name_uuid(name):
