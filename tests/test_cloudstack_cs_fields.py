@@ -7,7 +7,7 @@ CloudStack's class does not have (``DeleteStoragePoolCommand._pool``, ``CheckNet
 
 import types
 
-from ovm3.cloudstack import demo
+from ovm3.cloudstack import demo, naming
 from ovm3.cloudstack.answers import answer_class
 from ovm3.cloudstack.cs_fields import ANSWER_BASE, COMMAND_BASE, FIELDS, java_class, short_name
 from ovm3.cloudstack.storage import mounts
@@ -26,6 +26,8 @@ from tests.cloudstack_support import (
 )
 
 #: (class, field) -> the class of the plain (unwrapped) object or list of objects in that field
+#: a template on the simulated secondary share, as a file URL the download accepts (inside its mount)
+TEMPLATE_URL = "file://" + naming.secondary_file("nfs-1", "/export/secondary", "template/tmpl/2/201/t.raw")
 NESTED = {
     ("StartCommand", "vm"): "VirtualMachineTO",
     ("PrepareForMigrationCommand", "vm"): "VirtualMachineTO",
@@ -131,9 +133,9 @@ def test_template_objects_keep_their_store_in_image_data_store(tmp_path):
 def test_primary_download_finds_the_pool_in_primary_pool(tmp_path):
     with resources(tmp_path) as (hosts, (r,)):
         volume_on_primary(hosts, r, "other")
-        hosts[0].state.mount("nfs-1:/export/secondary", "/mnt/secondary")
+        hosts[0].state.mount("nfs-1:/export/secondary", naming.secondary_mount("nfs-1", "/export/secondary"))
         put_file(hosts, "nfs-1:/export/secondary", "template/tmpl/2/201/t.raw", 8192)
-        cmd = {"url": "file:///mnt/secondary/template/tmpl/2/201/t.raw", "primaryPool": pool_to()}
+        cmd = {"url": TEMPLATE_URL, "primaryPool": pool_to()}
         b = answer_ok(r.execute("PrimaryStorageDownloadCommand", command_ok("PrimaryStorageDownloadCommand", cmd)))
         assert b["result"] is True and b["templateSize"] == 8192, b["details"]
 

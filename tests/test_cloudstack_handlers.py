@@ -460,7 +460,7 @@ def test_storage_stats_order_and_fault(tmp_path):
         assert hosts[0].calls.methods() == ["discover_mounted_file_systems", "storage_plugin_getFileSystemInfo"]
         hosts[0].faults.add(method="storage_plugin_getFileSystemInfo", kind="fault", fault=BOOM, count=1)
         _failed(r.execute("GetStorageStatsCommand", {"id": POOL}), "step storage_plugin_getFileSystemInfo")
-        missing = body(r.execute("GetStorageStatsCommand", {"id": "0000-not-mounted"}))
+        missing = body(r.execute("GetStorageStatsCommand", {"id": "00000000-0000-4000-8000-00000000abcd"}))
         assert missing["result"] is False and "not mounted" in missing["details"]
 
 

@@ -97,3 +97,10 @@ def test_repository_of_running_vm_from_first_disk():
 )
 def test_parse_nfs_url(url, expected):
     assert naming.parse_nfs_url(url) == expected
+
+
+@pytest.mark.parametrize("bad", ["f12842ebf5ed3fe78da1eb0e17f5ede8\n", POOL + "\n", "x" * 32, POOL + "/.."])
+def test_dashed_refuses_what_is_not_exactly_a_uuid(bad):
+    assert naming.dashed(POOL.replace("-", "")) == POOL
+    with pytest.raises(ValueError):
+        naming.dashed(bad)

@@ -19,6 +19,8 @@ from ovm3.cloudstack.dispatch import answer_type
 from tests.test_cloudstack_volumes import DATA, PRI, SEC, SEC_MOUNT, VARIANTS, _to, _write, tree
 from tests.cloudstack_support import POOL, SECONDARY, body, pool_to, primary, resources, volume, volume_on_primary
 
+#: a template on the simulated secondary share, as a file URL the download accepts (inside its mount)
+TEMPLATE_URL = "file://" + naming.secondary_file("nfs-1", "/export/secondary", "template/tmpl/2/201/t.raw")
 FIXED = "0d0e0a0d-0000-4000-8000-00000000beef"
 OLD = b"not yours to overwrite\n" * 300
 INFO, DESTROY = "storage_plugin_getFileInfo", "storage_plugin_destroy"
@@ -74,8 +76,8 @@ def _template_from_volume(hosts):
 
 def _download(hosts):
     _write(hosts, SEC, "template/tmpl/2/201/t.raw")
-    hosts[0].state.mount("nfs-1:/export/secondary", "/mnt/secondary")
-    return "PrimaryStorageDownloadCommand", {"url": "file:///mnt/secondary/template/tmpl/2/201/t.raw", "poolUuid": POOL}
+    hosts[0].state.mount("nfs-1:/export/secondary", naming.secondary_mount("nfs-1", "/export/secondary"))
+    return "PrimaryStorageDownloadCommand", {"url": TEMPLATE_URL, "poolUuid": POOL}
 
 
 FRESH = "VirtualDisks/%s.raw" % FIXED

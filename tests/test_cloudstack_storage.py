@@ -186,10 +186,10 @@ def _downloaded(hosts, install_path):
 def test_primary_storage_download_from_file_url_succeeds(tmp_path):
     with resources(tmp_path) as (hosts, (r,)):
         volume_on_primary(hosts, r, "other")
-        hosts[0].state.mount("nfs-1:/export/secondary", "/mnt/secondary")
+        hosts[0].state.mount("nfs-1:/export/secondary", naming.secondary_mount("nfs-1", "/export/secondary"))
         _, data = _template_bytes(hosts, TEMPLATE)
         hosts[0].calls.clear()
-        url = "file:///mnt/secondary/" + TEMPLATE
+        url = "file://" + naming.secondary_file("nfs-1", "/export/secondary", TEMPLATE)
         ans = r.execute("PrimaryStorageDownloadCommand", {"url": url, "poolUuid": POOL})
         b = body(ans)
         assert b["result"] is True and b["details"] == "downloaded", b["details"]
@@ -234,6 +234,9 @@ def test_primary_storage_download_from_loopback_http_succeeds(tmp_path):
         assert "not found" in bad["details"].lower() and "t.raw.missing" in bad["details"], bad["details"]
 
 
+NOWHERE = {"url": "file:///nfsmnt/nowhere/nowhere.raw", "poolUuid": POOL}
+
+
 def test_primary_storage_download_failure_leaves_no_image(tmp_path):
     import os
 
@@ -242,12 +245,12 @@ def test_primary_storage_download_failure_leaves_no_image(tmp_path):
         disks = os.path.join(hosts.nfs_dir("nfs-1:/export/primary"), "VirtualDisks")
         before = sorted(os.listdir(disks))
         hosts[0].faults.add(method="import_virtual_disk", kind="fault", fault="exceptions.IOError:disk full", count=1)
-        ans = r.execute("PrimaryStorageDownloadCommand", {"url": "file:///nowhere.raw", "poolUuid": POOL})
+        ans = r.execute("PrimaryStorageDownloadCommand", NOWHERE)
         b = body(ans)
         assert answers_class(ans) == "PrimaryStorageDownloadAnswer" and b["result"] is False
         assert "step import_virtual_disk" in b["details"] and "disk full" in b["details"], b["details"]
         # a source the host cannot read: the agent's own error, no file left behind
-        b = body(r.execute("PrimaryStorageDownloadCommand", {"url": "file:///nowhere.raw", "poolUuid": POOL}))
+        b = body(r.execute("PrimaryStorageDownloadCommand", NOWHERE))
         assert b["result"] is False and "nowhere.raw" in b["details"], b["details"]
         assert sorted(os.listdir(disks)) == before
         # no URL at all: malformed command, no agent call

@@ -20,7 +20,7 @@ import time
 import pytest
 
 from ovm3.cloudstack import takeover
-from ovm3.cloudstack import answers
+from ovm3.cloudstack import answers, naming
 from ovm3.cloudstack.resource import HostConfig, HostResource
 from ovm3.sim import simulated_agents
 from tests.conftest_fuse import GUARD_SOURCE, _install_guard_here
@@ -94,7 +94,7 @@ def check(res, guid):
 
 
 def fence_cmd(res, guid, vm="i-2-3-VM"):
-    ans = res.execute("FenceCommand", {"hostGuid": guid, "vmName": vm, "hostIp": guid})
+    ans = res.execute("FenceCommand", {"hostGuid": guid, "vmName": vm})  # hostIp: an IP, the guid is named instead
     assert answers.answer_class(ans) == "FenceAnswer"
     return body(ans)
 
@@ -123,7 +123,7 @@ def test_verdicts_through_the_resource_layer_follow_the_real_daemons(cluster):
     assert seen.state == takeover.ALIVE and seen.observed_by == "daemon" and seen.timeout == TIMEOUT
     health = b.client().call("check_dom0_storage_health", "/opt/ovm3/bin", "ovm3_heartbeat.py", ga, 1)
     assert health is True
-    assert check(res, "no-such-host")["determined"] is False  # no heartbeat file: UNKNOWN
+    assert check(res, naming.host_guid("192.0.2.1"))["determined"] is False  # no heartbeat file: UNKNOWN
 
     # SIGKILL A (crash + armed watchdog) and C (log-only): A turns DEAD, C never does
     killed = time.monotonic()

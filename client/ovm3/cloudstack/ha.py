@@ -16,7 +16,7 @@ the one verdict path of the management side, so they apply exactly the rules ``o
 
 from ovm3.cloudstack import takeover
 from ovm3.cloudstack.takeover import ALIVE, DEAD, UNKNOWN  # noqa: F401  (re-exported for callers of this module)
-from ovm3.cloudstack import answers
+from ovm3.cloudstack import answers, validate
 from ovm3.cloudstack.registry import handles, need, unwrap
 
 
@@ -58,7 +58,7 @@ def _describe(result):
 @handles("CheckOnHostCommand", "CheckOnHostAnswer")
 def check_on_host(resource, cmd):
     _cls, host = unwrap(need(cmd, "host"))
-    guid = need(host, "guid", "host")
+    guid = validate.uuid(need(host, "guid", "host"), "host.guid")
     result = verdict(resource, guid)
     details = "heartbeat of %s seen from %s: %s" % (guid, resource.host, _describe(result))
     left = seconds_to_takeover(result, takeover_rule(resource))
@@ -80,9 +80,9 @@ def _fence_budget(resource, cmd):
 
 @handles("FenceCommand", "FenceAnswer")
 def fence_host(resource, cmd):
-    guid = need(cmd, "hostGuid")
-    who = cmd.get("hostIp") or guid
-    vm = cmd.get("vmName") or "its VMs"
+    guid = validate.uuid(need(cmd, "hostGuid"), "hostGuid")
+    who = validate.ip_address(cmd["hostIp"], "hostIp") if cmd.get("hostIp") else guid
+    vm = validate.vm_name(cmd["vmName"], "vmName") if cmd.get("vmName") else "its VMs"
     rule = takeover_rule(resource)
     deadline = resource.deadline(_fence_budget(resource, cmd))
     result = None

@@ -5,13 +5,13 @@ Router primitives (used by CloudStack's generic virtual-router code, whose comma
 :func:`router_upload` writes a file into the router, :func:`nic_device_id` finds a NIC's device id by MAC.
 """
 
-import ipaddress
 import re
 
-from ovm3.cloudstack import answers, naming
+from ovm3.cloudstack import answers, naming, validate
 from ovm3.cloudstack.domains import list_domains
 from ovm3.cloudstack.registry import CommandError, handles, need
 
+TRAFFIC_TYPES = ("Public", "Management", "Guest", "Storage", "Control")
 ROUTER_SCRIPT_DIR = "/opt/cloud/bin"
 CONTROL_WAIT = 10.0
 _SCRIPT_NAME = re.compile(r"[A-Za-z0-9_.-]+")
@@ -60,19 +60,35 @@ def traffic_bridges(resource):
     }
 
 
-def vlan_of(uri):
-    """VLAN id from a broadcast URI (``vlan://160``, a bare number); None when untagged."""
+def vlan_of(uri, field="broadcastUri"):
+    """VLAN id (1..4094) from a broadcast URI (``vlan://160``, a bare number); None when untagged."""
     if uri in (None, "", "untagged"):
         return None
-    text = str(uri)
+    text = uri if isinstance(uri, str) else validate.number(uri, field)
+    text = str(text)
     if "://" in text:
         text = text.split("://", 1)[1]
     if text.lower() in ("untagged", ""):
         return None
-    try:
-        return int(text)
-    except ValueError:
-        raise CommandError("unsupported broadcast URI %r" % (uri,)) from None
+    vlan = validate.number(text, field)
+    if not 1 <= vlan <= naming.MAX_VLAN:
+        raise validate.FieldRefused(field, uri, "VLAN id outside 1..%d" % naming.MAX_VLAN)
+    return vlan
+
+
+def check_nic(nic, field):
+    """``(mac, vlan or None)`` of a NicTO with every field that reaches the agent checked; no call."""
+    if not isinstance(nic, dict):
+        raise validate.FieldRefused(field, nic, "must be an object")
+    traffic = nic.get("type") or "Guest"
+    if traffic not in TRAFFIC_TYPES:
+        raise validate.FieldRefused(field + ".type", traffic, "is not one of %s" % ", ".join(TRAFFIC_TYPES))
+    mac = validate.mac(need(nic, "mac", "nic"), field + ".mac")
+    vlan = None
+    if traffic in ("Guest", "Public"):
+        key = "broadcastUri" if nic.get("broadcastUri") else "isolationUri"
+        vlan = vlan_of(nic.get(key), "%s.%s" % (field, key))
+    return mac, vlan
 
 
 def ensure_vlan_bridge(resource, base, vlan):
@@ -94,17 +110,12 @@ def ensure_vlan_bridge(resource, base, vlan):
     return name
 
 
-def bridge_for_nic(resource, nic):
+def bridge_for_nic(resource, nic, field="nic"):
     """The bridge a NicTO plugs into (VLAN bridges created on demand)."""
-    traffic = nic.get("type") or "Guest"
-    by_type = traffic_bridges(resource)
-    if traffic not in by_type:
-        raise CommandError("unsupported traffic type %r" % traffic)
-    base = by_type[traffic]
-    if traffic in ("Guest", "Public"):
-        vlan = vlan_of(nic.get("broadcastUri") or nic.get("isolationUri"))
-        if vlan is not None:
-            return ensure_vlan_bridge(resource, base, vlan)
+    _mac, vlan = check_nic(nic, field)
+    base = traffic_bridges(resource)[nic.get("type") or "Guest"]
+    if vlan is not None:
+        return ensure_vlan_bridge(resource, base, vlan)
     return base
 
 
@@ -129,11 +140,8 @@ def ensure_control(resource):
 
 
 # ---- router primitives --------------------------------------------------------------------------------
-def _router_ip(ip):
-    try:
-        return str(ipaddress.ip_address(str(ip)))
-    except ValueError:
-        raise CommandError("not an IP address: %r" % (ip,)) from None
+def _router_ip(ip, field="ip"):
+    return validate.ip_address(ip, field)
 
 
 def router_exec(resource, router_ip, script, args=""):
@@ -168,11 +176,13 @@ def nic_device_id(resource, vm_name, mac):
 # ---- command handlers ---------------------------------------------------------------------------------
 @handles("PingTestCommand", "Answer")
 def ping_test(resource, cmd):
-    target = cmd.get("_computingHostIp") or cmd.get("_routerIp")
+    field = "_computingHostIp" if cmd.get("_computingHostIp") else "_routerIp"
+    target = cmd.get(field)
     if not target:
         raise CommandError("neither _computingHostIp nor _routerIp given")
+    target = _router_ip(target, field)
     with resource.step("ping %s" % target):
-        alive = bool(resource.client.cloudstack.ping(_router_ip(target)))
+        alive = bool(resource.client.cloudstack.ping(target))
     return answers.answer(
         "Answer", alive, "%s answers ping" % target if alive else "%s does not answer ping" % target
     )
@@ -180,19 +190,26 @@ def ping_test(resource, cmd):
 
 @handles("CheckNetworkCommand", "CheckNetworkAnswer")
 def check_network(resource, cmd):
+    keys = (
+        ("guestNetworkName", "Guest"),
+        ("privateNetworkName", "Management"),
+        ("publicNetworkName", "Public"),
+        ("storageNetworkName", "Storage"),
+    )
+    wanted = []
+    for index, info in enumerate(validate.listed(cmd.get("networkInfoList"), "networkInfoList")):
+        if not isinstance(info, dict):
+            raise validate.FieldRefused("networkInfoList[%d]" % index, info, "must be an object")
+        for key, traffic in keys:
+            name = info.get(key)
+            wanted.append((traffic, validate.bridge(name, "networkInfoList[%d].%s" % (index, key)) if name else None))
     known = bridges(resource, refresh=True)
     defaults = traffic_bridges(resource)
     missing = []
-    for info in cmd.get("networkInfoList") or []:
-        for key, traffic in (
-            ("guestNetworkName", "Guest"),
-            ("privateNetworkName", "Management"),
-            ("publicNetworkName", "Public"),
-            ("storageNetworkName", "Storage"),
-        ):
-            name = info.get(key) or defaults[traffic]
-            if name not in known:
-                missing.append("%s network bridge %s" % (traffic.lower(), name))
+    for traffic, name in wanted:
+        name = name or defaults[traffic]
+        if name not in known:
+            missing.append("%s network bridge %s" % (traffic.lower(), name))
     if missing:
         return answers.failure(
             "CheckNetworkAnswer",
@@ -204,7 +221,7 @@ def check_network(resource, cmd):
 
 @handles("CheckSshCommand", "CheckSshAnswer")
 def check_ssh(resource, cmd):
-    ip = _router_ip(need(cmd, "ip"))
+    ip = _router_ip(need(cmd, "ip"), "ip")
     port = int(cmd.get("port") or 3922)
     interval = max(int(cmd.get("interval") or 6), 1)
     retries = max(int(cmd.get("retries") or 10), 1)
@@ -237,16 +254,19 @@ def _sum_pairs(text):
 
 @handles("NetworkUsageCommand", "NetworkUsageAnswer")
 def network_usage(resource, cmd):
-    ip = need(cmd, "privateIP")
+    ip = _router_ip(need(cmd, "privateIP"), "privateIP")
     option = cmd.get("option") or "get"
     router = cmd.get("domRName")
+    if router:
+        router = validate.vm_name(router, "domRName")
     if cmd.get("forVpc"):
-        flag = _VPC_OPTIONS.get(option)
+        flag = _VPC_OPTIONS.get(option) if isinstance(option, str) else None
         if flag is None:
-            raise CommandError("unknown VPC network usage option %r" % option)
-        script, args = "vpc_netusage.sh", "-l %s %s" % (need(cmd, "gatewayIP"), flag)
+            raise CommandError("unknown VPC network usage option %r" % (option,))
+        gateway = _router_ip(need(cmd, "gatewayIP"), "gatewayIP")
+        script, args = "vpc_netusage.sh", "-l %s %s" % (gateway, flag)
         if option == "create":
-            args += " -v %s" % need(cmd, "vpcCIDR")
+            args += " -v %s" % validate.network(need(cmd, "vpcCIDR"), "vpcCIDR")
     else:
         script, args = "netusage.sh", "-c" if option == "create" else "-g"
     ok, out, err = router_exec(resource, ip, script, args)

@@ -2,15 +2,16 @@
 and the primary pool commands (repository, server pool, pool filesystem), secondary mounts and stats.
 
 Templates, volumes and snapshots are in :mod:`ovm3.cloudstack.volumes`. Paths come from
-:mod:`ovm3.cloudstack.naming` only. NFS is the only primary storage type (as on OVM3 with CloudStack);
-other types are refused with a clear answer.
+:mod:`ovm3.cloudstack.naming` only, and every field they are built from is checked
+(:mod:`ovm3.cloudstack.validate`) before the handler's first agent call. NFS is the only primary
+storage type (as on OVM3 with CloudStack); other types are refused with a clear answer.
 """
 
 import contextlib
 import logging
 
 from ovm3 import errors
-from ovm3.cloudstack import answers, naming
+from ovm3.cloudstack import answers, naming, validate
 from ovm3.cloudstack.domains import list_domains
 from ovm3.cloudstack.registry import CommandError, Refused, handles, need, unwrap
 
@@ -68,27 +69,36 @@ def _plugin_mount(resource, fs_uuid, host, remote_path, mount_point):
     return True
 
 
-def mount_secondary(resource, url):
+def mount_secondary(resource, url, field="url"):
     """Mount a secondary storage share (``nfs://host/path``) at ``/nfsmnt/<uuid>``; returns (host, path)."""
-    host, path = naming.parse_nfs_url(url)
+    host, path = naming.parse_nfs_url(url, field)
+    return mount_share(resource, host, path)
+
+
+def mount_share(resource, host, path):
+    """Mount the checked secondary share ``host:path`` (from :func:`nfs_of`) unless it is mounted."""
     _plugin_mount(resource, naming.secondary_uuid(host, path), host, path, naming.secondary_mount(host, path))
     return host, path
 
 
-def nfs_of(store):
-    """``(host, path)`` of an NfsTO (``_url``) or PrimaryDataStoreTO (``host``/``path``)."""
+def nfs_of(store, field="dataStore"):
+    """``(host, path)`` of an NfsTO (``_url``) or PrimaryDataStoreTO (``host``/``path``), both checked."""
     cls, fields = unwrap(store)
-    if fields.get("_url") or fields.get("url", "").startswith("nfs://"):
-        return naming.parse_nfs_url(fields.get("_url") or fields["url"])
-    if fields.get("host") and fields.get("path"):
-        return fields["host"], fields["path"]
+    if cls == "NfsTO" or "_url" in fields:
+        return naming.parse_nfs_url(need(fields, "_url", field), field + "._url")
+    if isinstance(fields.get("url"), str) and fields["url"].startswith("nfs://"):
+        return naming.parse_nfs_url(fields["url"], field + ".url")
+    if "host" in fields or "path" in fields:
+        host, path = need(fields, "host", field), need(fields, "path", field)
+        return naming.nfs_share(host, path, field + ".host", field + ".path")
     raise CommandError("data store %s is not NFS" % (cls or "object"))
 
 
-def secondary_path(resource, store, relative):
-    """Mount a secondary store and return the dom0 path of ``relative`` on it."""
-    host, path = mount_secondary(resource, _nfs_url(store))
-    return naming.secondary_file(host, path, relative)
+def secondary_target(store, relative, field, store_field="dataStore"):
+    """``(host, share, dom0 path)`` of ``relative`` on a secondary store: every part checked, nothing
+    called (mount it with :func:`mount_share` once all of a command's fields passed)."""
+    host, share = nfs_of(store, store_field)
+    return host, share, naming.secondary_file(host, share, relative, field)
 
 
 def secondary_fs(store):
@@ -97,14 +107,16 @@ def secondary_fs(store):
     return naming.secondary_uuid(host, path), host
 
 
-def _nfs_url(store):
-    host, path = nfs_of(store)
-    return "nfs://%s%s" % (host, path)
+def file_ref(data, where, what="volume"):
+    """``(field name, value)`` of the file a DataTO names: its ``path``, else its ``uuid``."""
+    if data.get("path"):
+        return where + ".path", data["path"]
+    return where + ".uuid", need(data, "uuid", what)
 
 
-def iso_path(resource, template):
-    """dom0 path of an ISO TemplateObjectTO on secondary storage (mounting the share)."""
-    return secondary_path(resource, store_of(template), need(template, "path", "ISO"))
+def iso_target(template, field="ISO path"):
+    """``(host, share, dom0 path)`` of an ISO TemplateObjectTO on secondary storage (nothing called)."""
+    return secondary_target(store_of(template), need(template, "path", "ISO"), field, "imageDataStore")
 
 
 def store_of(data):
@@ -118,9 +130,9 @@ def _is_secondary(store):
     return cls == "NfsTO" or "_url" in fields
 
 
-def _primary_uuid(store):
+def _primary_uuid(store, field="dataStore.uuid"):
     _cls, fields = unwrap(store)
-    return need(fields, "uuid", "primary data store")
+    return validate.uuid(need(fields, "uuid", "primary data store"), field)
 
 
 def plugin_call(resource, method, fs_uuid, host, *args, step=None):
@@ -262,8 +274,10 @@ def _pool_fields(cmd, field="pool"):
     _cls, pool = unwrap(need(cmd, field))
     ptype = pool.get("type") or pool.get("poolType") or "NetworkFilesystem"
     if ptype not in NFS_POOL_TYPES:
-        raise CommandError("primary storage type %s is not supported on OVM3 (NFS only)" % ptype)
-    return need(pool, "uuid", "pool"), need(pool, "host", "pool"), need(pool, "path", "pool").rstrip("/")
+        raise CommandError("primary storage type %s is not supported on OVM3 (NFS only)" % (ptype,))
+    pool_uuid = validate.uuid(need(pool, "uuid", "pool"), field + ".uuid")
+    host = validate.nfs_host(need(pool, "host", "pool"), field + ".host")
+    return pool_uuid, host, validate.absolute(need(pool, "path", "pool"), field + ".path")
 
 
 def add_pool(resource, pool_uuid, host, path):
@@ -446,8 +460,8 @@ def storage_stats(resource, cmd):
     pool_uuid = cmd.get("id") if not str(cmd.get("id", "")).isdigit() else None
     store = cmd.get("store")
     if store is not None:
-        pool_uuid = _primary_uuid(store)
-    pool_uuid = pool_uuid or need(cmd, "id")
+        pool_uuid = _primary_uuid(store, "store.uuid")
+    pool_uuid = validate.uuid(pool_uuid or need(cmd, "id"), "store.uuid" if store is not None else "id")
     location = mounts(resource).get(naming.repo_path(pool_uuid))
     if not location:
         raise CommandError("primary storage %s is not mounted on %s" % (pool_uuid, resource.host))

@@ -1,32 +1,41 @@
 """VM commands: start, stop, reboot, migrate, prepare for migration, check, VNC port, stats, NIC plug/unplug.
 
 Each operation holds the VM's own lock (never a host-wide lock) and records its transitional state;
-waits for the agent to catch up poll ``list_vms`` until a deadline.
+waits for the agent to catch up poll ``list_vms`` until a deadline. Every VM name, disk path, MAC and
+VLAN a command carries is checked (:func:`checked_vm`, :mod:`ovm3.cloudstack.validate`) before the
+handler's first agent call.
 """
 
-from ovm3.cloudstack import answers, naming, state
+from ovm3.cloudstack import answers, naming, state, validate
 from ovm3.cloudstack.domains import list_domains
-from ovm3.cloudstack.network import bridge_for_nic, ensure_control
+from ovm3.cloudstack.network import bridge_for_nic, check_nic, ensure_control
 from ovm3.cloudstack.registry import CommandError, handles, need, unwrap
 from ovm3.cloudstack.stats import vm_stats_entry
-from ovm3.cloudstack.storage import iso_path
+from ovm3.cloudstack.storage import file_ref, iso_target, mount_share
 from ovm3.vmcfg import VmConfig
 
 DOMAIN_TYPES = {"hvm": "hvm", "pv": "xen_pvm", "xen_pvm": "xen_pvm"}
 
 
 # ---- vm.cfg from a VirtualMachineTO ---------------------------------------------------------------------
-def disk_entries(resource, vm, hvm):
-    """``disk`` strings for the TO's disks in device order, and the root disk's pool uuid."""
-    entries, root_pool = [], None
-    disks = sorted(vm.get("disks") or [], key=lambda d: int(d.get("diskSeq") or 0))
-    for disk in disks:
+def disk_files(vm, need_root=True):
+    """``([(path, mode)], root pool uuid, [(host, share)])`` of the TO's disks in device order: every
+    field checked, nothing called (the shares are the secondary ones its ISOs are on)."""
+    entries, root_pool, shares = [], None, []
+    disks = validate.listed(vm.get("disks"), "vm.disks")
+    for index, disk in enumerate(disks):
+        if not isinstance(disk, dict):
+            raise validate.FieldRefused("vm.disks[%d]" % index, disk, "must be an object")
+    order = sorted(range(len(disks)), key=lambda i: validate.number(disks[i].get("diskSeq") or 0, "vm.disks.diskSeq"))
+    for index in order:
+        disk, where = disks[index], "vm.disks[%d].data" % index
         kind = disk.get("type")
         cls, data = unwrap(disk.get("data"))
         if kind in ("ROOT", "DATADISK"):
             _scls, store = unwrap(data.get("dataStore"))
-            pool = need(store, "uuid", "volume data store")
-            path = naming.volume_path(pool, data.get("path") or need(data, "uuid", "volume"))
+            pool = validate.uuid(need(store, "uuid", "volume data store"), where + ".dataStore.uuid")
+            field, ref = file_ref(data, where)
+            path = naming.volume_file(pool, ref, field)
             mode = "w" if kind == "ROOT" else "w!"
             if kind == "ROOT":
                 root_pool = pool
@@ -34,12 +43,38 @@ def disk_entries(resource, vm, hvm):
         elif kind == "ISO":
             if not data.get("path"):
                 continue  # an empty CD drive
-            entries.append((iso_path(resource, data), "r"))
+            host, share, path = iso_target(data, where + ".path")
+            shares.append((host, share))
+            entries.append((path, "r"))
         else:
-            raise CommandError("unsupported disk type %r" % kind)
-    if root_pool is None:
+            raise CommandError("unsupported disk type %r" % (kind,))
+    if root_pool is None and need_root:
         raise CommandError("VM %s has no ROOT disk" % vm.get("name"))
+    return entries, root_pool, shares
+
+
+def disk_entries(resource, vm, hvm):
+    """``disk`` paths and modes for the TO's disks in device order, and the root disk's pool uuid (the
+    secondary shares of its ISOs mounted)."""
+    entries, root_pool, shares = disk_files(vm)
+    for host, share in shares:
+        mount_share(resource, host, share)
     return entries, root_pool
+
+
+def checked_vm(vm, field="vm"):
+    """A VirtualMachineTO's name, with its disks, NICs and VNC settings checked; no agent call."""
+    if not isinstance(vm, dict):
+        raise validate.FieldRefused(field, vm, "must be an object")
+    name = validate.vm_name(need(vm, "name", "vm"), field + ".name")
+    disk_files(vm, need_root=False)
+    for index, nic in enumerate(validate.listed(vm.get("nics"), field + ".nics")):
+        check_nic(nic, "%s.nics[%d]" % (field, index))
+    if vm.get("vncAddr"):
+        validate.ip_address(vm["vncAddr"], field + ".vncAddr")
+    if vm.get("vncPassword"):
+        validate.setting(vm["vncPassword"], field + ".vncPassword", secret=True)
+    return name
 
 
 def build_vm_config(resource, vm):
@@ -79,7 +114,7 @@ def build_vm_config(resource, vm):
     if system_vm:
         ensure_control(resource)
     for nic in sorted(vm.get("nics") or [], key=lambda n: int(n.get("deviceId") or 0)):
-        cfg.add_vif(need(nic, "mac", "nic"), bridge_for_nic(resource, nic))
+        cfg.add_vif(check_nic(nic, "vm.nics")[0], bridge_for_nic(resource, nic))
     cfg.set_vnc(vm.get("vncAddr") or "0.0.0.0", vm.get("vncPassword") or "")
     params = cfg.to_params()
     return params, naming.repo_id(root_pool)
@@ -123,7 +158,7 @@ def _begin(resource, name, event):
 @handles("StartCommand", "StartAnswer")
 def start(resource, cmd):
     vm = need(cmd, "vm")
-    name = need(vm, "name", "vm")
+    name = checked_vm(vm)
     with resource.vms.lock(name):
         existing = list_domains(resource).get(name)
         if existing is not None:
@@ -172,7 +207,7 @@ def _cleanup_definition(resource, repo, vm_id):
 
 @handles("StopCommand", "StopAnswer")
 def stop(resource, cmd):
-    name = need(cmd, "vmName")
+    name = validate.vm_name(need(cmd, "vmName"), "vmName")
     with resource.vms.lock(name):
         dom = list_domains(resource).get(name)
         # A transitional state (an arrival after PrepareForMigration) resolves from what this host's
@@ -205,7 +240,7 @@ def stop(resource, cmd):
 
 @handles("RebootCommand", "RebootAnswer")
 def reboot(resource, cmd):
-    name = need(cmd, "vmName")
+    name = validate.vm_name(need(cmd, "vmName"), "vmName")
     with resource.vms.lock(name):
         dom = _begin(resource, name, "reboot")
         try:
@@ -224,8 +259,8 @@ def reboot(resource, cmd):
 
 @handles("MigrateCommand", "MigrateAnswer")
 def migrate(resource, cmd):
-    name = need(cmd, "vmName")
-    dest = need(cmd, "destIp")
+    name = validate.vm_name(need(cmd, "vmName"), "vmName")
+    dest = validate.ip_address(need(cmd, "destIp"), "destIp")
     with resource.vms.lock(name):
         dom = _begin(resource, name, "migrate")
         try:
@@ -245,10 +280,10 @@ def migrate(resource, cmd):
 @handles("PrepareForMigrationCommand", "PrepareForMigrationAnswer")
 def prepare_for_migration(resource, cmd):
     vm = need(cmd, "vm")
-    name = need(vm, "name", "vm")
+    name = checked_vm(vm)
     with resource.step("prepare bridges"):
-        for nic in vm.get("nics") or []:
-            bridge_for_nic(resource, nic)
+        for index, nic in enumerate(vm.get("nics") or []):
+            bridge_for_nic(resource, nic, "vm.nics[%d]" % index)
     with resource.vms.lock(name):
         dom = list_domains(resource).get(name)
         if resource.vms.observe(name, state.observed_state(dom.state if dom else None)) in (
@@ -261,7 +296,7 @@ def prepare_for_migration(resource, cmd):
 
 @handles("CheckVirtualMachineCommand", "CheckVirtualMachineAnswer")
 def check_vm(resource, cmd):
-    name = need(cmd, "vmName")
+    name = validate.vm_name(need(cmd, "vmName"), "vmName")
     dom = list_domains(resource).get(name)
     observed = state.observed_state(dom.state if dom else None)
     reported = state.merge(None, observed)
@@ -276,7 +311,7 @@ def check_vm(resource, cmd):
 
 @handles("GetVncPortCommand", "GetVncPortAnswer")
 def vnc_port(resource, cmd):
-    name = need(cmd, "name")
+    name = validate.vm_name(need(cmd, "name"), "name")
     dom = _running(resource, name)
     if dom.vnc_port is None:
         raise CommandError("VM %s has no VNC console" % name)
@@ -288,9 +323,12 @@ def vnc_port(resource, cmd):
 
 @handles("GetVmStatsCommand", "GetVmStatsAnswer")
 def vm_stats(resource, cmd):
+    names = [
+        validate.vm_name(n, "vmNames[%d]" % i) for i, n in enumerate(validate.listed(cmd.get("vmNames"), "vmNames"))
+    ]
     running = list_domains(resource)
     result = {}
-    for name in cmd.get("vmNames") or []:
+    for name in names:
         dom = running.get(name)
         if dom is None:
             continue
@@ -301,9 +339,9 @@ def vm_stats(resource, cmd):
 
 
 def _nic_change(resource, cmd, plug):
-    name = need(cmd, "instanceName")
+    name = validate.vm_name(need(cmd, "instanceName"), "instanceName")
     nic = need(cmd, "nic")
-    mac = str(need(nic, "mac", "nic")).lower()
+    mac, _vlan = check_nic(nic, "nic")
     with resource.vms.lock(name):
         dom = _running(resource, name)
         cfg = resource.ask(resource.client.xen.get_vm_config, dom.repo_id, dom.uuid)

@@ -2,33 +2,35 @@
 attach/detach, and the legacy volume commands (Create, Destroy, CopyVolume, template from volume).
 
 Every handler that writes a file first refuses an existing target and undoes what it made when it fails
-(:class:`ovm3.cloudstack.storage.Undo`). Paths come from :mod:`ovm3.cloudstack.naming` only.
+(:class:`ovm3.cloudstack.storage.Undo`). Paths come from :mod:`ovm3.cloudstack.naming` only: each handler
+first builds every path it will use from the command's checked fields (a refused field is a failed answer
+naming it, with no agent call), then calls the agent.
 """
 
 import logging
 import posixpath
 import uuid as uuidlib
 
-from ovm3.cloudstack import answers, naming
+from ovm3.cloudstack import answers, naming, validate
 from ovm3.cloudstack.cs_fields import java_class
 from ovm3.cloudstack.domains import list_domains
 from ovm3.cloudstack.registry import CommandError, handles, need, unwrap
 from ovm3.cloudstack.storage import (
     _is_secondary,
-    _nfs_url,
     _pool_fields,
     _primary_uuid,
     copy,
     create_file,
     destroy_file,
+    file_ref,
     file_size,
-    iso_path,
+    iso_target,
     mkdirs,
-    mount_secondary,
+    mount_share,
     mounts,
     nfs_of,
     secondary_fs,
-    secondary_path,
+    secondary_target,
     store_of,
     undo_on_failure,
 )
@@ -37,14 +39,17 @@ log = logging.getLogger(__name__)
 
 
 # ---- templates, volumes, snapshots ----
-def _host_of(store):
-    return nfs_of(store)[0]
+def _host_of(store, field="dataStore"):
+    return nfs_of(store, field)[0]
 
 
 @handles("PrimaryStorageDownloadCommand", "PrimaryStorageDownloadAnswer")
 def primary_download(resource, cmd):
-    url = need(cmd, "url")
-    pool_uuid = cmd.get("poolUuid") or _pool_fields(cmd, "primaryPool")[0]
+    url = naming.download_url(need(cmd, "url"), "url")
+    if cmd.get("poolUuid"):
+        pool_uuid = validate.uuid(cmd["poolUuid"], "poolUuid")
+    else:
+        pool_uuid = _pool_fields(cmd, "primaryPool")[0]
     # A fresh name per download: a retried download imports a second copy and never meets (so never
     # reuses, overwrites or removes) the file an earlier attempt made.
     image = naming.download_image_name()
@@ -61,17 +66,19 @@ def primary_download(resource, cmd):
 
 def _copy_template_to_primary(resource, src, dst):
     dst_store = store_of(dst)
-    pool = _primary_uuid(dst_store)
-    dest_uuid = dst.get("uuid") or str(uuidlib.uuid4())
+    pool = _primary_uuid(dst_store, "destTO.imageDataStore.uuid")
+    dest_uuid = validate.name(dst.get("uuid") or str(uuidlib.uuid4()), "destTO.uuid")
     relative = need(src, "path", "source template")
-    if relative.endswith("/"):
-        relative += naming.dedash(dest_uuid) + naming.RAW
-    source = secondary_path(resource, store_of(src), relative)
-    target = naming.template_path(pool, dest_uuid)
+    sec_host, share, source = secondary_target(store_of(src), relative, "srcTO.path", "srcTO.imageDataStore")
+    if relative.endswith("/"):  # a template directory: the file is named after the new template
+        source += "/" + naming.dedash(dest_uuid) + naming.RAW
+    target = naming.template_path(pool, dest_uuid, "destTO.uuid")
+    dst_host = _host_of(dst_store, "destTO.imageDataStore")
+    mount_share(resource, sec_host, share)
     with undo_on_failure(resource) as undo:
-        undo.new_file(pool, _host_of(dst_store), target)
+        undo.new_file(pool, dst_host, target)
         copy(resource, source, target)
-        size = file_size(resource, pool, _host_of(dst_store), target)
+        size = file_size(resource, pool, dst_host, target)
     return {
         "TemplateObjectTO": {
             "uuid": dest_uuid,
@@ -84,14 +91,17 @@ def _copy_template_to_primary(resource, src, dst):
 
 
 def _clone_volume(resource, src, dst):
-    src_pool, dst_store = _primary_uuid(store_of(src)), dst.get("dataStore")
-    dst_pool = _primary_uuid(dst_store)
-    vol_uuid = need(dst, "uuid", "destination volume")
-    target = naming.volume_path(dst_pool, vol_uuid)
+    src_pool, dst_store = _primary_uuid(store_of(src), "srcTO.imageDataStore.uuid"), dst.get("dataStore")
+    dst_pool = _primary_uuid(dst_store, "destTO.dataStore.uuid")
+    vol_uuid = validate.name(need(dst, "uuid", "destination volume"), "destTO.uuid")
+    target = naming.volume_path(dst_pool, vol_uuid, "destTO.uuid")
+    field, ref = file_ref(src, "srcTO")
+    source = naming.template_file(src_pool, ref, field)
+    dst_host = _host_of(dst_store, "destTO.dataStore")
     with undo_on_failure(resource) as undo:
-        undo.new_file(dst_pool, _host_of(dst_store), target)
-        copy(resource, naming.template_path(src_pool, src.get("path") or need(src, "uuid")), target)
-        return _volume_to(vol_uuid, dst, file_size(resource, dst_pool, _host_of(dst_store), target))
+        undo.new_file(dst_pool, dst_host, target)
+        copy(resource, source, target)
+        return _volume_to(vol_uuid, dst, file_size(resource, dst_pool, dst_host, target))
 
 
 def _volume_to(vol_uuid, dst, size=None):
@@ -108,45 +118,58 @@ def _volume_to(vol_uuid, dst, size=None):
 
 
 def _backup_snapshot(resource, src, dst):
-    pool = _primary_uuid(src.get("dataStore"))
-    snap = need(src, "path", "snapshot")
-    directory = secondary_path(resource, dst.get("dataStore"), need(dst, "path", "destination snapshot"))
+    pool = _primary_uuid(src.get("dataStore"), "srcTO.dataStore.uuid")
+    snap = validate.name(need(src, "path", "snapshot"), "srcTO.path")
+    snapshot = naming.snapshot_path(pool, snap, "srcTO.path")
+    relative = validate.relative(need(dst, "path", "destination snapshot"), "destTO.path")
+    host, share, directory = secondary_target(dst.get("dataStore"), relative, "destTO.path", "destTO.dataStore")
     file_name = naming.dedash(snap) + naming.RAW if not snap.endswith(naming.RAW) else snap
     sec_uuid, sec_host = secondary_fs(dst.get("dataStore"))
+    src_host = _host_of(src.get("dataStore"), "srcTO.dataStore")
+    mount_share(resource, host, share)
     with undo_on_failure(resource) as undo:
         undo.directory(sec_uuid, sec_host, directory, mkdirs(resource, directory))
         undo.new_file(sec_uuid, sec_host, posixpath.join(directory, file_name))
-        copy(resource, naming.snapshot_path(pool, snap), posixpath.join(directory, file_name))
+        copy(resource, snapshot, posixpath.join(directory, file_name))
         # the primary copy goes last: if removing it fails, the backup is undone and the snapshot
         # stays where it was, so a retry starts from the same state
-        destroy_file(resource, pool, _host_of(src.get("dataStore")), naming.snapshot_path(pool, snap))
-    return {"SnapshotObjectTO": {"path": posixpath.join(dst["path"], file_name), "parentSnapshotPath": None}}
+        destroy_file(resource, pool, src_host, snapshot)
+    return {"SnapshotObjectTO": {"path": posixpath.join(relative, file_name), "parentSnapshotPath": None}}
 
 
 def _template_from_snapshot(resource, src, dst):
-    tmpl_uuid = dst.get("uuid") or str(uuidlib.uuid4())
-    source = secondary_path(resource, src.get("dataStore"), need(src, "path", "snapshot"))
-    directory = secondary_path(resource, store_of(dst), need(dst, "path", "template"))
+    tmpl_uuid = validate.name(dst.get("uuid") or str(uuidlib.uuid4()), "destTO.uuid")
+    src_host, src_share, source = secondary_target(
+        src.get("dataStore"), need(src, "path", "snapshot"), "srcTO.path", "srcTO.dataStore"
+    )
+    relative = validate.relative(need(dst, "path", "template"), "destTO.path")
+    host, share, directory = secondary_target(store_of(dst), relative, "destTO.path", "destTO.imageDataStore")
     name = tmpl_uuid + naming.RAW
     sec_uuid, sec_host = secondary_fs(store_of(dst))
+    mount_share(resource, src_host, src_share)
+    mount_share(resource, host, share)
     with undo_on_failure(resource) as undo:
         undo.directory(sec_uuid, sec_host, directory, mkdirs(resource, directory))
         undo.new_file(sec_uuid, sec_host, posixpath.join(directory, name))
         copy(resource, source, posixpath.join(directory, name))
     return {
-        "TemplateObjectTO": {"uuid": tmpl_uuid, "path": posixpath.join(dst["path"], name), "format": "RAW"}
+        "TemplateObjectTO": {"uuid": tmpl_uuid, "path": posixpath.join(relative, name), "format": "RAW"}
     }
 
 
 def _volume_from_snapshot(resource, src, dst):
-    pool = _primary_uuid(dst.get("dataStore"))
-    vol_uuid = need(dst, "uuid", "volume")
-    source = secondary_path(resource, src.get("dataStore"), need(src, "path", "snapshot"))
-    target = naming.volume_path(pool, vol_uuid)
+    pool = _primary_uuid(dst.get("dataStore"), "destTO.dataStore.uuid")
+    vol_uuid = validate.name(need(dst, "uuid", "volume"), "destTO.uuid")
+    host, share, source = secondary_target(
+        src.get("dataStore"), need(src, "path", "snapshot"), "srcTO.path", "srcTO.dataStore"
+    )
+    target = naming.volume_path(pool, vol_uuid, "destTO.uuid")
+    dst_host = _host_of(dst.get("dataStore"), "destTO.dataStore")
+    mount_share(resource, host, share)
     with undo_on_failure(resource) as undo:
-        undo.new_file(pool, _host_of(dst.get("dataStore")), target)
+        undo.new_file(pool, dst_host, target)
         copy(resource, source, target)
-        return _volume_to(vol_uuid, dst, file_size(resource, pool, _host_of(dst.get("dataStore")), target))
+        return _volume_to(vol_uuid, dst, file_size(resource, pool, dst_host, target))
 
 
 @handles("CopyCommand", "CopyCmdAnswer")
@@ -184,9 +207,9 @@ def create_object(resource, cmd):
     cls, data = unwrap(need(cmd, "data"))
     if cls == "VolumeObjectTO" or (cls is None and "volumeType" in data):
         store = data.get("dataStore")
-        pool, host = _primary_uuid(store), _host_of(store)
-        vol_uuid = need(data, "uuid", "volume")
-        path = naming.volume_path(pool, vol_uuid)
+        pool, host = _primary_uuid(store, "data.dataStore.uuid"), _host_of(store, "data.dataStore")
+        vol_uuid = validate.name(need(data, "uuid", "volume"), "data.uuid")
+        path = naming.volume_path(pool, vol_uuid, "data.uuid")
         with undo_on_failure(resource) as undo:
             props = undo.new_file(
                 pool, host, path, create=lambda: create_file(resource, pool, host, path, int(data.get("size") or 0))
@@ -203,23 +226,26 @@ def create_object(resource, cmd):
         return answers.answer("CreateObjectAnswer", True, None, data={java_class("VolumeObjectTO"): new})
     if cls == "SnapshotObjectTO":
         _vcls, volume = unwrap(need(data, "volume", "snapshot"))
+        vm_field = "data.vmName" if data.get("vmName") else "data.volume.vmName"
         vm_name = data.get("vmName") or volume.get("vmName")
+        if vm_name:
+            vm_name = validate.vm_name(vm_name, vm_field)
+        store_field = "data.volume.dataStore" if volume.get("dataStore") else "data.dataStore"
+        store = volume.get("dataStore") or data.get("dataStore")
+        pool = _primary_uuid(store, store_field + ".uuid")
+        field, ref = file_ref(volume, "data.volume")
+        source = naming.volume_file(pool, ref, field)
+        host = _host_of(store, store_field)
         if vm_name and vm_name in list_domains(resource):
             return answers.failure(
                 "CreateObjectAnswer",
                 "VM %s is running on %s: OVM3 snapshots need a stopped "
                 "VM (raw images, full copies); stop it first" % (vm_name, resource.host),
             )
-        store = volume.get("dataStore") or data.get("dataStore")
-        pool = _primary_uuid(store)
         snap_uuid = str(uuidlib.uuid4())
         with undo_on_failure(resource) as undo:
-            undo.new_file(pool, _host_of(store), naming.snapshot_path(pool, snap_uuid))
-            copy(
-                resource,
-                naming.volume_path(pool, volume.get("path") or need(volume, "uuid", "volume")),
-                naming.snapshot_path(pool, snap_uuid),
-            )
+            undo.new_file(pool, host, naming.snapshot_path(pool, snap_uuid))
+            copy(resource, source, naming.snapshot_path(pool, snap_uuid))
         return answers.answer(
             "CreateObjectAnswer",
             True,
@@ -236,35 +262,36 @@ def delete_object(resource, cmd):
     cls, data = unwrap(need(cmd, "data"))
     store = data.get("dataStore")
     if cls == "VolumeObjectTO":
-        pool = _primary_uuid(store)
-        path = naming.volume_path(pool, data.get("path") or need(data, "uuid", "volume"))
-        gone = destroy_file(resource, pool, _host_of(store), path)
+        pool = _primary_uuid(store, "data.dataStore.uuid")
+        field, ref = file_ref(data, "data")
+        path = naming.volume_file(pool, ref, field)
+        gone = destroy_file(resource, pool, _host_of(store, "data.dataStore"), path)
     elif cls == "SnapshotObjectTO" and _is_secondary(store):
-        host, share = mount_secondary(resource, _nfs_url(store))
-        path = naming.secondary_file(host, share, need(data, "path", "snapshot"))
+        host, share, path = secondary_target(store, need(data, "path", "snapshot"), "data.path", "data.dataStore")
+        mount_share(resource, host, share)
         gone = destroy_file(resource, naming.secondary_uuid(host, share), host, path)
     elif cls == "SnapshotObjectTO":
-        pool = _primary_uuid(store)
-        path = naming.snapshot_path(pool, need(data, "path", "snapshot"))
-        gone = destroy_file(resource, pool, _host_of(store), path)
+        pool = _primary_uuid(store, "data.dataStore.uuid")
+        path = naming.repo_file(pool, (naming.VIRTUAL_DISKS,), need(data, "path", "snapshot"), "data.path")
+        gone = destroy_file(resource, pool, _host_of(store, "data.dataStore"), path)
     else:
         return answers.failure("Answer", "deleting %s objects is not supported on OVM3" % (cls or "unknown"))
     return answers.answer("Answer", True, "deleted %s" % path if gone else "%s was already gone" % path)
 
 
 def _attach_detach(resource, cmd, attach):
-    name = need(cmd, "vmName")
-    disk = need(cmd, "disk")
+    name = validate.vm_name(need(cmd, "vmName"), "vmName")
+    _dcls, disk = unwrap(need(cmd, "disk"))
     kind = disk.get("type")
     _cls, data = unwrap(disk.get("data"))
     if kind == "ISO":
-        path = iso_path(resource, data)
+        host, share, path = iso_target(data, "disk.data.path")
+        mount_share(resource, host, share)
     elif kind == "DATADISK":
-        path = naming.volume_path(
-            _primary_uuid(data.get("dataStore")), data.get("path") or need(data, "uuid")
-        )
+        field, ref = file_ref(data, "disk.data")
+        path = naming.volume_file(_primary_uuid(data.get("dataStore"), "disk.data.dataStore.uuid"), ref, field)
     else:
-        raise CommandError("cannot attach a disk of type %r" % kind)
+        raise CommandError("cannot attach a disk of type %r" % (kind,))
     with resource.vms.lock(name):
         dom = list_domains(resource).get(name)
         if dom is None:
@@ -307,9 +334,9 @@ def create_volume_legacy(resource, cmd):
     vol_uuid = str(uuidlib.uuid4())
     dst = naming.volume_path(pool_uuid, vol_uuid)
     template = cmd.get("templateUrl")
+    source = naming.template_file(pool_uuid, template, "templateUrl") if template else None
     with undo_on_failure(resource) as undo:
         if template:
-            source = template if template.startswith("/") else naming.template_path(pool_uuid, template)
             undo.new_file(pool_uuid, host, dst)
             copy(resource, source, dst)
         else:
@@ -331,59 +358,62 @@ def create_volume_legacy(resource, cmd):
 
 @handles("DestroyCommand", "Answer")
 def destroy_volume_legacy(resource, cmd):
-    volume = need(cmd, "volume")
-    pool = need(volume, "storagePoolUuid", "volume")
-    path = naming.volume_path(pool, need(volume, "path", "volume"))
+    _cls, volume = unwrap(need(cmd, "volume"))
+    pool = validate.uuid(need(volume, "storagePoolUuid", "volume"), "volume.storagePoolUuid")
+    path = naming.volume_file(pool, need(volume, "path", "volume"), "volume.path")
     location = mounts(resource).get(naming.repo_path(pool), "")
     gone = destroy_file(resource, pool, location.split(":", 1)[0], path)
     return answers.answer("Answer", True, "deleted %s" % path if gone else "%s was already gone" % path)
 
 
-def _volume_file(pool_uuid, volume_path):
-    return volume_path if str(volume_path).startswith("/") else naming.volume_path(pool_uuid, volume_path)
-
-
 @handles("CopyVolumeCommand", "CopyVolumeAnswer")
 def copy_volume(resource, cmd):
     pool_uuid, pool_host, _path = _pool_fields(cmd)
-    sec_host, sec_path = mount_secondary(resource, need(cmd, "secondaryStorageURL"))
+    sec_host, sec_path = naming.parse_nfs_url(need(cmd, "secondaryStorageURL"), "secondaryStorageURL")
     sec_uuid = naming.secondary_uuid(sec_host, sec_path)
     volume_path = need(cmd, "volumePath")
+    if cmd.get("toSecondaryStorage"):
+        relative = "volumes/%d" % validate.number(cmd.get("volumeId") or 0, "volumeId")
+        directory = naming.secondary_file(sec_host, sec_path, relative)
+        source = naming.volume_file(pool_uuid, volume_path, "volumePath")
+        target = posixpath.join(directory, posixpath.basename(source))
+    else:
+        directory = None
+        source = naming.secondary_file(sec_host, sec_path, volume_path, "volumePath")
+        vol_uuid = str(uuidlib.uuid4())
+        target = naming.volume_path(pool_uuid, vol_uuid)
+    mount_share(resource, sec_host, sec_path)
     with undo_on_failure(resource) as undo:
-        if cmd.get("toSecondaryStorage"):
-            relative = "volumes/%s" % (cmd.get("volumeId") or "0")
-            directory = naming.secondary_file(sec_host, sec_path, relative)
+        if directory is not None:
             undo.directory(sec_uuid, sec_host, directory, mkdirs(resource, directory))
-            name = posixpath.basename(_volume_file(pool_uuid, volume_path))
-            undo.new_file(sec_uuid, sec_host, posixpath.join(directory, name))
-            copy(resource, _volume_file(pool_uuid, volume_path), posixpath.join(directory, name))
-            result = posixpath.join(relative, name)
+            undo.new_file(sec_uuid, sec_host, target)
+            result = posixpath.join(relative, posixpath.basename(target))
         else:
-            vol_uuid = str(uuidlib.uuid4())
-            undo.new_file(pool_uuid, pool_host, naming.volume_path(pool_uuid, vol_uuid))
-            copy(
-                resource,
-                naming.secondary_file(sec_host, sec_path, volume_path),
-                naming.volume_path(pool_uuid, vol_uuid),
-            )
+            undo.new_file(pool_uuid, pool_host, target)
             result = vol_uuid
+        copy(resource, source, target)
     return answers.answer("CopyVolumeAnswer", True, None, volumePath=result)
 
 
 @handles("CreatePrivateTemplateFromVolumeCommand", "CreatePrivateTemplateAnswer")
 def template_from_volume(resource, cmd):
-    pool_uuid = need(cmd, "primaryStoragePoolNameLabel")
+    pool_uuid = validate.uuid(need(cmd, "primaryStoragePoolNameLabel"), "primaryStoragePoolNameLabel")
     # CloudStack's constructor fills the command's own _secondaryStorageUrl; SnapshotCommand's
     # secondaryStorageUrl stays null (see cs_fields). Read either.
-    url = cmd.get("_secondaryStorageUrl") or cmd.get("secondaryStorageUrl")
+    url_field = "_secondaryStorageUrl" if cmd.get("_secondaryStorageUrl") else "secondaryStorageUrl"
+    url = cmd.get(url_field)
     if not url:
         raise CommandError("missing field '_secondaryStorageUrl'")
-    sec_host, sec_path = mount_secondary(resource, url)
-    relative = "template/tmpl/%s/%s" % (cmd.get("_accountId") or 0, need(cmd, "_templateId"))
+    sec_host, sec_path = naming.parse_nfs_url(url, url_field)
+    relative = "template/tmpl/%d/%d" % (
+        validate.number(cmd.get("_accountId") or 0, "_accountId"),
+        validate.number(need(cmd, "_templateId"), "_templateId"),
+    )
     directory = naming.secondary_file(sec_host, sec_path, relative)
     sec_uuid = naming.secondary_uuid(sec_host, sec_path)
-    name = (cmd.get("_uniqueName") or str(uuidlib.uuid4())) + naming.RAW
-    source = _volume_file(pool_uuid, need(cmd, "_volumePath"))
+    name = validate.name(cmd.get("_uniqueName") or str(uuidlib.uuid4()), "_uniqueName") + naming.RAW
+    source = naming.volume_file(pool_uuid, need(cmd, "_volumePath"), "_volumePath")
+    mount_share(resource, sec_host, sec_path)
     with undo_on_failure(resource) as undo:
         undo.directory(sec_uuid, sec_host, directory, mkdirs(resource, directory))
         location = mounts(resource).get(naming.repo_path(pool_uuid), "")
