@@ -6,8 +6,9 @@ agrees with a fractional configured value when it equals that value rounded up (
 ``heartbeat_settings`` tells a manager the configured values (get_module_info reports them).
 CloudStack's ``path``/``script`` arguments are checked for shape and otherwise ignored: they would
 let a caller pick the program root runs.
-Python 2.4-compatible, stdlib only; ``ovm3_heartbeat`` is deployed next to this module and imported
-only when a service needs it.
+Python 2.4-compatible, stdlib only. The config reader is the shared hostlib ``ovm3_hb_config``;
+``ovm3_heartbeat`` (the daemon, for the verdict) is deployed next to this module and imported only
+when a service needs it.
 """
 import math
 import os
@@ -16,6 +17,7 @@ import sys
 import ovm3_agent_base as base
 import ovm3_agent_validate as check
 import ovm3_compat
+import ovm3_hb_config
 
 DAEMON_FILE = "ovm3_heartbeat.py"
 DAEMON_TIMEOUT = 30
@@ -36,9 +38,8 @@ def _config_path():
 
 def _config():
     path = _config_path()
-    heartbeat = _heartbeat()
     try:
-        return heartbeat.load_config(path)
+        return ovm3_hb_config.load_config(path)
     except Exception:
         e = sys.exc_info()[1]
         if ovm3_compat.is_fatal(e):

@@ -293,7 +293,8 @@ class StatsServicesTest(AgentTestCase):
 
 
 class FakeHeartbeat(object):
-    """Stands in for fencing's ovm3_heartbeat (load_config + verdict), recording what it was asked."""
+    """Stands in for fencing's ovm3_heartbeat (verdict) and hostlib's ovm3_hb_config (load_config),
+    recording what it was asked."""
 
     def __init__(self, config, verdicts):
         self.config = config
@@ -322,8 +323,11 @@ class HealthServicesTest(AgentTestCase):
         )
         self.saved = sys.modules.get("ovm3_heartbeat")
         sys.modules["ovm3_heartbeat"] = self.hb
+        self.saved_config = ovm3_agent_health.ovm3_hb_config
+        ovm3_agent_health.ovm3_hb_config = self.hb
 
     def tearDown(self):
+        ovm3_agent_health.ovm3_hb_config = self.saved_config
         if self.saved is None:
             del sys.modules["ovm3_heartbeat"]
         else:
