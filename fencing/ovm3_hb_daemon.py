@@ -290,15 +290,17 @@ class Daemon:
                 continue
             if result is not None and result[0] == "ok":
                 r = result[1]
-                out[worker.mount] = (r["instance"], r["seq"], r["state"], r["timeout"] + r["interval"])
+                out[worker.mount] = (r["instance"], r["seq"], r["state"], r["timeout"] + r["interval"], r["boot"])
         return out
 
     def _join(self):
         """Like sanlock's host-id check: a ``running`` record of our guid from another instance is
         watched for the timeout it promised before we write; if it advances, another daemon uses this
-        identity and we refuse to start. Returns an error or None."""
+        identity and we refuse to start. A record written in this boot is our own predecessor's: we
+        hold the lock, so it no longer runs. Returns an error or None."""
         seen = self._read_own()
-        running = [m for m in seen.keys() if seen[m][2] == "running" and seen[m][0] != self.instance]
+        running = [m for m in seen.keys() if seen[m][2] == "running" and seen[m][0] != self.instance
+                   and not (self.boot and seen[m][4] == self.boot)]
         if not running:
             return None
         wait = max([seen[m][3] for m in running])
@@ -540,7 +542,7 @@ class Daemon:
                 "interval": self.config["interval"], "timeout": self.config["timeout"],
                 "policy": self.config["policy"], "mounts": len(self.mounts), "time": "%.3f" % time.time(),
                 "state": state, "fence": kind, "watchdog": watchdog, "watchdog_timeout": wd_timeout,
-                "conflict": conflict}
+                "conflict": conflict, "boot": self.boot}
 
     def tick(self, now):
         """One interval: refresh the mounts, judge (before any write: after a pause, a stale host must

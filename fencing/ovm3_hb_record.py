@@ -18,6 +18,7 @@ written when the daemon first writes to a mount (never sparse), then rewritten i
     watchdog=armed|none
     watchdog_timeout=<s>          (0 without a watchdog)
     conflict=0|1                  (1: this writer saw another writer of its guid)
+    boot=<writer's kernel boot id> (a restart in the same boot knows the old record is its own)
     crc=<8 hex digits>            (zlib.crc32 of every byte before this line, unsigned)
 
 then spaces up to 512 bytes. A record whose checksum does not match (a read that met a half-done
@@ -42,7 +43,7 @@ STATE_MAGIC = "ovm3-heartbeat-state 1"
 
 RECORD_KEYS_V1 = ("guid", "instance", "seq", "interval", "timeout", "policy", "mounts", "time", "state",
                   "fence", "watchdog")
-RECORD_KEYS = RECORD_KEYS_V1 + ("watchdog_timeout", "conflict")
+RECORD_KEYS = RECORD_KEYS_V1 + ("watchdog_timeout", "conflict", "boot")
 STATES = ("running", "stopped")
 _CRC_KEY = "crc="
 
@@ -92,13 +93,14 @@ def typed(fields, version=2):
             raise RecordError("record lacks %s" % key)
         record[key] = fields[key]
     if version >= 2:
-        for key in ("watchdog_timeout", "conflict"):
+        for key in ("watchdog_timeout", "conflict", "boot"):
             if key not in fields:
                 raise RecordError("record lacks %s" % key)
             record[key] = fields[key]
     else:
         record["watchdog_timeout"] = "0"
         record["conflict"] = "0"
+        record["boot"] = ""
     try:
         record["seq"] = int(record["seq"])
         record["mounts"] = int(record["mounts"])

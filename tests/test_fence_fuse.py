@@ -164,7 +164,7 @@ def test_checker_verdicts(rig):
                 ovm3_hb_record.write_heartbeat(a, guid, {
                     "guid": guid, "instance": "1-1", "seq": number, "interval": 0.2, "timeout": 2.0,
                     "policy": "any", "mounts": 1, "time": "%.3f" % (time.time() + skew), "state": "running",
-                    "fence": "crash", "watchdog": "armed", "watchdog_timeout": 5, "conflict": "0"})
+                    "fence": "crash", "watchdog": "armed", "watchdog_timeout": 5, "conflict": "0", "boot": "b-1"})
             stop_fake.wait(0.2)
 
     fake = threading.Thread(target=fake_writers, daemon=True)

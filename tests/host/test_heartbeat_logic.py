@@ -36,7 +36,7 @@ except ImportError:
 def record(**kw):
     base = {"guid": "host-a", "instance": "10-1", "seq": 1, "interval": 0.2, "timeout": 1.0, "policy": "any",
             "mounts": 1, "time": 1700000000.0, "state": "running", "fence": "crash", "watchdog": "armed",
-            "watchdog_timeout": 60.0, "conflict": "0", "version": 2}
+            "watchdog_timeout": 60.0, "conflict": "0", "boot": "b-1", "version": 2}
     base.update(kw)
     return base
 

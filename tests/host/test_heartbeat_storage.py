@@ -27,7 +27,7 @@ import ovm3_hb_watchdog  # noqa: E402
 def record(**kw):
     base = {"guid": "host-a", "instance": "0123456789abcdef", "seq": 1, "interval": 0.2, "timeout": 1.0,
             "policy": "any", "mounts": 1, "time": 1700000000.0, "state": "running", "fence": "crash",
-            "watchdog": "armed", "watchdog_timeout": 60.0, "conflict": "0"}
+            "watchdog": "armed", "watchdog_timeout": 60.0, "conflict": "0", "boot": "b-1"}
     base.update(kw)
     return base
 
@@ -35,7 +35,7 @@ def record(**kw):
 #: A format-2 record as written by this code (any Python): its checksum must verify everywhere.
 GOLDEN = ("ovm3-heartbeat 2\nguid=host-a\ninstance=0123456789abcdef\nseq=1\ninterval=0.2\ntimeout=1.0\n"
           "policy=any\nmounts=1\ntime=1700000000.0\nstate=running\nfence=crash\nwatchdog=armed\n"
-          "watchdog_timeout=60.0\nconflict=0\n")
+          "watchdog_timeout=60.0\nconflict=0\nboot=b-1\n")
 V1 = ("ovm3-heartbeat 1\nguid=old-host\ninstance=10-1\nseq=5\ninterval=1.0\ntimeout=120.0\npolicy=any\n"
       "mounts=1\ntime=1700000000.000\nstate=running\nfence=crash\nwatchdog=armed\n")
 
