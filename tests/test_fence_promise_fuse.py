@@ -251,6 +251,7 @@ def test_a_local_filesystem_mounted_over_the_storage_fences(rig, kind):
 # ---- 5: a fence decision is final -------------------------------------------------------------------------
 
 def test_after_sigstop_past_the_timeout_the_daemon_judges_before_writing_and_stays_fenced(rig):
+    rig.timeout = "2"
     proc = rig.daemon("stop", rig.a.mountpoint, "--fence-action", "crash", "--watchdog",
                       rig.watchdog("stop"))
     reader_daemon(rig, rig.b.mountpoint)
