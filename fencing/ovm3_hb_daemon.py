@@ -618,8 +618,9 @@ class Daemon:
                 self.log.info("monitoring %s: %s" % (mount, ovm3_hb_mounts.describe(points[mount])))
 
     def _take_removals(self, now):
-        """Planned removals announced in STATE_DIR (see :func:`request_removal`): retire those mounts."""
-        for mount, request in removal_requests(self.config["state_dir"]):
+        """Planned removals announced in STATE_DIR (see ovm3_hb_config.request_removal): retire those
+        mounts (record stopped, stop monitoring), then delete the request, which answers the requester."""
+        for mount, request in ovm3_hb_config.removal_requests(self.config["state_dir"]):
             if mount in self.mounts:
                 self.mounts.remove(mount)
                 self.failed.pop(mount, None)
@@ -785,40 +786,6 @@ class Daemon:
                              "settings are recorded on every mount (peers still read the old ones)" % (
                                  self.enforced["timeout"], self.enforced["interval"], self.enforced["policy"],
                                  self.enforced["fence_action"]))
-
-
-# ---- planned removal ------------------------------------------------------------------------------------
-
-REMOVAL_PREFIX = "remove-"
-
-
-def _removal_name(mount):
-    return REMOVAL_PREFIX + ovm3_hb_record.quote(mount).replace("/", "%2F")
-
-
-def request_removal(state_dir, mount):
-    """Announce that ``mount`` is about to be unmounted on purpose: the daemon records ``stopped``
-    there and stops monitoring it. Returns the request file (gone once the daemon is done)."""
-    path = os.path.join(state_dir, _removal_name(mount))
-    ovm3_compat.write_file_atomic(path, mount + "\n", int("644", 8))
-    return path
-
-
-def removal_requests(state_dir):
-    """[(mount, request file)] announced in ``state_dir``."""
-    out = []
-    try:
-        names = os.listdir(state_dir)
-    except OSError:
-        return out
-    for name in names:
-        if name.startswith(REMOVAL_PREFIX) and ".tmp" not in name:
-            try:
-                mount = ovm3_hb_record.unquote(name[len(REMOVAL_PREFIX):])
-            except (ValueError, IndexError):
-                continue
-            out.append((mount, os.path.join(state_dir, name)))
-    return out
 
 
 def _write_proc(path, text):

@@ -4,10 +4,13 @@ The file (``/etc/sysconfig/ovm3-heartbeat``, written by deployment) is the singl
 guid, the monitored mounts and the timings; command-line flags override it. Shared by the daemon
 (fencing/) and the agent module (agent_module/), so it lives in hostlib/. dom0 Python 2.4..3.x.
 """
+import binascii
 import os
 import re
 import shlex
 import sys
+
+import ovm3_compat
 
 DEFAULT_CONFIG = "/etc/sysconfig/ovm3-heartbeat"
 DEFAULT_STATE_DIR = "/var/run/ovm3-heartbeat"
@@ -281,3 +284,38 @@ def o2cb_warning(config, path=DEFAULT_O2CB_CONFIG):
                 "and let the management side wait for the longer of the two before taking over" % (
                     config["timeout"], o2cb, o2cb))
     return None
+
+
+# ---- planned removal: the agent module asks, the daemon answers, through files in STATE_DIR -----------
+
+REMOVAL_PREFIX = "remove-"
+_HEX = re.compile(r"[0-9a-f]{2,8192}\Z")
+
+
+def removal_file(state_dir, mount):
+    """The request file announcing that ``mount`` is about to be unmounted on purpose."""
+    name = ovm3_compat.to_text(binascii.hexlify(ovm3_compat.to_bytes(mount)))
+    return os.path.join(state_dir, REMOVAL_PREFIX + name)
+
+
+def request_removal(state_dir, mount):
+    """Announce a planned unmount of ``mount``: the daemon records ``stopped`` there, stops monitoring
+    it, and then deletes the request file (returned), which is the requester's answer."""
+    path = removal_file(state_dir, mount)
+    ovm3_compat.write_file_atomic(path, mount + "\n", int("644", 8))
+    return path
+
+
+def removal_requests(state_dir):
+    """[(mount, request file)] announced in ``state_dir`` (malformed names are ignored)."""
+    out = []
+    try:
+        names = os.listdir(state_dir)
+    except OSError:
+        return out
+    for name in names:
+        code = name[len(REMOVAL_PREFIX):]
+        if name.startswith(REMOVAL_PREFIX) and _HEX.match(code) and len(code) % 2 == 0:
+            out.append((ovm3_compat.to_text(binascii.unhexlify(ovm3_compat.to_bytes(code))),
+                        os.path.join(state_dir, name)))
+    return out

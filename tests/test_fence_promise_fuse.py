@@ -210,8 +210,8 @@ def test_a_planned_removal_is_recorded_stopped_and_never_fences(rig):
     rig._start("plan", argv)
     assert advancing(rig, "plan") and advancing_on(rig, "plan", c), rig.log("plan")
     sys.path[:0] = [os.path.dirname(HEARTBEAT), os.path.join(os.path.dirname(HEARTBEAT), "..", "hostlib")]
-    import ovm3_hb_daemon
-    request = ovm3_hb_daemon.request_removal(os.path.join(rig.host_dir("plan"), "state"), c.mountpoint)
+    import ovm3_hb_config
+    request = ovm3_hb_config.request_removal(os.path.join(rig.host_dir("plan"), "state"), c.mountpoint)
     assert rig.wait_for(lambda: not os.path.exists(request), PATIENCE), rig.log("plan")
     assert fields(rig, "plan", c)["state"] == "stopped"
     fake_nfs_mountinfo(table, rig.a.mountpoint)  # now unmounted

@@ -18,6 +18,7 @@ for _folder in ("hostlib", "fencing"):
         sys.path.insert(0, _p)
 
 import ovm3_compat  # noqa: E402
+import ovm3_hb_config  # noqa: E402
 import ovm3_hb_daemon  # noqa: E402
 import ovm3_hb_mounts  # noqa: E402
 import ovm3_hb_record  # noqa: E402
@@ -245,8 +246,9 @@ class PromiseTest(unittest.TestCase):
     def test_removal_requests_round_trip_mount_paths(self):
         tmp = tempfile.mkdtemp(prefix="hbrm")
         try:
-            path = ovm3_hb_daemon.request_removal(tmp, "/OVS/Repositories/a b%c")
-            self.assertEqual(ovm3_hb_daemon.removal_requests(tmp), [("/OVS/Repositories/a b%c", path)])
+            path = ovm3_hb_config.request_removal(tmp, "/OVS/Repositories/a b%c")
+            open(os.path.join(tmp, "remove-zz"), "w").close()
+            self.assertEqual(ovm3_hb_config.removal_requests(tmp), [("/OVS/Repositories/a b%c", path)])
         finally:
             shutil.rmtree(tmp, True)
 
