@@ -154,7 +154,7 @@ def heartbeat_release_storage(path):
     if rc != 0:
         return {"released": False, "reason": "no heartbeat daemon runs on this host"}
     config = _config()
-    mount = base.host().local_path(path)
+    mount = base.host().mount_path(path)
     request = ovm3_hb_config.request_removal(config["state_dir"], mount)
     deadline = time.time() + RELEASE_WAIT + 2 * float(config["interval"])
     while os.path.exists(request):

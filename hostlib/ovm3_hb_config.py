@@ -4,7 +4,6 @@ The file (``/etc/sysconfig/ovm3-heartbeat``, written by deployment) is the singl
 guid, the monitored mounts and the timings; command-line flags override it. Shared by the daemon
 (fencing/) and the agent module (agent_module/), so it lives in hostlib/. dom0 Python 2.4..3.x.
 """
-import binascii
 import os
 import re
 import shlex
@@ -289,13 +288,13 @@ def o2cb_warning(config, path=DEFAULT_O2CB_CONFIG):
 # ---- planned removal: the agent module asks, the daemon answers, through files in STATE_DIR -----------
 
 REMOVAL_PREFIX = "remove-"
-_HEX = re.compile(r"[0-9a-f]{2,8192}\Z")
+_REMOVAL_NAME = re.compile(r"remove-[0-9a-f]{32}\Z")
 
 
 def removal_file(state_dir, mount):
-    """The request file announcing that ``mount`` is about to be unmounted on purpose."""
-    name = ovm3_compat.to_text(binascii.hexlify(ovm3_compat.to_bytes(mount)))
-    return os.path.join(state_dir, REMOVAL_PREFIX + name)
+    """The request file announcing that ``mount`` is about to be unmounted on purpose (named by the
+    MD5 of the path, which the file holds: a path can be longer than a file name)."""
+    return os.path.join(state_dir, REMOVAL_PREFIX + ovm3_compat.md5_hex(mount))
 
 
 def request_removal(state_dir, mount):
@@ -307,15 +306,20 @@ def request_removal(state_dir, mount):
 
 
 def removal_requests(state_dir):
-    """[(mount, request file)] announced in ``state_dir`` (malformed names are ignored)."""
+    """[(mount, request file)] announced in ``state_dir`` (malformed requests are ignored)."""
     out = []
     try:
         names = os.listdir(state_dir)
     except OSError:
         return out
     for name in names:
-        code = name[len(REMOVAL_PREFIX):]
-        if name.startswith(REMOVAL_PREFIX) and _HEX.match(code) and len(code) % 2 == 0:
-            out.append((ovm3_compat.to_text(binascii.unhexlify(ovm3_compat.to_bytes(code))),
-                        os.path.join(state_dir, name)))
+        if not _REMOVAL_NAME.match(name):
+            continue
+        path = os.path.join(state_dir, name)
+        try:
+            mount = ovm3_compat.read_file(path, 8192).rstrip("\n")
+        except (IOError, OSError):
+            continue
+        if mount and removal_file(state_dir, mount) == path:
+            out.append((mount, path))
     return out

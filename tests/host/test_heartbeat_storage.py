@@ -248,6 +248,9 @@ class PromiseTest(unittest.TestCase):
         try:
             path = ovm3_hb_config.request_removal(tmp, "/OVS/Repositories/a b%c")
             open(os.path.join(tmp, "remove-zz"), "w").close()
+            f = open(os.path.join(tmp, "remove-" + "0" * 32), "w")
+            f.write("/not/the/hash/of/this\n")
+            f.close()
             self.assertEqual(ovm3_hb_config.removal_requests(tmp), [("/OVS/Repositories/a b%c", path)])
         finally:
             shutil.rmtree(tmp, True)
