@@ -24,9 +24,10 @@ class RegistryTest(unittest.TestCase):
             "ovs_control_interface ovs_mkdirs ovs_check_file ovs_upload_ssh_key ovs_upload_file "
             "ovs_dom0_stats ovs_domU_stats get_module_version get_ovs_version ping"
         ).split()
-        for name in cloudstack + ["get_api_services", "get_module_info", "check_dom0_storage_verdict"]:
+        ours = ["get_api_services", "get_module_info", "check_dom0_storage_verdict", "heartbeat_release_storage"]
+        for name in cloudstack + ours:
             self.assertTrue(name in SERVICES, name)
-        self.assertEqual(len(SERVICES), 23)
+        self.assertEqual(len(SERVICES), 24)
 
     def test_argument_orders_match_cloudstack(self):
         expect = {
