@@ -190,6 +190,7 @@ class Daemon:
         self.mounts = []
         self.identity = {}
         self.inode = {}
+        self.written = {}
         self.failed = {}
         self.last_ok = {}
         self.write_error = {}
@@ -483,6 +484,8 @@ class Daemon:
         if ok:
             if mount not in self.inode:
                 self.inode[mount] = inode
+            if mount not in self.written:
+                self.written[mount] = ovm3_compat.monotonic()
             if worker.started > self.last_ok.get(mount, 0):
                 self.last_ok[mount] = worker.started
             if worker.tag is not None and worker.tag > self.published.get(mount, -1):
@@ -522,7 +525,11 @@ class Daemon:
             return
         self.book.read_ok(mount, results, worker.started, now)
         own = results.get(self.config["guid"])
-        if own is not None and own[0] == "ok" and own[1]["instance"] != self.instance and not self.conflict:
+        # Only a read that began after one of our writes landed there can show another writer: before
+        # that, the file still holds our predecessor's record.
+        ours_landed = mount in self.written and worker.started > self.written[mount]
+        if (ours_landed and own is not None and own[0] == "ok" and own[1]["instance"] != self.instance
+                and not self.conflict):
             self.conflict = True
             self.log.critical("SECOND WRITER: %s holds a heartbeat of guid %s from instance %s, not ours (%s): "
                               "another daemon uses this host's identity. Every record is marked conflict "
@@ -614,6 +621,7 @@ class Daemon:
                 self.mounts.append(mount)
                 self.identity[mount] = points[mount]
                 self.inode.pop(mount, None)
+                self.written.pop(mount, None)
                 self.last_ok[mount] = now
                 self.log.info("monitoring %s: %s" % (mount, ovm3_hb_mounts.describe(points[mount])))
 
