@@ -127,10 +127,7 @@ def running_pid(paths):
 
 def promise_of(config):
     """The settings of ``config`` a record promises to peers."""
-    out = {}
-    for key in PROMISE_KEYS:
-        out[key] = config[key]
-    return out
+    return dict([(key, config[key]) for key in PROMISE_KEYS])
 
 
 def _real(action):

@@ -178,15 +178,22 @@ def fake_nfs_mountinfo(path, *points):
     os.rename(path + ".tmp", path)
 
 
-def test_repositories_mode_fences_when_a_mount_vanishes(rig):
+def repositories_daemon(rig, guid):
+    """A crash-armed writer in repositories mode over rig.a and a mount c of its own, both listed as NFS
+    in a mountinfo stand-in -> (mount c, the stand-in's path), once it writes on both."""
     c = rig.mount("c")
     table = os.path.join(rig.root, "mountinfo")
     fake_nfs_mountinfo(table, rig.a.mountpoint, c.mountpoint)
-    argv = [sys.executable, HEARTBEAT, "-c", os.devnull, "-g", "repo", "-i", "0.2", "-t", "1.5",
+    argv = [sys.executable, HEARTBEAT, "-c", os.devnull, "-g", guid, "-i", "0.2", "-t", "1.5",
             "--repositories", rig.root, "--mountinfo", table, "--fence-action", "crash",
-            "--watchdog", rig.watchdog("repo"), "--watchdog-timeout", "5"] + rig.path_args("repo") + ["run"]
-    rig._start("repo", argv)
-    assert advancing(rig, "repo") and advancing_on(rig, "repo", c), rig.log("repo")
+            "--watchdog", rig.watchdog(guid), "--watchdog-timeout", "5"] + rig.path_args(guid) + ["run"]
+    rig._start(guid, argv)
+    assert advancing(rig, guid) and advancing_on(rig, guid, c), rig.log(guid)
+    return c, table
+
+
+def test_repositories_mode_fences_when_a_mount_vanishes(rig):
+    c, table = repositories_daemon(rig, "repo")
     reader_daemon(rig, c.mountpoint)
     assert wait_alive(rig, None, "repo", c.mountpoint)
     sampler = Sampler(rig, "reader", "repo", c.mountpoint)
@@ -201,14 +208,7 @@ def test_repositories_mode_fences_when_a_mount_vanishes(rig):
 
 
 def test_a_planned_removal_is_recorded_stopped_and_never_fences(rig):
-    c = rig.mount("c")
-    table = os.path.join(rig.root, "mountinfo")
-    fake_nfs_mountinfo(table, rig.a.mountpoint, c.mountpoint)
-    argv = [sys.executable, HEARTBEAT, "-c", os.devnull, "-g", "plan", "-i", "0.2", "-t", "1.5",
-            "--repositories", rig.root, "--mountinfo", table, "--fence-action", "crash",
-            "--watchdog", rig.watchdog("plan"), "--watchdog-timeout", "5"] + rig.path_args("plan") + ["run"]
-    rig._start("plan", argv)
-    assert advancing(rig, "plan") and advancing_on(rig, "plan", c), rig.log("plan")
+    c, table = repositories_daemon(rig, "plan")
     sys.path[:0] = [os.path.dirname(HEARTBEAT), os.path.join(os.path.dirname(HEARTBEAT), "..", "hostlib")]
     import ovm3_hb_config
     request = ovm3_hb_config.request_removal(os.path.join(rig.host_dir("plan"), "state"), c.mountpoint)

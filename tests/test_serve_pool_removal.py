@@ -16,18 +16,10 @@ import requests
 from ovm3.resource import naming
 from tests.conftest_fuse import GUARD_SOURCE
 from tests.test_resource_support import POOL, pool_to
+from tests.test_ha_e2e import wait_for
 from tests.test_serve import KEY, _serve_process, _stop
 
 PATIENCE = 15.0
-
-
-def wait_for(fn, timeout, step=0.05):
-    end = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value or time.monotonic() > end:
-            return value
-        time.sleep(step)
 
 
 @pytest.fixture

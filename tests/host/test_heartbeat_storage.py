@@ -10,13 +10,9 @@ import sys
 import tempfile
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-for _folder in ("hostlib", "fencing"):
-    _p = os.path.join(REPO, _folder)
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
+# The logic tests put hostlib/ and fencing/ on the path; their text helper is shared.
 
+from tests.host.test_heartbeat_logic import ovm3_hb_compat_text as text  # noqa: E402
 import ovm3_compat  # noqa: E402
 import ovm3_hb_config  # noqa: E402
 import ovm3_hb_daemon  # noqa: E402
@@ -39,12 +35,6 @@ GOLDEN = ("ovm3-heartbeat 2\nguid=host-a\ninstance=0123456789abcdef\nseq=1\ninte
           "watchdog_timeout=60.0\nconflict=0\nboot=b-1\n")
 V1 = ("ovm3-heartbeat 1\nguid=old-host\ninstance=10-1\nseq=5\ninterval=1.0\ntimeout=120.0\npolicy=any\n"
       "mounts=1\ntime=1700000000.000\nstate=running\nfence=crash\nwatchdog=armed\n")
-
-
-def text(data):
-    if not isinstance(data, str):
-        return data.decode("ascii")
-    return data
 
 
 class TempDir(unittest.TestCase):
