@@ -11,7 +11,6 @@ import tempfile
 import unittest
 
 # The logic tests put hostlib/ and fencing/ on the path; their text helper is shared.
-
 from tests.host.test_heartbeat_logic import ovm3_hb_compat_text as text  # noqa: E402
 import ovm3_compat  # noqa: E402
 import ovm3_hb_config  # noqa: E402
