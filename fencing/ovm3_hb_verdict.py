@@ -56,6 +56,7 @@ class PeerBook:
                     entry = {"record": None, "first_seen": ended, "last_change": None}
                     self.peers[key] = entry
                 entry["error"] = value
+                entry["unreadable_at"] = ended
                 entry["last_read"] = ended
                 continue
             mark = (value["instance"], value["seq"])
@@ -115,6 +116,7 @@ class PeerBook:
             fields = {"mount": key[0], "peer": key[1], "first_seen": _num(entry["first_seen"]),
                       "last_change": _num(entry["last_change"]), "last_read": _num(entry.get("last_read")),
                       "error": entry.get("error"), "conflict_at": _num(entry.get("conflict_at")),
+                      "unreadable_at": _num(entry.get("unreadable_at")),
                       "prev_instance": entry.get("prev_instance")}
             record = entry["record"]
             if record is not None:
@@ -150,6 +152,7 @@ class PeerBook:
                     "record": record, "first_seen": float(f["first_seen"]),
                     "last_change": _opt(f.get("last_change")), "last_read": _opt(f.get("last_read")),
                     "error": f.get("error"), "conflict_at": _opt(f.get("conflict_at")),
+                    "unreadable_at": _opt(f.get("unreadable_at")),
                     "prev_instance": f.get("prev_instance")}
         if book is None:
             raise ValueError("state file lacks its reader line")
@@ -219,6 +222,14 @@ def evaluate_mount(book, mount, guid, now, margin=None):
         out["reason"] = "heartbeat advanced %s s ago on %s" % (_secs(since), mount)
         return out
     dead_after = record["timeout"] + ovm3_hb_config.dead_margin(record["interval"], margin)
+    unreadable_at = entry.get("unreadable_at")
+    if unreadable_at is not None and unreadable_at > last and now - unreadable_at < dead_after:
+        # DEAD needs valid, unchanged records for the whole window: an unreadable read in it (a torn or
+        # damaged record) is not a read that saw no progress.
+        out["reason"] = ("no advance for %s s on %s, but a read %s s ago found the record unreadable; DEAD "
+                         "needs %s s of valid records" % (_secs(since), mount, _secs(now - unreadable_at),
+                                                          _secs(dead_after)))
+        return out
     if since < dead_after:
         if entry["last_change"] is None:
             out["reason"] = ("not observed long enough: no advance seen in %s s of watching %s (DEAD needs "

@@ -17,6 +17,7 @@ import ovm3_hb_config  # noqa: E402
 import ovm3_hb_daemon  # noqa: E402
 import ovm3_hb_mounts  # noqa: E402
 import ovm3_hb_record  # noqa: E402
+import ovm3_hb_verdict  # noqa: E402
 import ovm3_hb_watchdog  # noqa: E402
 
 
@@ -214,6 +215,29 @@ class WatchdogTest(TempDir):
         wd.pet()
         wd.close(disarm=True)
         self.assertEqual((wd.device, wd.timeout, open(path).read()), (False, 5.0, ".V"))
+
+
+class UnreadableRecordVerdictTest(unittest.TestCase):
+    """DEAD needs valid, unchanged records for the whole window (timeout 1 s + margin 1.4 s here)."""
+
+    def verdict_after(self, reads, bad_at=None):
+        book = ovm3_hb_verdict.PeerBook(0.2, 0.5)
+        t = 0.0
+        for n in range(reads):
+            rec = ("ok", record(seq=min(n + 1, 3), version=2))
+            if n == bad_at:
+                rec = ("error", "record unreadable: record checksum mismatch (torn write or damage)")
+            book.read_ok("/m", {"host-a": rec}, t, t + 0.01)
+            t = t + 0.2
+        return ovm3_hb_verdict.evaluate(book, "host-a", t)
+
+    def test_an_unreadable_read_in_the_window_is_not_a_read_without_progress(self):
+        self.assertEqual(self.verdict_after(16)["verdict"], "DEAD")
+        result = self.verdict_after(16, bad_at=12)
+        self.assertEqual(result["verdict"], "UNKNOWN", result)
+        self.assertTrue("unreadable" in result["reason"], result["reason"])
+        # A full window of valid, unchanged records after the unreadable one: DEAD again.
+        self.assertEqual(self.verdict_after(12 + 14, bad_at=12)["verdict"], "DEAD")
 
 
 class PromiseTest(unittest.TestCase):
