@@ -6,16 +6,19 @@ agrees with a fractional configured value when it equals that value rounded up (
 ``heartbeat_settings`` tells a manager the configured values (get_module_info reports them).
 CloudStack's ``path``/``script`` arguments are checked for shape and otherwise ignored: they would
 let a caller pick the program root runs.
-Python 2.4-compatible, stdlib only; ``ovm3_heartbeat`` is deployed next to this module and imported
-only when a service needs it.
+Python 2.4-compatible, stdlib only. The config reader is the shared hostlib ``ovm3_hb_config``;
+``ovm3_heartbeat`` (the daemon, for the verdict) is deployed next to this module and imported only
+when a service needs it.
 """
 import math
 import os
 import sys
+import time
 
 import ovm3_agent_base as base
 import ovm3_agent_validate as check
 import ovm3_compat
+import ovm3_hb_config
 
 DAEMON_FILE = "ovm3_heartbeat.py"
 DAEMON_TIMEOUT = 30
@@ -36,9 +39,8 @@ def _config_path():
 
 def _config():
     path = _config_path()
-    heartbeat = _heartbeat()
     try:
-        return heartbeat.load_config(path)
+        return ovm3_hb_config.load_config(path)
     except Exception:
         e = sys.exc_info()[1]
         if ovm3_compat.is_fatal(e):
@@ -138,7 +140,38 @@ def check_dom0_storage_health(path, script, guid, timeout):
     raise base.ServiceError("heartbeat verdict for %s is %s: %s" % (guid, verdict, result.get("reason", "")))
 
 
+#: Seconds a planned removal waits for the daemon's answer, beyond two of its intervals.
+RELEASE_WAIT = 20
+
+
+def heartbeat_release_storage(path):
+    """Before a planned unmount of ``path``: the running heartbeat daemon records ``stopped`` there
+    and stops monitoring it, so the unmount neither fences this host nor leaves peers a silent
+    ``running`` record -> ``{released: bool, reason}``; a fault when the daemon does not answer in time
+    (then unmounting would fence this host). ``released`` False: no daemon runs, nothing to do."""
+    path = check.path_syntax("path", path)
+    rc, out, err = _daemon("status")
+    if rc != 0:
+        return {"released": False, "reason": "no heartbeat daemon runs on this host"}
+    config = _config()
+    mount = base.host().mount_path(path)
+    request = ovm3_hb_config.request_removal(config["state_dir"], mount)
+    deadline = time.time() + RELEASE_WAIT + 2 * float(config["interval"])
+    while os.path.exists(request):
+        if time.time() > deadline:
+            try:
+                os.unlink(request)
+            except OSError:
+                pass
+            raise base.ServiceError("the heartbeat daemon did not release %s within %d s: do not unmount it "
+                                    "(the daemon would count it as failed storage and fence this host)"
+                                    % (path, RELEASE_WAIT))
+        time.sleep(0.05)
+    return {"released": True, "reason": "stopped recorded on %s; the heartbeat no longer monitors it" % path}
+
+
 SERVICES = {
+    "heartbeat_release_storage": heartbeat_release_storage,
     "check_dom0_storage_health_check": check_dom0_storage_health_check,
     "check_dom0_storage_health": check_dom0_storage_health,
     "check_dom0_storage_verdict": check_dom0_storage_verdict,

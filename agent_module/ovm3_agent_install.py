@@ -36,6 +36,7 @@ POLL_STEP = 0.1
 
 #: Files the installer copies: (name, folders to look in, relative to this file, in order).
 SOURCES = (("ovm3_hostio.py", (".",)), ("ovm3_compat.py", (".", "../hostlib")),
+           ("ovm3_hb_config.py", (".", "../hostlib")),
            ("ovm3_heartbeat.py", (".", "../fencing")), ("ovm3_apidump.py", (".", "../hostlib")))
 OPTIONAL = ("ovm3_heartbeat.py", "ovm3_apidump.py")
 

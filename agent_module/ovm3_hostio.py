@@ -92,6 +92,11 @@ class HostIO(object):
         themselves (the heartbeat's ``load_config``)."""
         raise NotImplementedError
 
+    def mount_path(self, path):
+        """The path the heartbeat daemon knows host mount point ``path`` by (symlinks not followed:
+        resolving a path on a dead NFS mount can hang)."""
+        raise NotImplementedError
+
     # ---- network ----------------------------------------------------------------------------
     def tcp_connect(self, ip, port, timeout):
         """True when a TCP connection to ``ip:port`` opens within ``timeout`` seconds."""
@@ -219,6 +224,9 @@ class RealHost(HostIO):
         os.unlink(self._p(path))
 
     def local_path(self, path):
+        return self._p(path)
+
+    def mount_path(self, path):
         return self._p(path)
 
     # ---- network ----------------------------------------------------------------------------

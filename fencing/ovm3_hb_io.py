@@ -130,7 +130,12 @@ def spawn(func, args, kind, mount, now, deadline, close_fds=(), detach=False, ta
                 code = 0
             except Exception:
                 payload = "error message=%s\n" % ovm3_hb_record.quote(str(sys.exc_info()[1]))
-            _write_all(wfd, ovm3_compat.to_bytes(payload))
+            try:
+                ovm3_compat.write_all(wfd, payload)
+            except OSError:
+                # Only the result pipe may lose a write: its reader (the daemon) gave up on us.
+                if sys.exc_info()[1].errno != errno.EPIPE:
+                    raise
         finally:
             os._exit(code)
     os.close(wfd)
@@ -155,23 +160,25 @@ def _nonblocking(fd):
     fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_NONBLOCK)
 
 
-def _write_all(fd, data):
-    while data:
-        try:
-            written = os.write(fd, data)
-        except OSError:
-            if sys.exc_info()[1].errno == errno.EINTR:
-                continue
-            return
-        data = data[written:]
+# ---- the child jobs -------------------------------------------------------------------------------------
+
+def write_job(mount, guid, record, device=None, inode=None):
+    """Child job: write our heartbeat record into ``mount`` (see ovm3_hb_record.write_heartbeat);
+    the result names the file's device and inode."""
+    major, minor, ino = ovm3_hb_record.write_heartbeat(mount, guid, record, device, inode)
+    return [ovm3_hb_record.format_line("file", {"major": major, "minor": minor, "inode": ino}), "ok"]
 
 
-# ---- the two child jobs ---------------------------------------------------------------------------------
-
-def write_job(mount, guid, record):
-    """Child job: write our heartbeat record into ``mount``."""
-    ovm3_hb_record.write_heartbeat(mount, guid, record)
-    return ["ok"]
+def parse_write_result(lines):
+    """Lines of a successful :func:`write_job` -> ((major, minor), inode)."""
+    for line in lines:
+        kind, fields = ovm3_hb_record.parse_line(line)
+        if kind == "file":
+            try:
+                return (int(fields["major"]), int(fields["minor"])), int(fields["inode"])
+            except (KeyError, ValueError):
+                break
+    raise ValueError("malformed write result")
 
 
 def read_job(mount, only_guid=None):
@@ -181,7 +188,7 @@ def read_job(mount, only_guid=None):
     for guid in results.keys():
         status, value = results[guid]
         if status == "ok":
-            fields = {"guid": guid}
+            fields = {"guid": guid, "version": value["version"]}
             for key in ovm3_hb_record.RECORD_KEYS:
                 fields["r_" + key] = value[key]
             lines.append(ovm3_hb_record.format_line("record", fields))
@@ -189,6 +196,19 @@ def read_job(mount, only_guid=None):
             lines.append(ovm3_hb_record.format_line("bad", {"guid": guid, "message": value}))
     lines.append("ok")
     return lines
+
+
+def record_fields(fields, prefix="r_"):
+    """The record keys carried in a pipe or state-file line (prefixed) -> typed record dict."""
+    raw = {}
+    for key in ovm3_hb_record.RECORD_KEYS:
+        if prefix + key in fields:
+            raw[key] = fields[prefix + key]
+    try:
+        version = int(fields.get("version", "2"))
+    except ValueError:
+        raise ovm3_hb_record.RecordError("malformed record version")
+    return ovm3_hb_record.typed(raw, version)
 
 
 def parse_read_result(lines):
@@ -206,18 +226,10 @@ def parse_read_result(lines):
         elif kind == "record":
             if "guid" not in fields:
                 raise ValueError("malformed read result")
-            record = {}
             try:
-                for key in ovm3_hb_record.RECORD_KEYS:
-                    record[key] = fields["r_" + key]
-                record["seq"] = int(record["seq"])
-                record["mounts"] = int(record["mounts"])
-                for key in ("interval", "timeout", "time"):
-                    record[key] = float(record[key])
-            except (KeyError, ValueError):
+                results[fields["guid"]] = ("ok", record_fields(fields))
+            except ovm3_hb_record.RecordError:
                 results[fields["guid"]] = ("error", "malformed record")
-                continue
-            results[fields["guid"]] = ("ok", record)
     if not done:
         raise ValueError("the read did not complete")
     return results

@@ -7,13 +7,16 @@ kept by the daemon (saved as the state file every interval) or filled by a short
 :func:`evaluate` turns it into ALIVE / DEAD / UNKNOWN. The writer's wall clock is never compared with
 ours: clock skew cannot make a live host look dead. DEAD needs every one of: the last record says
 ``running``; its fence action is crash or reboot; it advertises an armed watchdog; our last read of
-that storage succeeded recently; and no advance for the writer's timeout plus a margin. Anything else
-that is not ALIVE is UNKNOWN, with the reason. dom0 Python 2.4..3.x.
+that storage succeeded recently; no sign of a second writer of that guid (a record marked
+``conflict`` or an instance id going A -> B -> A) within the writer's timeout plus the margin; and no
+advance for the writer's timeout plus a margin. Anything else that is not ALIVE is UNKNOWN, with the
+reason. dom0 Python 2.4..3.x.
 """
 import os
 
 import ovm3_compat
 import ovm3_hb_config
+import ovm3_hb_io
 import ovm3_hb_record
 
 ALIVE = "ALIVE"
@@ -53,6 +56,7 @@ class PeerBook:
                     entry = {"record": None, "first_seen": ended, "last_change": None}
                     self.peers[key] = entry
                 entry["error"] = value
+                entry["unreadable_at"] = ended
                 entry["last_read"] = ended
                 continue
             mark = (value["instance"], value["seq"])
@@ -62,6 +66,13 @@ class PeerBook:
             elif (entry["record"]["instance"], entry["record"]["seq"]) != mark:
                 # Progress is stamped when we saw it, at the end of the read: the later, safer bound.
                 entry["last_change"] = ended
+                old = entry["record"]["instance"]
+                if old != value["instance"]:
+                    if entry.get("prev_instance") == value["instance"]:
+                        entry["conflict_at"] = ended  # A -> B -> A: two writers share this guid
+                    entry["prev_instance"] = old
+            if value["conflict"] == "1":
+                entry["conflict_at"] = ended
             entry["record"] = value
             entry["error"] = None
             entry["last_read"] = ended
@@ -104,9 +115,12 @@ class PeerBook:
             entry = self.peers[key]
             fields = {"mount": key[0], "peer": key[1], "first_seen": _num(entry["first_seen"]),
                       "last_change": _num(entry["last_change"]), "last_read": _num(entry.get("last_read")),
-                      "error": entry.get("error")}
+                      "error": entry.get("error"), "conflict_at": _num(entry.get("conflict_at")),
+                      "unreadable_at": _num(entry.get("unreadable_at")),
+                      "prev_instance": entry.get("prev_instance")}
             record = entry["record"]
             if record is not None:
+                fields["version"] = record["version"]
                 for name in ovm3_hb_record.RECORD_KEYS:
                     fields["r_" + name] = record[name]
             lines.append(ovm3_hb_record.format_line("peer", fields))
@@ -133,17 +147,13 @@ class PeerBook:
             elif kind == "peer":
                 record = None
                 if "r_seq" in f:
-                    record = {}
-                    for name in ovm3_hb_record.RECORD_KEYS:
-                        record[name] = f["r_" + name]
-                    record["seq"] = int(record["seq"])
-                    record["mounts"] = int(record["mounts"])
-                    for name in ("interval", "timeout", "time"):
-                        record[name] = float(record[name])
+                    record = ovm3_hb_io.record_fields(f)
                 book.peers[(f["mount"], f["peer"])] = {
                     "record": record, "first_seen": float(f["first_seen"]),
                     "last_change": _opt(f.get("last_change")), "last_read": _opt(f.get("last_read")),
-                    "error": f.get("error")}
+                    "error": f.get("error"), "conflict_at": _opt(f.get("conflict_at")),
+                    "unreadable_at": _opt(f.get("unreadable_at")),
+                    "prev_instance": f.get("prev_instance")}
         if book is None:
             raise ValueError("state file lacks its reader line")
         return book, reader
@@ -200,11 +210,26 @@ def evaluate_mount(book, mount, guid, now, margin=None):
     if record["state"] == "stopped":
         out["reason"] = "the writer's daemon was stopped cleanly: it no longer fences itself"
         return out
+    conflict_at = entry.get("conflict_at")
+    if conflict_at is not None and now - conflict_at < record["timeout"] + ovm3_hb_config.dead_margin(
+            record["interval"], margin):
+        out["conflict"] = True
+        out["reason"] = ("two writers: another daemon writes heartbeats as %s on %s (seen %s s ago); "
+                         "neither ALIVE nor DEAD can be told" % (guid, mount, _secs(now - conflict_at)))
+        return out
     if entry["last_change"] is not None and since < record["timeout"]:
         out["verdict"] = ALIVE
         out["reason"] = "heartbeat advanced %s s ago on %s" % (_secs(since), mount)
         return out
     dead_after = record["timeout"] + ovm3_hb_config.dead_margin(record["interval"], margin)
+    unreadable_at = entry.get("unreadable_at")
+    if unreadable_at is not None and unreadable_at > last and now - unreadable_at < dead_after:
+        # DEAD needs valid, unchanged records for the whole window: an unreadable read in it (a torn or
+        # damaged record) is not a read that saw no progress.
+        out["reason"] = ("no advance for %s s on %s, but a read %s s ago found the record unreadable; DEAD "
+                         "needs %s s of valid records" % (_secs(since), mount, _secs(now - unreadable_at),
+                                                          _secs(dead_after)))
+        return out
     if since < dead_after:
         if entry["last_change"] is None:
             out["reason"] = ("not observed long enough: no advance seen in %s s of watching %s (DEAD needs "
@@ -237,7 +262,10 @@ def evaluate(book, guid, now, margin=None):
     seen = [m for m in per_mount if m["record"] is not None]
     alive = [m for m in per_mount if m["verdict"] == ALIVE]
     dead = [m for m in per_mount if m["verdict"] == DEAD]
-    if alive:
+    conflicts = [m for m in per_mount if m.get("conflict")]
+    if conflicts:
+        verdict, reason = UNKNOWN, conflicts[0]["reason"]
+    elif alive:
         verdict, reason = ALIVE, alive[0]["reason"]
     elif dead:
         record = dead[0]["record"]
@@ -265,11 +293,14 @@ def evaluate(book, guid, now, margin=None):
             item["seq"] = str(record["seq"])
             item["interval"] = repr(record["interval"])
             item["timeout"] = repr(record["timeout"])
+            item["watchdog_timeout"] = repr(record["watchdog_timeout"])
+            item["format"] = str(record["version"])
             item["writer_time"] = repr(record["time"])
         result["mounts"].append(item)
     if seen:
         result["timeout"] = repr(seen[0]["record"]["timeout"])
         result["interval"] = repr(seen[0]["record"]["interval"])
+        result["watchdog_timeout"] = repr(max([m["record"]["watchdog_timeout"] for m in seen]))
     return ovm3_compat.xmlrpc_safe(result)
 
 

@@ -9,8 +9,8 @@ Usage: ovm3_heartbeat.py [-c CONFIG] [options] start|stop|status|run|check
 
 CloudStack's storagehealth.py flags work too: ``-g GUID -t TIMEOUT -i INTERVAL`` starts the daemon,
 ``-g GUID -s`` checks a peer. The config file (default /etc/sysconfig/ovm3-heartbeat, ``KEY=value``
-lines: GUID, MOUNTS, INTERVAL, TIMEOUT, FENCE_ACTION, POLICY, WATCHDOG, STATE_DIR, MARGIN,
-REPOSITORIES) is the single source of the settings; flags override it. Exit codes: 0 ok/ALIVE,
+lines: GUID, MOUNTS, INTERVAL, TIMEOUT, FENCE_ACTION, POLICY, WATCHDOG, WATCHDOG_TIMEOUT, STATE_DIR,
+MARGIN, REPOSITORIES) is the single source of the settings; flags override it. Exit codes: 0 ok/ALIVE,
 1 error, 2 usage, 3 DEAD/not running, 4 UNKNOWN. Runs on Python 2.4 through 3.x, stdlib only.
 """
 import optparse
@@ -30,9 +30,10 @@ import ovm3_compat  # noqa: E402
 import ovm3_hb_config  # noqa: E402
 import ovm3_hb_daemon  # noqa: E402
 import ovm3_hb_io  # noqa: E402
+import ovm3_hb_mounts  # noqa: E402
 import ovm3_hb_record  # noqa: E402
 import ovm3_hb_verdict  # noqa: E402
-from ovm3_hb_config import ConfigError, load_config  # noqa: E402,F401  (the agent module imports these)
+from ovm3_hb_config import ConfigError  # noqa: E402
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_DEAD, EXIT_UNKNOWN = 0, 1, 2, 3, 4
 VERDICT_EXIT = {"ALIVE": EXIT_OK, "DEAD": EXIT_DEAD, "UNKNOWN": EXIT_UNKNOWN}
@@ -80,9 +81,9 @@ def probe(config, guid, paths, window=None, margin=None, read_timeout=None):
     """Watch ``guid``'s heartbeat files for at most ``window`` seconds (default: three of the writer's
     intervals plus a second) when no local daemon keeps a record. Reads run in detached children."""
     try:
-        mounts, missing = ovm3_hb_daemon.monitored_mounts(config, paths["proc_mounts"])
-    except (OSError, IOError):
-        return {"verdict": "UNKNOWN", "reason": "cannot read %s: %s" % (paths["proc_mounts"], sys.exc_info()[1]),
+        mounts, missing = ovm3_hb_mounts.monitored_mounts(config, ovm3_hb_mounts.read_mountinfo(paths["mountinfo"]))
+    except (OSError, IOError, ovm3_hb_mounts.MountinfoError):
+        return {"verdict": "UNKNOWN", "reason": "cannot read %s: %s" % (paths["mountinfo"], sys.exc_info()[1]),
                 "guid": guid, "mounts": [], "since_progress": ""}
     if read_timeout is None:
         read_timeout = max(config["interval"], min(config["timeout"] / 4.0, 5.0))
@@ -180,7 +181,8 @@ def start(config, paths, opts, overrides, out):
     os.close(wfd)
     ovm3_compat.retry_eintr(os.waitpid, child, 0)
     chunks = []
-    deadline = ovm3_compat.monotonic() + START_WAIT
+    # Setup may watch a leftover record of our guid for its timeout before answering (second writers).
+    deadline = ovm3_compat.monotonic() + START_WAIT + 2 * config["timeout"]
     while ovm3_compat.monotonic() < deadline:
         ready = ovm3_compat.retry_eintr(select.select, [rfd], [], [], 1.0)[0]
         if ready:
@@ -241,6 +243,7 @@ def build_parser():
     p.add_option("--fence-action", help="crash (default), reboot, log-only or command:<argv>")
     p.add_option("--policy", help="fence when any (default) or all monitored mounts are stale")
     p.add_option("--watchdog", help="watchdog device to pet while the storage is fresh")
+    p.add_option("--watchdog-timeout", help="seconds the watchdog waits for a pet (required for a test file)")
     p.add_option("--state-dir", help="where the daemon records its peers' heartbeats")
     p.add_option("--margin", help="extra seconds beyond the writer's timeout before DEAD")
     p.add_option("--window", type="float", help="check without a local daemon: observe at most this long")
@@ -249,7 +252,7 @@ def build_parser():
     p.add_option("--sysrq-control", help="default: the config's SYSRQ_CONTROL, else %s" % ovm3_hb_config.DEFAULT_SYSRQ_CONTROL)
     p.add_option("--pid-file", help="default: the config's PID_FILE, else %s" % ovm3_hb_config.DEFAULT_PID_FILE)
     p.add_option("--lock-file", help="default: the config's LOCK_FILE, else %s" % ovm3_hb_config.DEFAULT_LOCK_FILE)
-    p.add_option("--proc-mounts", help="default: the config's PROC_MOUNTS, else %s" % ovm3_hb_config.DEFAULT_PROC_MOUNTS)
+    p.add_option("--mountinfo", help="default: the config's MOUNTINFO, else %s" % ovm3_hb_config.DEFAULT_MOUNTINFO)
     p.add_option("--o2cb-config", help="default: the config's O2CB_CONFIG, else %s" % ovm3_hb_config.DEFAULT_O2CB_CONFIG)
     p.add_option("--boot-id", help="default: the config's BOOT_ID, else %s" % ovm3_hb_config.DEFAULT_BOOT_ID)
     p.add_option("--log-file", help="start: append the daemon's log here (syslog is always used)")
@@ -259,8 +262,8 @@ def build_parser():
 
 def _overrides(opts):
     raw = {}
-    for key in ("guid", "timeout", "interval", "fence_action", "policy", "watchdog", "state_dir", "margin",
-                "repositories"):
+    for key in ("guid", "timeout", "interval", "fence_action", "policy", "watchdog", "watchdog_timeout",
+                "state_dir", "margin", "repositories"):
         value = getattr(opts, key)
         if value is not None:
             raw[key] = value

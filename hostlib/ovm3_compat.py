@@ -180,6 +180,20 @@ def _errno_of(exc):
     return code
 
 
+def write_all(fd, data):
+    """Write all of ``data`` to ``fd``, retrying EINTR and short writes; every other error raises.
+
+    A caller that may ignore an error (a pipe whose reader left) catches it itself: a failed write is
+    never reported as done.
+    """
+    data = to_bytes(data)
+    while data:
+        written = retry_eintr(os.write, fd, data)
+        if written <= 0:
+            raise IOError(errno.EIO, "write made no progress")
+        data = data[written:]
+
+
 def to_bytes(data):
     """Text or bytes -> bytes (UTF-8); on Python 2 ``str`` is already bytes."""
     if isinstance(data, text_type):
@@ -234,10 +248,7 @@ def write_file_atomic(path, data, mode):
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode & int("700", 8))
     try:
         try:
-            data = to_bytes(data)
-            while data:
-                written = retry_eintr(os.write, fd, data)
-                data = data[written:]
+            write_all(fd, data)
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -56,6 +56,8 @@ class Rig:
 
     interval = "0.2"
     timeout = "1"
+    #: A test watchdog is a plain file: the daemon needs to be told the timeout it advertises.
+    watchdog_timeout = "5"
 
     def __init__(self, root):
         self.root = str(root)
@@ -98,7 +100,8 @@ class Rig:
     def args(self, guid, mount, *extra):
         """CLI arguments for host ``guid`` monitoring ``mount``, every system path inside the rig."""
         return [sys.executable, HEARTBEAT, "-c", os.devnull, "-g", guid, "-i", self.interval,
-                "-t", self.timeout, "--mount", mount] + self.path_args(guid) + list(extra)
+                "-t", self.timeout, "--mount", mount, "--watchdog-timeout", self.watchdog_timeout
+                ] + self.path_args(guid) + list(extra)
 
     def path_args(self, guid):
         """Flags that put every system path of host ``guid`` inside the rig (none is a SIGHUP setting)."""

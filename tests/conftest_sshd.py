@@ -9,7 +9,7 @@ agent's own files (the simulator already keeps its certificate at ``etc/ovs-agen
 ``/etc/ovs-release``, an agent package tree shaped like a real one (``agent/__init__.py``,
 ``agent/target/__init__.py``, ``agent/api/__init__.py``, ``agent/target/api.py`` and, beside each, the
 ``.pyc`` the dom0's Python compiled; the remote Python is Python 2.7), ``etc/init.d``, ``etc/sysconfig``,
-mount directories with a ``proc/mounts`` that lists them as NFS, and stub ``sbin/service`` and
+mount directories with a ``proc/self/mountinfo`` that lists them as NFS, and stub ``sbin/service`` and
 ``sbin/chkconfig`` that record each call in a log beside the tree. The stub ``service`` runs the real
 init script the deploy installed (``service ovm3-heartbeat start`` starts the real daemon, in log-only
 mode, confined to the tree by the config file the deploy wrote); ``service ovs-agent restart`` is only
@@ -60,7 +60,7 @@ def python27():
 PYTHON27 = python27()
 REMOTE_PYTHON = PYTHON27 or sys.executable
 AGENT_PASSWORD = "agent-pw"
-#: The heartbeat mounts of the fake dom0 (host paths; directories under the tree, NFS in proc/mounts).
+#: The heartbeat mounts of the fake dom0 (host paths; directories under the tree, NFS in proc/self/mountinfo).
 MOUNTS = ("/nfsmnt/pool1", "/nfsmnt/pool2")
 #: The simulator's own bookkeeping in the host tree (it rewrites it after state-changing calls).
 SIM_FILES = ("etc/ovs-agent/sim-state.json",)
@@ -120,7 +120,7 @@ class FakeDom0:
         dom0_python = dom0_python or ("2.4" if generation == "3.2" else "2.6")
         self.agent_dir = os.path.join(self.root, "usr/lib64/python%s/site-packages/agent" % dom0_python)
         for d in ("etc/init.d", "etc/sysconfig", "opt", "sbin", "var/run", "var/lib", "var/lock/subsys",
-                  "proc/sys/kernel/random", os.path.join(self.agent_dir, "target"),
+                  "proc/sys/kernel/random", "proc/self", os.path.join(self.agent_dir, "target"),
                   os.path.join(self.agent_dir, "api")):
             os.makedirs(os.path.join(self.root, d), exist_ok=True)
         self.write("etc/ovs-release", release + "\n")
@@ -134,11 +134,16 @@ class FakeDom0:
         subprocess.run([REMOTE_PYTHON, "-m", "compileall", "-q", self.agent_dir], check=True,
                        stdout=subprocess.DEVNULL)
         self.mounts = [self.local(m) for m in mounts]
-        table = ["rootfs / rootfs rw 0 0"]
+        # The daemon reads mountinfo: each mount directory listed as NFS with its real device id (the
+        # daemon checks that its heartbeat file lives on that device).
+        dev = os.stat(self.root).st_dev
+        table = ["1 0 %d:%d / / rw - rootfs rootfs rw" % (os.major(dev), os.minor(dev))]
         for i, local in enumerate(self.mounts):
             os.makedirs(local, exist_ok=True)
-            table.append("nfs-1:/export/pool%d %s nfs rw,vers=3 0 0" % (i + 1, local))
-        self.write("proc/mounts", "\n".join(table) + "\n")
+            dev = os.stat(local).st_dev
+            table.append("%d 1 %d:%d / %s rw - nfs nfs-1:/export/pool%d rw,vers=3"
+                         % (100 + i, os.major(dev), os.minor(dev), local, i + 1))
+        self.write("proc/self/mountinfo", "\n".join(table) + "\n")
         self.write("proc/sys/kernel/random/boot_id", "0f4c1a52-6d5e-4d1e-9a55-ovm3-sim-boot\n")
         for name, stub in (("service", SERVICE_STUB), ("chkconfig", CHKCONFIG_STUB)):
             self.write("sbin/" + name, stub.format(root=self.root, log=self.calls_log))

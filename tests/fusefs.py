@@ -7,6 +7,9 @@ It mirrors a backing directory. Control files in a separate control directory de
   write to an NFS server that stopped answering does. Reads keep working.
 - ``freeze-all`` exists: every operation blocks, reads too (a storage that does not answer at all).
 - ``error`` holds an errno name (``ENOSPC``, ``EIO``): data-changing operations fail with it.
+- ``slow`` holds seconds: every data-changing operation takes that long (a slow, not dead, server).
+- ``full`` exists: operations that need new space fail with ENOSPC (create, a write past the end of
+  the file, growing truncate); overwriting existing bytes in place still works (a full export).
 
 Run as a separate process: ``python tests/fusefs.py BACKING MOUNTPOINT CONTROL [--cache]``; ``--cache``
 makes the kernel keep attributes, names and file data (``kernel_cache``, long attribute and entry
@@ -23,7 +26,7 @@ import threading
 import time
 
 POLL = 0.01
-CONTROL_FILES = ("freeze-writes", "freeze-all", "error")
+CONTROL_FILES = ("freeze-writes", "freeze-all", "error", "slow", "full")
 
 
 def _fuse_ops():
@@ -41,18 +44,26 @@ def _fuse_ops():
         def _real(self, path):
             return os.path.join(self.backing, path.lstrip("/"))
 
-        def _gate(self, changes):
+        def _setting(self, name):
+            try:
+                with open(os.path.join(self.control, name)) as f:
+                    return f.read().strip()
+            except OSError:
+                return ""
+
+        def _gate(self, changes, allocates=False):
             while os.path.exists(os.path.join(self.control, "freeze-all")) or (
                     changes and os.path.exists(os.path.join(self.control, "freeze-writes"))):
                 time.sleep(POLL)
             if changes:
-                try:
-                    with open(os.path.join(self.control, "error")) as f:
-                        name = f.read().strip()
-                except OSError:
-                    name = ""
+                slow = self._setting("slow")
+                if slow:
+                    time.sleep(float(slow))
+                name = self._setting("error")
                 if name:
                     raise FuseOSError(getattr(errno, name))
+                if allocates and os.path.exists(os.path.join(self.control, "full")):
+                    raise FuseOSError(errno.ENOSPC)
 
         def _call(self, changes, func, *args):
             self._gate(changes)
@@ -99,13 +110,16 @@ def _fuse_ops():
 
         # ---- writes -----------------------------------------------------------------------------
         def create(self, path, mode, fi=None):
-            return self._call(True, os.open, self._real(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+            self._gate(True, allocates=True)
+            return self._call(False, os.open, self._real(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
 
         def write(self, path, data, offset, fh):
-            return self._call(True, os.pwrite, fh, data, offset)
+            self._gate(True, allocates=offset + len(data) > os.fstat(fh).st_size)
+            return self._call(False, os.pwrite, fh, data, offset)
 
         def truncate(self, path, length, fh=None):
-            self._call(True, os.truncate, self._real(path), length)
+            self._gate(True, allocates=length > os.stat(self._real(path)).st_size)
+            self._call(False, os.truncate, self._real(path), length)
 
         def fsync(self, path, datasync, fh):
             self._call(True, os.fsync, fh)
@@ -210,6 +224,14 @@ class FuseMount:
     def fail(self, errno_name):
         """Make data-changing operations fail with ``errno_name`` (e.g. ``ENOSPC``, ``EIO``)."""
         self._set("error", errno_name)
+
+    def slow(self, seconds):
+        """Make every data-changing operation take ``seconds``."""
+        self._set("slow", repr(float(seconds)))
+
+    def full(self):
+        """Refuse new space (ENOSPC) while in-place overwrites still work."""
+        self._set("full")
 
     def release(self):
         """Undo freeze() and fail(): blocked callers continue."""

@@ -26,7 +26,8 @@ MOUNT = "/repo/one"
 
 def record(seq, **kw):
     rec = {"guid": "host-a", "instance": "1-1", "seq": seq, "interval": 0.2, "timeout": 1.0, "policy": "any",
-           "mounts": 1, "time": 1.0, "state": "running", "fence": "crash", "watchdog": "armed"}
+           "mounts": 1, "time": 1.0, "state": "running", "fence": "crash", "watchdog": "armed",
+           "watchdog_timeout": 0.5, "conflict": "0", "boot": "b-1", "version": 2}
     rec.update(kw)
     return rec
 
@@ -50,7 +51,7 @@ def daemon_state(tmp_path, progress_until, total=5.0, **kw):
     config = ovm3_heartbeat.ovm3_hb_config.defaults()
     config["state_dir"] = str(state)
     paths = dict(ovm3_heartbeat.default_paths(), boot_id=str(tmp_path / "boot_id"),
-                 proc_mounts=str(tmp_path / "no-mounts"))
+                 mountinfo=str(tmp_path / "no-mounts"))
     return config, paths
 
 
@@ -85,6 +86,16 @@ def test_dead_is_safe_only_after_timeout_plus_latency_plus_margin(tmp_path, stub
     assert v.safe_to_take_over(fence_latency=5.0, margin=1.0, now=v.received + 4.0)
     assert not v.safe_to_take_over(fence_latency=1.0, margin=0.5, clustered=True, now=v.received)
     assert v.takeover_after(clustered=True) == takeover.O2CB_FENCE_SECONDS + takeover.DEFAULT_MARGIN
+
+
+def test_takeover_waits_for_the_advertised_watchdog_timeout(tmp_path, stub_agent, peer):
+    # A host whose watchdog fires only after 30 s: the configured 1 s fence latency is only a floor.
+    serve_verdict(stub_agent, *daemon_state(tmp_path, progress_until=3.0, watchdog_timeout=30.0))
+    v = fence.check_host(peer, "host-a")
+    assert v.state == fence.DEAD and v.watchdog_timeout == 30.0
+    assert v.takeover_after(fence_latency=1.0, margin=0.5) == 1.0 + 30.0 + 0.5
+    assert not v.safe_to_take_over(fence_latency=1.0, margin=0.5, now=v.received + 20.0)
+    assert v.safe_to_take_over(fence_latency=1.0, margin=0.5, now=v.received + 29.0)
 
 
 def test_unknown_is_never_safe(tmp_path, stub_agent, peer):

@@ -472,7 +472,12 @@ def test_modify_storage_pool_remove_on_its_own(tmp_path):
         b = body(ans)
         assert answer_class(ans) == "ModifyStoragePoolAnswer" and b["result"] is True, b["details"]
         assert b["poolInfo"]["uuid"] == POOL
-        assert hosts[0].calls.methods() == ["list_vms", DISCOVER, "storage_plugin_unmount", "unmount_repository_fs"]
+        # the heartbeat is told about both planned unmounts before they happen (else it would fence)
+        release = "heartbeat_release_storage"
+        assert hosts[0].calls.methods() == ["list_vms", DISCOVER, release, release, "storage_plugin_unmount",
+                                            "unmount_repository_fs"]
+        assert [c.args[0] for c in hosts[0].calls.find(release)] == [naming.pool_vm_mount(POOL),
+                                                                      naming.repo_path(POOL)]
         assert _args(hosts, "storage_plugin_unmount")[3] == naming.pool_vm_mount(POOL)
         assert _args(hosts, "unmount_repository_fs") == [naming.repo_path(POOL)]
         assert naming.repo_path(POOL) not in _mounted(hosts) and naming.pool_vm_mount(POOL) not in _mounted(hosts)

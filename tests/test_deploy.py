@@ -114,7 +114,7 @@ def test_first_deploy_installs_everything_starts_the_daemon_and_pins_the_agent(e
         config = manifest.parse_config(f.read().encode())
     assert config["GUID"] == GUID and config["FENCE_ACTION"] == "log-only"
     assert config["MOUNTS"].split() == [dom0.local(m) for m in MOUNTS]
-    for key in ("STATE_DIR", "PID_FILE", "LOCK_FILE", "PROC_MOUNTS", "SYSRQ_TRIGGER", "SYSRQ_CONTROL",
+    for key in ("STATE_DIR", "PID_FILE", "LOCK_FILE", "MOUNTINFO", "SYSRQ_TRIGGER", "SYSRQ_CONTROL",
                 "BOOT_ID", "O2CB_CONFIG", "SUBSYS_LOCK", "DAEMON", "REPOSITORIES"):
         assert config[key].startswith(dom0.root + "/"), key
     # the real daemon runs (started by the real init script) and writes its heartbeat on every mount
@@ -195,7 +195,8 @@ def test_armed_config_and_paths_under_a_root():
     text = heartbeat(armed=True, watchdog="/dev/watchdog").render("/srv/dom0", "/usr/bin/python2.6").decode()
     config = manifest.parse_config(text.encode())
     assert config["FENCE_ACTION"] == "crash" and config["PYTHON"] == "/usr/bin/python2.6"
-    assert config["WATCHDOG"] == "/srv/dom0/dev/watchdog" and config["PROC_MOUNTS"] == "/srv/dom0/proc/mounts"
+    assert config["WATCHDOG"] == "/srv/dom0/dev/watchdog" and config["MOUNTINFO"] == "/srv/dom0/proc/self/mountinfo"
+    assert config["WATCHDOG_TIMEOUT"] == "60"
     plain = manifest.parse_config(heartbeat().render())
     assert plain["FENCE_ACTION"] == "log-only" and plain["STATE_DIR"] == "/var/run/ovm3-heartbeat"
     assert plain["DAEMON"] == "/opt/ovm3/ovm3_heartbeat.py" and plain["WATCHDOG"] == ""

@@ -164,7 +164,7 @@ def test_checker_verdicts(rig):
                 ovm3_hb_record.write_heartbeat(a, guid, {
                     "guid": guid, "instance": "1-1", "seq": number, "interval": 0.2, "timeout": 2.0,
                     "policy": "any", "mounts": 1, "time": "%.3f" % (time.time() + skew), "state": "running",
-                    "fence": "crash", "watchdog": "armed"})
+                    "fence": "crash", "watchdog": "armed", "watchdog_timeout": 5, "conflict": "0", "boot": "b-1"})
             stop_fake.wait(0.2)
 
     fake = threading.Thread(target=fake_writers, daemon=True)
@@ -362,9 +362,14 @@ def test_policy_with_two_mounts_and_one_frozen(rig, policy):
     at_fence = pets(rig, guid)
     time.sleep(0.6)
     assert pets(rig, guid) == at_fence, "watchdog petted while every mount is stale"
-    # Storage back: the daemon says so and pets again.
+    # Storage back: a fence decision is final. No running record, no pet, ever again in this run.
     rig.a.release()
     c.release()
-    assert rig.wait_for(lambda: "fresh again after a fence action" in rig.log(guid), PATIENCE), rig.log(guid)
-    assert rig.wait_for(lambda: pets(rig, guid) > at_fence, PATIENCE)
+    assert rig.wait_for(lambda: "blocked" in rig.log(guid), PATIENCE)
+    time.sleep(1.0)
+    after = fields(rig, guid, c)["seq"], seq(rig, guid)
+    time.sleep(1.0)
+    assert (fields(rig, guid, c)["seq"], seq(rig, guid)) == after, "running records after a fence decision"
+    assert pets(rig, guid) == at_fence, "watchdog petted after a fence decision"
+    assert "fresh again" not in rig.log(guid)
     assert proc.poll() is None

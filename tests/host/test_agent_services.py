@@ -24,9 +24,10 @@ class RegistryTest(unittest.TestCase):
             "ovs_control_interface ovs_mkdirs ovs_check_file ovs_upload_ssh_key ovs_upload_file "
             "ovs_dom0_stats ovs_domU_stats get_module_version get_ovs_version ping"
         ).split()
-        for name in cloudstack + ["get_api_services", "get_module_info", "check_dom0_storage_verdict"]:
+        ours = ["get_api_services", "get_module_info", "check_dom0_storage_verdict", "heartbeat_release_storage"]
+        for name in cloudstack + ours:
             self.assertTrue(name in SERVICES, name)
-        self.assertEqual(len(SERVICES), 23)
+        self.assertEqual(len(SERVICES), 24)
 
     def test_argument_orders_match_cloudstack(self):
         expect = {
@@ -293,7 +294,8 @@ class StatsServicesTest(AgentTestCase):
 
 
 class FakeHeartbeat(object):
-    """Stands in for fencing's ovm3_heartbeat (load_config + verdict), recording what it was asked."""
+    """Stands in for fencing's ovm3_heartbeat (verdict) and hostlib's ovm3_hb_config (load_config),
+    recording what it was asked."""
 
     def __init__(self, config, verdicts):
         self.config = config
@@ -322,8 +324,11 @@ class HealthServicesTest(AgentTestCase):
         )
         self.saved = sys.modules.get("ovm3_heartbeat")
         sys.modules["ovm3_heartbeat"] = self.hb
+        self.saved_config = ovm3_agent_health.ovm3_hb_config
+        ovm3_agent_health.ovm3_hb_config = self.hb
 
     def tearDown(self):
+        ovm3_agent_health.ovm3_hb_config = self.saved_config
         if self.saved is None:
             del sys.modules["ovm3_heartbeat"]
         else:

@@ -21,7 +21,9 @@ import ovm3_compat  # noqa: E402
 import ovm3_hb_config  # noqa: E402
 import ovm3_hb_daemon  # noqa: E402
 import ovm3_hb_io  # noqa: E402
+import ovm3_hb_mounts  # noqa: E402
 import ovm3_hb_record  # noqa: E402
+import ovm3_hb_watchdog  # noqa: E402
 import ovm3_hb_verdict  # noqa: E402
 import ovm3_heartbeat  # noqa: E402
 
@@ -33,7 +35,8 @@ except ImportError:
 
 def record(**kw):
     base = {"guid": "host-a", "instance": "10-1", "seq": 1, "interval": 0.2, "timeout": 1.0, "policy": "any",
-            "mounts": 1, "time": 1700000000.0, "state": "running", "fence": "crash", "watchdog": "armed"}
+            "mounts": 1, "time": 1700000000.0, "state": "running", "fence": "crash", "watchdog": "armed",
+            "watchdog_timeout": 60.0, "conflict": "0", "boot": "b-1", "version": 2}
     base.update(kw)
     return base
 
@@ -112,7 +115,7 @@ class ConfigTest(TempDir):
 class ConfigPathsTest(TempDir):
     """The system-path keys of the config file: read, validated, used by the daemon, checker and init script."""
 
-    KEYS = ("PID_FILE", "LOCK_FILE", "PROC_MOUNTS", "BOOT_ID", "SYSRQ_TRIGGER", "SYSRQ_CONTROL", "O2CB_CONFIG",
+    KEYS = ("PID_FILE", "LOCK_FILE", "MOUNTINFO", "BOOT_ID", "SYSRQ_TRIGGER", "SYSRQ_CONTROL", "O2CB_CONFIG",
             "PYTHON", "DAEMON", "SUBSYS_LOCK", "STATE_DIR")
 
     def config_text(self, **over):
@@ -265,17 +268,21 @@ class RecordTest(TempDir):
             self.assertEqual(ovm3_hb_record.unquote(ovm3_hb_record.quote(value)), value)
 
     def test_mount_table_unescapes_and_filters_nfs(self):
-        table = self.write("mounts", "srv:/x /OVS/Repositories/0a nfs rw 0 0\n"
-                                     "srv:/y /OVS/Repositories/with\\040space nfs4 rw 0 0\n"
-                                     "/dev/sda1 /OVS/Repositories/local ext4 rw 0 0\n"
-                                     "srv:/z /elsewhere nfs rw 0 0\n")
+        table = ovm3_hb_mounts.read_mountinfo(self.write("mounts", MOUNTINFO))
         config = ovm3_hb_config.defaults()
-        mounts, missing = ovm3_hb_daemon.monitored_mounts(config, table)
+        mounts, missing = ovm3_hb_mounts.monitored_mounts(config, table)
         self.assertEqual(mounts, ["/OVS/Repositories/0a", "/OVS/Repositories/with space"])
         config["mounts"] = ["/elsewhere", "/not/mounted"]
-        mounts, missing = ovm3_hb_daemon.monitored_mounts(config, table)
+        mounts, missing = ovm3_hb_mounts.monitored_mounts(config, table)
         self.assertEqual(sorted(mounts), ["/elsewhere", "/not/mounted"])
         self.assertEqual(list(missing.keys()), ["/not/mounted"])
+
+
+MOUNTINFO = ("20 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+             "40 20 0:44 / /OVS/Repositories/0a rw,relatime shared:20 - nfs srv:/x rw,vers=3\n"
+             "41 20 0:45 / /OVS/Repositories/with\\040space rw - nfs4 srv:/y rw\n"
+             "42 20 8:2 / /OVS/Repositories/local rw - ext4 /dev/sda2 rw\n"
+             "43 20 0:46 / /elsewhere rw master:3 shared:4 - nfs srv:/z rw\n")
 
 
 def ovm3_hb_compat_text(data):
@@ -454,7 +461,7 @@ sys.stdout.write("answered\\n")
 class CommandLineTest(TempDir):
     def paths(self):
         return ["--pid-file", os.path.join(self.tmp, "pid"), "--lock-file", os.path.join(self.tmp, "lock"),
-                "--proc-mounts", self.write("mounts", ""), "--boot-id", self.write("boot", "b\n"),
+                "--mountinfo", self.write("mounts", ""), "--boot-id", self.write("boot", "b\n"),
                 "--sysrq-trigger", self.write("sysrq", ""), "--sysrq-control", self.write("sysrqc", ""),
                 "--o2cb-config", os.path.join(self.tmp, "o2cb"), "--state-dir", os.path.join(self.tmp, "st")]
 

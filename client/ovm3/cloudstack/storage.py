@@ -390,6 +390,11 @@ def remove_pool(resource, pool_uuid, host, path):
         raise CommandError("VMs still running from this storage on %s: %s" % (resource.host, ", ".join(busy)))
     current = mounts(resource)
     vm_mount = naming.pool_vm_mount(pool_uuid)
+    # A planned unmount is announced to the heartbeat first; unannounced, it fences this host.
+    for path in (vm_mount, naming.repo_path(pool_uuid)):
+        if path in current:
+            with resource.step("heartbeat_release_storage"):
+                resource.client.ovm3.heartbeat_release_storage(path)
     if vm_mount in current:
         plugin_call(
             resource, resource.client.storage.storage_plugin_unmount, pool_uuid, host,

@@ -3,7 +3,8 @@
 A peer host's agent module answers ``check_dom0_storage_verdict(guid)`` from the record its heartbeat
 daemon keeps (fencing/ovm3_heartbeat.py). This module turns that answer into a :class:`Verdict` and
 applies the takeover rule: a host is safe to take over only when the verdict is DEAD *and* at least
-``timeout + fence latency + margin`` seconds have passed since its heartbeat last made progress.
+``timeout + max(fence latency, the host's advertised watchdog timeout) + margin`` seconds have passed
+since its heartbeat last made progress.
 UNKNOWN (an unreachable peer, a slow storage, a writer without a real fence) never counts as DEAD.
 
 Usage::
@@ -29,9 +30,10 @@ VERDICT_CALL = MIRROR_CLASSES["ovm3"].check_dom0_storage_verdict.wire
 ALIVE, DEAD, UNKNOWN = "ALIVE", "DEAD", "UNKNOWN"
 STATES = (ALIVE, DEAD, UNKNOWN)
 
-#: Seconds between the host's last progress deadline and the host certainly being down: the watchdog
-#: timeout (a killed or hung daemon is only stopped by the watchdog; softdog's default is 60 s) plus
-#: time for the crash to take effect.
+#: Seconds between the host's last progress deadline and the host certainly being down, as a floor:
+#: a killed or hung daemon is only stopped by its watchdog, so the takeover rule waits for the longer
+#: of this and the watchdog timeout the host advertises in its records (format 2; format-1 records
+#: advertise none, and this default covers softdog's 60 s plus the crash).
 DEFAULT_FENCE_LATENCY = 70.0
 #: Extra seconds on top, for scheduling and clock-rate differences.
 DEFAULT_MARGIN = 10.0
@@ -61,6 +63,7 @@ class Verdict:
     timeout: Optional[float] = None
     interval: Optional[float] = None
     observed_by: Optional[str] = None
+    watchdog_timeout: Optional[float] = None
     mounts: list = dataclasses.field(default_factory=list)
     received: float = dataclasses.field(default_factory=time.monotonic)
     error: Optional[errors.OVM3Error] = dataclasses.field(default=None, repr=False, compare=False)
@@ -77,17 +80,18 @@ class Verdict:
         return self.since_progress + max(0.0, now - self.received)
 
     def takeover_after(self, fence_latency=DEFAULT_FENCE_LATENCY, margin=DEFAULT_MARGIN, clustered=False):
-        """Seconds after the last progress from which takeover is safe (None without a known timeout)."""
+        """Seconds after the last progress from which takeover is safe (None without a known timeout):
+        ``timeout + max(fence_latency, advertised watchdog timeout) + margin``."""
         if self.timeout is None:
             return None
-        wait = self.timeout + fence_latency + margin
+        wait = self.timeout + max(fence_latency, self.watchdog_timeout or 0.0) + margin
         if clustered:
             wait = max(wait, O2CB_FENCE_SECONDS + margin)
         return wait
 
     def safe_to_take_over(self, fence_latency=DEFAULT_FENCE_LATENCY, margin=DEFAULT_MARGIN,
                           clustered=False, now=None):
-        """True only for DEAD with ``timeout + fence_latency + margin`` passed since the last progress.
+        """True only for DEAD with :meth:`takeover_after` seconds passed since the last progress.
 
         ``clustered`` (an OCFS2 pool) also waits for o2cb's own 120 s self-fence.
         """
@@ -125,7 +129,8 @@ def from_reply(reply, guid, peer=None):
     if state == DEAD and (since is None or timeout is None):
         state = UNKNOWN  # a DEAD we cannot time is not one we can act on
     return Verdict(state, str(reply.get("reason", "")), str(reply.get("guid", guid)), peer, since, timeout,
-                   _float(reply.get("interval")), reply.get("observed_by"), list(reply.get("mounts") or []))
+                   _float(reply.get("interval")), reply.get("observed_by"), _float(reply.get("watchdog_timeout")),
+                   list(reply.get("mounts") or []))
 
 
 def check_host(peer_client, guid):

@@ -36,12 +36,14 @@ DEFAULT_POLICY = "any"
 FENCE_LOG_ONLY = "log-only"
 FENCE_ARMED = "crash"
 DEFAULT_STATE_DIR = "/var/run/ovm3-heartbeat"
+#: Seconds the watchdog device is set to (the daemon sets it by ioctl and advertises what it got).
+DEFAULT_WATCHDOG_TIMEOUT = 60
 #: The daemon's system paths on dom0 (config key, host path); the config file names each one.
 SYSTEM_PATHS = (
     ("PID_FILE", "/var/run/ovm3-heartbeat.pid"),
     ("LOCK_FILE", "/var/run/ovm3-heartbeat.lock"),
     ("SUBSYS_LOCK", "/var/lock/subsys/ovm3-heartbeat"),
-    ("PROC_MOUNTS", "/proc/mounts"),
+    ("MOUNTINFO", "/proc/self/mountinfo"),
     ("BOOT_ID", "/proc/sys/kernel/random/boot_id"),
     ("SYSRQ_TRIGGER", "/proc/sysrq-trigger"),
     ("SYSRQ_CONTROL", "/proc/sys/kernel/sysrq"),
@@ -115,6 +117,7 @@ class HeartbeatSettings:
     timeout: float = DEFAULT_TIMEOUT
     policy: str = DEFAULT_POLICY
     watchdog: str = ""
+    watchdog_timeout: float = DEFAULT_WATCHDOG_TIMEOUT
     state_dir: str = DEFAULT_STATE_DIR
     armed: bool = False
 
@@ -147,6 +150,7 @@ class HeartbeatSettings:
             "FENCE_ACTION=%s" % (FENCE_ARMED if self.armed else FENCE_LOG_ONLY),
             "POLICY=%s" % self.policy,
             "WATCHDOG=%s" % (under(root, self.watchdog) if self.watchdog else ""),
+            "WATCHDOG_TIMEOUT=%g" % float(self.watchdog_timeout),
             "STATE_DIR=%s" % under(root, self.state_dir),
             "# where this host keeps the daemon's files (read by the daemon and by the init script)",
             "PYTHON=%s" % (python or "/usr/bin/python"),

@@ -3,9 +3,10 @@
 A simulated host has no dom0 of its own, so its heartbeat daemon runs as an ordinary child process of
 this machine with every system path it writes pointed into the host's sandbox: the config file at the
 host path ``/etc/sysconfig/ovm3-heartbeat`` (where the hosted agent module reads it through its HostIO
-seam), the state directory, pid and lock files, the sysrq files, the o2cb config, a ``/proc/mounts``
-stand-in listing the host's simulated NFS mounts, and a test watchdog (a plain file: every pet is one
-byte, a clean close ends with ``V``). The daemon writes ``.hb-<guid>`` through the mount's symlink into
+seam), the state directory, pid and lock files, the sysrq files, the o2cb config, a
+``/proc/self/mountinfo`` stand-in listing the host's simulated NFS mounts, and a test watchdog (a
+plain file with an explicit ``WATCHDOG_TIMEOUT``: every pet is one byte, a clean close ends with
+``V``). The daemon writes ``.hb-<guid>`` through the mount's symlink into
 the shared export, so every host that mounted the export sees it.
 
 Only the boot id is read from the real ``/proc/sys/kernel/random/boot_id`` (read-only): the daemon's
@@ -45,11 +46,13 @@ class Heartbeat:
     :param fence_action: ``crash``/``reboot`` (sysrq written into the sandbox), ``log-only`` or
         ``command:<argv>``.
     :param watchdog: arm a test watchdog (a file in the sandbox).
+    :param watchdog_timeout: the ``WATCHDOG_TIMEOUT`` the daemon advertises for that file (a test file
+        needs one; it must exceed 2 x interval). Always written, so the file is ready to arm.
     :param env: environment for the child (e.g. with a ``sitecustomize`` guard on ``PYTHONPATH``).
     """
 
     def __init__(self, sim_host, guid, mounts, interval=0.2, timeout=1.0, fence_action="log-only",
-                 watchdog=False, policy="any", env=None):
+                 watchdog=False, policy="any", env=None, watchdog_timeout=1.0):
         self.state = sim_host.state
         self.guid = guid
         self.mounts = list(mounts)
@@ -57,6 +60,7 @@ class Heartbeat:
         self.timeout = timeout
         self.fence_action = fence_action
         self.watchdog_armed = bool(watchdog)
+        self.watchdog_timeout = watchdog_timeout
         self.policy = policy
         self.env = env
         self.proc = None
@@ -94,7 +98,7 @@ class Heartbeat:
     def _provision(self):
         for name in (self.sysrq_trigger, self.path("/proc/sys/kernel/sysrq"), self.watchdog):
             open(name, "a").close()
-        self.write_proc_mounts()
+        self.write_mountinfo()
         lines = [
             "# written by the ovm3 simulator for host %s" % self.state.hostname,
             "GUID=%s" % self.guid,
@@ -104,6 +108,7 @@ class Heartbeat:
             "FENCE_ACTION='%s'" % self.fence_action,
             "POLICY=%s" % self.policy,
             "WATCHDOG=%s" % (self.watchdog if self.watchdog_armed else ""),
+            "WATCHDOG_TIMEOUT=%s" % self.watchdog_timeout,
             "STATE_DIR=%s" % self.state_dir,
             "REPOSITORIES=%s" % os.path.join(self.state.root, "OVS", "Repositories"),
             # The daemon's system paths, so every reader of this file (the daemon, and the agent
@@ -112,7 +117,7 @@ class Heartbeat:
             "LOCK_FILE=%s" % self.path("/var/run/ovm3-heartbeat.lock"),
             "SYSRQ_TRIGGER=%s" % self.sysrq_trigger,
             "SYSRQ_CONTROL=%s" % self.path("/proc/sys/kernel/sysrq"),
-            "PROC_MOUNTS=%s" % self.path("/proc/mounts"),
+            "MOUNTINFO=%s" % self.path("/proc/self/mountinfo"),
             "O2CB_CONFIG=%s" % self.path("/etc/sysconfig/o2cb"),
             "BOOT_ID=%s" % BOOT_ID,
         ]
@@ -125,15 +130,20 @@ class Heartbeat:
             raise ValueError("%s is not mounted on simulated host %s" % (mount_point, self.state.hostname))
         return os.path.join(self.state.root, os.path.normpath(mount_point).lstrip("/"))
 
-    def write_proc_mounts(self):
-        """The ``/proc/mounts`` stand-in: the host's simulated mounts as NFS mounts (re-run after changes)."""
-        lines = ["rootfs / rootfs rw 0 0"]
-        for mp in sorted(self.state.mounts):
+    def write_mountinfo(self):
+        """The ``/proc/self/mountinfo`` stand-in: the host's simulated mounts as NFS mounts, each with the
+        real device id of the export directory it leads to (the daemon checks its heartbeat file is on
+        that device), re-run after changes. Mount ids follow the mount points' sorted order."""
+        root = os.stat(self.state.root).st_dev
+        lines = ["1 0 %d:%d / / rw - rootfs rootfs rw" % (os.major(root), os.minor(root))]
+        for number, mp in enumerate(sorted(self.state.mounts), start=100):
             entry = self.state.mounts[mp]
-            local = os.path.join(self.state.root, os.path.normpath(mp).lstrip("/")).replace(" ", "\\040")
-            lines.append("%s %s %s %s 0 0" % (entry.get("device", "sim"), local, entry.get("type", "nfs"),
-                                              entry.get("options", "rw")))
-        with open(self.path("/proc/mounts"), "w", encoding="utf-8") as f:
+            local = os.path.join(self.state.root, os.path.normpath(mp).lstrip("/"))
+            dev = os.stat(local).st_dev
+            lines.append("%d 1 %d:%d / %s %s - %s %s rw" % (
+                number, os.major(dev), os.minor(dev), local.replace(" ", "\\040"), entry.get("options", "rw"),
+                entry.get("type", "nfs"), entry.get("device", "sim").replace(" ", "\\040")))
+        with open(self.path("/proc/self/mountinfo"), "w", encoding="utf-8") as f:
             f.write("\n".join(lines) + "\n")
 
     # ---- the daemon -----------------------------------------------------------------------------
@@ -145,7 +155,7 @@ class Heartbeat:
             "--lock-file", self.path("/var/run/ovm3-heartbeat.lock"),
             "--sysrq-trigger", self.sysrq_trigger,
             "--sysrq-control", self.path("/proc/sys/kernel/sysrq"),
-            "--proc-mounts", self.path("/proc/mounts"),
+            "--mountinfo", self.path("/proc/self/mountinfo"),
             "--o2cb-config", self.path("/etc/sysconfig/o2cb"),
             "--boot-id", BOOT_ID,
             "--no-syslog", command,

@@ -240,6 +240,10 @@ class SimHostIO:
         except AgentError as e:
             raise OSError(errno.EACCES, str(e)) from None
 
+    def mount_path(self, path):
+        # The sandbox path of the mount point itself (its symlink), as the simulated heartbeat's MOUNTS say.
+        return os.path.join(self.h.root, os.path.normpath(path).lstrip("/"))
+
     def read_file(self, path, limit=1024 * 1024):
         with open(self.local_path(path), encoding="utf-8", errors="replace") as f:
             return f.read(limit)

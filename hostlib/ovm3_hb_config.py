@@ -1,19 +1,22 @@
 """The heartbeat daemon's configuration: the ``KEY=value`` file, its defaults and its validation.
 
 The file (``/etc/sysconfig/ovm3-heartbeat``, written by deployment) is the single source of the host's
-guid, the monitored mounts and the timings; command-line flags override it. dom0 Python 2.4..3.x.
+guid, the monitored mounts and the timings; command-line flags override it. Shared by the daemon
+(fencing/) and the agent module (agent_module/), so it lives in hostlib/. dom0 Python 2.4..3.x.
 """
 import os
 import re
 import shlex
 import sys
 
+import ovm3_compat
+
 DEFAULT_CONFIG = "/etc/sysconfig/ovm3-heartbeat"
 DEFAULT_STATE_DIR = "/var/run/ovm3-heartbeat"
 DEFAULT_PID_FILE = "/var/run/ovm3-heartbeat.pid"
 DEFAULT_LOCK_FILE = "/var/run/ovm3-heartbeat.lock"
 DEFAULT_REPOSITORIES = "/OVS/Repositories"
-DEFAULT_PROC_MOUNTS = "/proc/mounts"
+DEFAULT_MOUNTINFO = "/proc/self/mountinfo"
 DEFAULT_SYSRQ_TRIGGER = "/proc/sysrq-trigger"
 DEFAULT_SYSRQ_CONTROL = "/proc/sys/kernel/sysrq"
 DEFAULT_O2CB_CONFIG = "/etc/sysconfig/o2cb"
@@ -31,24 +34,26 @@ REAL_FENCES = ("crash", "reboot")
 POLICIES = ("any", "all")
 NFS_TYPES = ("nfs", "nfs4")
 
-_GUID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,127}\Z")
+# Anchored with \Z: "$" would also match before a trailing newline.
+_GUID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,127}\Z")
 # The init script sources the file as shell: a path must mean the same to sh as to this parser.
-_PLAIN_PATH = re.compile(r"^/[A-Za-z0-9_./@+:-]*\Z")
-_KEY = re.compile(r"^[A-Z][A-Z0-9_]*\Z")
+_PLAIN_PATH = re.compile(r"/[A-Za-z0-9_./@+:-]*\Z")
+_KEY = re.compile(r"[A-Z][A-Z0-9_]*\Z")
 
 #: Keys of the config file and the config dict key each one fills.
 FILE_KEYS = {
     "GUID": "guid", "MOUNTS": "mounts", "INTERVAL": "interval", "TIMEOUT": "timeout",
     "FENCE_ACTION": "fence_action", "POLICY": "policy", "WATCHDOG": "watchdog",
     "STATE_DIR": "state_dir", "MARGIN": "margin", "REPOSITORIES": "repositories",
-    "PID_FILE": "pid_file", "LOCK_FILE": "lock_file", "PROC_MOUNTS": "proc_mounts", "BOOT_ID": "boot_id",
+    "WATCHDOG_TIMEOUT": "watchdog_timeout",
+    "PID_FILE": "pid_file", "LOCK_FILE": "lock_file", "MOUNTINFO": "mountinfo", "BOOT_ID": "boot_id",
     "SYSRQ_TRIGGER": "sysrq_trigger", "SYSRQ_CONTROL": "sysrq_control", "O2CB_CONFIG": "o2cb_config",
     "PYTHON": "python", "DAEMON": "daemon", "SUBSYS_LOCK": "subsys_lock",
 }
 
 #: System paths the daemon touches, each settable in the config file (command-line flags still win), so
 #: a deployment under another root keeps every one of them inside that root.
-PATH_KEYS = ("pid_file", "lock_file", "proc_mounts", "boot_id", "sysrq_trigger", "sysrq_control",
+PATH_KEYS = ("pid_file", "lock_file", "mountinfo", "boot_id", "sysrq_trigger", "sysrq_control",
              "o2cb_config")
 #: Keys only the init script reads (it sources the file): the interpreter, the daemon, its subsys lock.
 INIT_KEYS = ("python", "daemon", "subsys_lock")
@@ -65,7 +70,8 @@ def defaults():
         "fence_action": DEFAULT_FENCE_ACTION, "policy": DEFAULT_POLICY, "watchdog": None,
         "state_dir": DEFAULT_STATE_DIR, "margin": None, "repositories": DEFAULT_REPOSITORIES,
         "config_path": None,
-        "pid_file": DEFAULT_PID_FILE, "lock_file": DEFAULT_LOCK_FILE, "proc_mounts": DEFAULT_PROC_MOUNTS,
+        "watchdog_timeout": None,
+        "pid_file": DEFAULT_PID_FILE, "lock_file": DEFAULT_LOCK_FILE, "mountinfo": DEFAULT_MOUNTINFO,
         "boot_id": DEFAULT_BOOT_ID, "sysrq_trigger": DEFAULT_SYSRQ_TRIGGER,
         "sysrq_control": DEFAULT_SYSRQ_CONTROL, "o2cb_config": DEFAULT_O2CB_CONFIG,
         "python": None, "daemon": None, "subsys_lock": None,
@@ -109,6 +115,9 @@ def parse_config_text(text, path="<config>"):
             key = key[len("export "):].strip()
         if not _KEY.match(key):
             raise ConfigError("%s:%d: bad key %r" % (path, lineno, key))
+        if key == "PROC_MOUNTS":
+            raise ConfigError("%s:%d: PROC_MOUNTS was replaced by MOUNTINFO (a /proc/self/mountinfo table: "
+                              "the daemon needs each mount's device id); redeploy the config" % (path, lineno))
         if key not in FILE_KEYS:
             raise ConfigError("%s:%d: unknown key %s (known: %s)" % (
                 path, lineno, key, " ".join(sorted(FILE_KEYS.keys()))))
@@ -130,7 +139,7 @@ def apply_overrides(config, raw):
                 config["mounts"] = list(value)
             else:
                 config["mounts"] = value.split()
-        elif key in ("interval", "timeout", "margin"):
+        elif key in ("interval", "timeout", "margin", "watchdog_timeout"):
             config[key] = _seconds(key, value)
         elif key in ("watchdog", "guid") and value == "":
             config[key] = None
@@ -140,7 +149,7 @@ def apply_overrides(config, raw):
 
 
 def _seconds(key, value):
-    if value == "" and key == "margin":
+    if value == "" and key in ("margin", "watchdog_timeout"):
         return None
     try:
         number = float(value)
@@ -177,6 +186,10 @@ def validate(config, need_guid=True):
         raise ConfigError("INTERVAL (%s s) must be shorter than TIMEOUT (%s s)" % (
             config["interval"], config["timeout"]))
     parse_fence_action(config["fence_action"])
+    wd_timeout = config.get("watchdog_timeout")
+    if wd_timeout is not None and wd_timeout <= 2 * config["interval"]:
+        raise ConfigError("WATCHDOG_TIMEOUT (%s s) must exceed 2 x INTERVAL (%s s): the daemon pets once "
+                          "per interval" % (wd_timeout, config["interval"]))
     if config["policy"] not in POLICIES:
         raise ConfigError("POLICY must be any or all, not %r" % (config["policy"],))
     for mount in config["mounts"]:
@@ -211,7 +224,8 @@ def load_config(path=DEFAULT_CONFIG, need_guid=False):
     """Read and validate the config file at ``path`` -> dict (see :data:`FILE_KEYS`).
 
     Keys: guid, mounts (list), interval, timeout, margin (floats, seconds; margin None = computed),
-    fence_action, policy, watchdog (None = none), state_dir, repositories, config_path.
+    fence_action, policy, watchdog (None = none), watchdog_timeout (None = not set), state_dir,
+    repositories, config_path.
     """
     try:
         f = open(path, "r")
@@ -269,3 +283,43 @@ def o2cb_warning(config, path=DEFAULT_O2CB_CONFIG):
                 "and let the management side wait for the longer of the two before taking over" % (
                     config["timeout"], o2cb, o2cb))
     return None
+
+
+# ---- planned removal: the agent module asks, the daemon answers, through files in STATE_DIR -----------
+
+REMOVAL_PREFIX = "remove-"
+_REMOVAL_NAME = re.compile(r"remove-[0-9a-f]{32}\Z")
+
+
+def removal_file(state_dir, mount):
+    """The request file announcing that ``mount`` is about to be unmounted on purpose (named by the
+    MD5 of the path, which the file holds: a path can be longer than a file name)."""
+    return os.path.join(state_dir, REMOVAL_PREFIX + ovm3_compat.md5_hex(mount))
+
+
+def request_removal(state_dir, mount):
+    """Announce a planned unmount of ``mount``: the daemon records ``stopped`` there, stops monitoring
+    it, and then deletes the request file (returned), which is the requester's answer."""
+    path = removal_file(state_dir, mount)
+    ovm3_compat.write_file_atomic(path, mount + "\n", int("644", 8))
+    return path
+
+
+def removal_requests(state_dir):
+    """[(mount, request file)] announced in ``state_dir`` (malformed requests are ignored)."""
+    out = []
+    try:
+        names = os.listdir(state_dir)
+    except OSError:
+        return out
+    for name in names:
+        if not _REMOVAL_NAME.match(name):
+            continue
+        path = os.path.join(state_dir, name)
+        try:
+            mount = ovm3_compat.read_file(path, 8192).rstrip("\n")
+        except (IOError, OSError):
+            continue
+        if mount and removal_file(state_dir, mount) == path:
+            out.append((mount, path))
+    return out
