@@ -91,8 +91,8 @@ def test_dead_is_safe_only_after_timeout_plus_latency_plus_margin(tmp_path, stub
 def test_takeover_waits_for_the_advertised_watchdog_timeout(tmp_path, stub_agent, peer):
     # A host whose watchdog fires only after 30 s: the configured 1 s fence latency is only a floor.
     serve_verdict(stub_agent, *daemon_state(tmp_path, progress_until=3.0, watchdog_timeout=30.0))
-    v = fence.check_host(peer, "host-a")
-    assert v.state == fence.DEAD and v.watchdog_timeout == 30.0
+    v = takeover.check_host(peer, "host-a")
+    assert v.state == takeover.DEAD and v.watchdog_timeout == 30.0
     assert v.takeover_after(fence_latency=1.0, margin=0.5) == 1.0 + 30.0 + 0.5
     assert not v.safe_to_take_over(fence_latency=1.0, margin=0.5, now=v.received + 20.0)
     assert v.safe_to_take_over(fence_latency=1.0, margin=0.5, now=v.received + 29.0)

@@ -393,8 +393,7 @@ def remove_pool(resource, pool_uuid, host, path):
     # A planned unmount is announced to the heartbeat first; unannounced, it fences this host.
     for path in (vm_mount, naming.repo_path(pool_uuid)):
         if path in current:
-            with resource.step("heartbeat_release_storage"):
-                resource.client.ovm3.heartbeat_release_storage(path)
+            resource.ask(resource.client.ovm3.heartbeat_release_storage, path)
     if vm_mount in current:
         plugin_call(
             resource, resource.client.storage.storage_plugin_unmount, pool_uuid, host,
