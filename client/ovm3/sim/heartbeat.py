@@ -42,17 +42,18 @@ class Heartbeat:
     :param guid: the host guid the daemon writes as (``.hb-<guid>``).
     :param mounts: host paths of the simulated NFS mounts to monitor (``state.mount()`` them first);
         empty: every NFS mount under ``/OVS/Repositories``, as they come and go (what CloudStack's
-        daemon watches; the ``/proc/mounts`` stand-in follows the host's mounts).
+        daemon watches; the ``/proc/self/mountinfo`` stand-in follows the host's mounts).
     :param fence_action: ``crash``/``reboot`` (sysrq written into the sandbox), ``log-only`` or
         ``command:<argv>``.
     :param watchdog: arm a test watchdog (a file in the sandbox).
     :param watchdog_timeout: the ``WATCHDOG_TIMEOUT`` the daemon advertises for that file (a test file
-        needs one; it must exceed 2 x interval). Always written, so the file is ready to arm.
+        needs one; it must exceed 2 x interval; default: 2 x interval + 1 s, at least 1 s). Always
+        written, so the file is ready to arm.
     :param env: environment for the child (e.g. with a ``sitecustomize`` guard on ``PYTHONPATH``).
     """
 
     def __init__(self, sim_host, guid, mounts, interval=0.2, timeout=1.0, fence_action="log-only",
-                 watchdog=False, policy="any", env=None, watchdog_timeout=1.0):
+                 watchdog=False, policy="any", env=None, watchdog_timeout=None):
         self.state = sim_host.state
         self.guid = guid
         self.mounts = list(mounts)
@@ -60,7 +61,7 @@ class Heartbeat:
         self.timeout = timeout
         self.fence_action = fence_action
         self.watchdog_armed = bool(watchdog)
-        self.watchdog_timeout = watchdog_timeout
+        self.watchdog_timeout = watchdog_timeout if watchdog_timeout is not None else max(1.0, 2 * interval + 1)
         self.policy = policy
         self.env = env
         self.proc = None
@@ -133,11 +134,13 @@ class Heartbeat:
     def write_mountinfo(self):
         """The ``/proc/self/mountinfo`` stand-in: the host's simulated mounts as NFS mounts, each with the
         real device id of the export directory it leads to (the daemon checks its heartbeat file is on
-        that device), re-run after changes. Mount ids follow the mount points' sorted order."""
+        that device), re-run after changes. Like the kernel's, a mount keeps its mount id while it stays
+        mounted and a new mount gets a new one (the daemon takes a changed id for a remount)."""
         root = os.stat(self.state.root).st_dev
         lines = ["1 0 %d:%d / / rw - rootfs rootfs rw" % (os.major(root), os.minor(root))]
-        for number, mp in enumerate(sorted(self.state.mounts), start=100):
+        for mp in sorted(self.state.mounts):
             entry = self.state.mounts[mp]
+            number = entry.get("mount_id") or 100 + sorted(self.state.mounts).index(mp)
             local = os.path.join(self.state.root, os.path.normpath(mp).lstrip("/"))
             dev = os.stat(local).st_dev
             lines.append("%d 1 %d:%d / %s %s - %s %s rw" % (

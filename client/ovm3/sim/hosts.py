@@ -23,6 +23,7 @@ from ovm3.sim.state import HostState, World, host_ip
 from ovm3.sim.tls import make_certificate, server_context
 
 #: CloudStack's ovm3.heartbeat.interval and .timeout defaults, the timings it sends at host set-up.
+SOFTDOG_TIMEOUT = 60  # what a dom0's softdog module is loaded with by default
 CLOUDSTACK_HB_INTERVAL = 1
 CLOUDSTACK_HB_TIMEOUT = 120
 
@@ -152,7 +153,8 @@ class SimHost:
         from ovm3.cloudstack.naming import host_guid
 
         hb = self.heartbeat(host_guid(self.ip), [], interval=CLOUDSTACK_HB_INTERVAL,
-                            timeout=CLOUDSTACK_HB_TIMEOUT, fence_action="crash", watchdog=True)
+                            timeout=CLOUDSTACK_HB_TIMEOUT, fence_action="crash", watchdog=True,
+                            watchdog_timeout=SOFTDOG_TIMEOUT)
         hb.start()
         return hb
 

@@ -387,6 +387,9 @@ class HostState:
         os.symlink(target, local)
         entry = {"device": device, "type": fs_type, "options": options}
         entry.update(extra or {})
+        # As the kernel's: kept while mounted, never reused by a later mount (a remount is new storage).
+        used = [e.get("mount_id", 0) for e in self.mounts.values()] + [getattr(self, "_last_mount_id", 99)]
+        entry["mount_id"] = self._last_mount_id = max(used) + 1
         self.mounts[mount_point] = entry
         self._mounts_changed()
         return True
@@ -403,7 +406,7 @@ class HostState:
 
     def _mounts_changed(self):
         if self.heartbeat_daemon is not None:
-            self.heartbeat_daemon.write_proc_mounts()  # the daemon re-reads its mount table every beat
+            self.heartbeat_daemon.write_mountinfo()  # the daemon re-reads its mount table every beat
 
     # ---- memory ----------------------------------------------------------------------------------
     def free_mb(self):
