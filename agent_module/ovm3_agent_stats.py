@@ -1,10 +1,14 @@
-"""Statistics and console services: dom0 and domU counters, a domain's VNC port.
+"""Statistics and console services: dom0 and domU counters, the one-call host sweep, a VNC port.
 
 Values are strings (CloudStack reads a Map<String, String>, and strings carry counters past 2**31
 through Python 2's xmlrpclib). Python 2.4-compatible, stdlib only.
 """
+import sys
+import threading
+
 import ovm3_agent_base as base
 import ovm3_agent_validate as check
+import ovm3_compat
 
 SECTOR = 512
 MIB = 1048576
@@ -49,6 +53,176 @@ def ovs_dom0_stats(bridge):
     }
 
 
+#: Version of the get_host_stats reply layout (a manager refuses a layout it does not know).
+HOST_STATS_FORMAT = "1"
+#: Where repositories are mounted on dom0.
+REPOSITORY_ROOT = "/OVS/Repositories"
+#: Seconds one repository's statvfs may take before it is reported unresponsive (a dead NFS mount
+#: hangs statvfs; the reply must not).
+FS_USAGE_WAIT = 2.0
+#: Which way the network counters of the reply count.
+NET_DIRECTION = {"host": "rx_bytes is what the host's device received",
+                 "domains": "rx_bytes is what the guest received (dom0's vif tx)"}
+
+
+def _bounded(fn, args, wait):
+    """``fn(*args)`` in a helper thread -> ``(done, value, error)``; gives up after ``wait`` seconds."""
+    box = {}
+
+    def target():
+        try:
+            box["value"] = fn(*args)
+        except Exception:
+            box["error"] = sys.exc_info()[1]
+
+    worker = threading.Thread(target=target)
+    worker.setDaemon(True)
+    worker.start()
+    worker.join(wait)
+    if "value" in box:
+        return True, box["value"], None
+    if "error" in box:
+        return True, None, box["error"]
+    return False, None, None
+
+
+def _host_figures(host, errors):
+    try:
+        info = host.xen_physinfo()
+    except Exception:
+        e = sys.exc_info()[1]
+        if ovm3_compat.is_fatal(e):
+            raise
+        errors.append("hypervisor: %s" % e)
+        return {}
+    out = {"cpus": str(int(info["cpus"])), "memory_total_bytes": str(int(info["total_bytes"])),
+           "memory_free_bytes": str(int(info["free_bytes"]))}
+    if info.get("idle_seconds") is not None:
+        idle = float(info["idle_seconds"])
+        out["cpu_idle_seconds"] = "%.3f" % idle
+        try:
+            busy = max(0.0, int(info["cpus"]) * host.uptime() - idle)
+            out["cpu_busy_seconds"] = "%.3f" % busy
+        except (IOError, OSError, ValueError):
+            errors.append("uptime: %s" % sys.exc_info()[1])
+    return out
+
+
+def _network(host, errors):
+    out = []
+    try:
+        names = host.net_devices()
+    except (IOError, OSError):
+        errors.append("network: %s" % sys.exc_info()[1])
+        return out
+    for name in names:
+        counters = host.net_counters(name)
+        if counters is None:
+            continue
+        item = {"device": name}
+        for key in ("rx_bytes", "tx_bytes", "rx_packets", "tx_packets"):
+            item[key] = str(int(counters.get(key, 0)))
+        out.append(item)
+    return out
+
+
+def _storage(host, errors):
+    out = []
+    try:
+        names = host.listdir(REPOSITORY_ROOT)
+    except (IOError, OSError):
+        return out  # no repository here
+    names.sort()
+    for name in names:
+        path = REPOSITORY_ROOT + "/" + name
+        item = {"path": path, "state": "ok"}
+        done, value, error = _bounded(host.fs_usage, (path,), FS_USAGE_WAIT)
+        if not done:
+            item["state"] = "unresponsive"
+        elif error is not None:
+            item["state"] = "error"
+            item["reason"] = str(error)[:200]
+        else:
+            item["total_bytes"] = str(int(value[0]))
+            item["free_bytes"] = str(int(value[1]))
+        out.append(item)
+    return out
+
+
+def _heartbeat_state():
+    """The local daemon's verdict on this host's own guid, from its record only (never probes)."""
+    import ovm3_agent_health as health
+    try:
+        config = health._config()
+    except base.ServiceError:
+        return {"verdict": "NONE", "reason": "no heartbeat configured: %s" % sys.exc_info()[1]}
+    if not config.get("guid"):
+        return {"verdict": "NONE", "reason": "the heartbeat config names no guid"}
+    try:
+        result, why = health._heartbeat().recorded_verdict(config, config["guid"])
+    except Exception:
+        e = sys.exc_info()[1]
+        if ovm3_compat.is_fatal(e):
+            raise
+        return {"verdict": "UNKNOWN", "reason": "cannot read the heartbeat record: %s" % e}
+    if result is None:
+        return {"verdict": "UNKNOWN", "reason": "no daemon record: %s" % why, "guid": config["guid"]}
+    out = {}
+    for key in ("verdict", "reason", "guid", "since_progress", "observed_by", "interval", "timeout"):
+        if key in result:
+            out[key] = result[key]
+    return out
+
+
+def _domain_counters(host, dom):
+    disk = {"rd_sect": 0, "wr_sect": 0, "rd_req": 0, "wr_req": 0}
+    for devid in dom["vbd"]:
+        stats = host.vbd_stats(dom["domid"], devid)
+        if stats:
+            for key in disk:
+                disk[key] += int(stats.get(key, 0))
+    net_rx = net_tx = 0
+    for devid in dom["vif"]:
+        stats = host.vif_stats(dom["domid"], devid)
+        if stats:
+            net_rx += int(stats.get("tx_bytes", 0))
+            net_tx += int(stats.get("rx_bytes", 0))
+    return {
+        "name": dom["name"], "uuid": dom.get("uuid", ""), "domid": str(dom["domid"]), "state": dom.get("state", ""),
+        "cpu_seconds": "%.3f" % dom["cpu_time"], "vcpus": str(dom["online_vcpus"]),
+        "memory_bytes": str(int(dom.get("memory", 0))),
+        "rd_bytes": str(disk["rd_sect"] * SECTOR), "wr_bytes": str(disk["wr_sect"] * SECTOR),
+        "rd_ops": str(disk["rd_req"]), "wr_ops": str(disk["wr_req"]),
+        "rx_bytes": str(net_rx), "tx_bytes": str(net_tx),
+    }
+
+
+def get_host_stats():
+    """One sweep of the host in one reply: hypervisor CPU and memory, network devices, repositories,
+    the heartbeat state and every running domain (Domain-0 included), as raw monotonic counters with
+    the sample's time. Never sleeps: rates are the manager's job (two samples, their ``monotonic``).
+
+    A part that cannot be read leaves its figures out and says why in ``errors``; the call fails only
+    when the domain list itself cannot be read.
+    """
+    host = base.host()
+    errors = []
+    reply = {
+        "format": HOST_STATS_FORMAT,
+        "module_version": base.MODULE_VERSION,
+        "time": "%.3f" % host.now(),
+        "monotonic": "%.3f" % host.monotonic(),
+        "net_direction": dict(NET_DIRECTION),
+    }
+    reply["host"] = _host_figures(host, errors)
+    reply["network"] = _network(host, errors)
+    reply["storage"] = _storage(host, errors)
+    reply["heartbeat"] = _heartbeat_state()
+    reply["domains"] = [_domain_counters(host, dom) for dom in host.list_domains()]
+    reply["errors"] = errors
+    return reply
+
+
 def _domain(name):
     dom = base.host().xend_domain(name)
     if dom is None:
@@ -66,32 +240,14 @@ def ovs_domU_stats(domain):
     domain = check.domain_name("domain", domain)
     host = base.host()
     dom = _domain(domain)
-    disk = {"rd_sect": 0, "wr_sect": 0, "rd_req": 0, "wr_req": 0}
-    for devid in dom["vbd"]:
-        stats = host.vbd_stats(dom["domid"], devid)
-        if stats:
-            for key in disk:
-                disk[key] += int(stats.get(key, 0))
-    net_rx = net_tx = 0
-    for devid in dom["vif"]:
-        stats = host.vif_stats(dom["domid"], devid)
-        if stats:
-            net_rx += int(stats.get("tx_bytes", 0))
-            net_tx += int(stats.get("rx_bytes", 0))
+    counters = _domain_counters(host, dom)
     uptime = 0.0
     if dom["start_time"]:
         uptime = max(0.0, host.now() - dom["start_time"])
-    return {
-        "rd_bytes": str(disk["rd_sect"] * SECTOR),
-        "wr_bytes": str(disk["wr_sect"] * SECTOR),
-        "rd_ops": str(disk["rd_req"]),
-        "wr_ops": str(disk["wr_req"]),
-        "rx_bytes": str(net_rx),
-        "tx_bytes": str(net_tx),
-        "cputime": "%.3f" % dom["cpu_time"],
-        "uptime": "%.3f" % uptime,
-        "vcpus": str(dom["online_vcpus"]),
-    }
+    out = {"cputime": counters["cpu_seconds"], "uptime": "%.3f" % uptime, "vcpus": counters["vcpus"]}
+    for key in ("rd_bytes", "wr_bytes", "rd_ops", "wr_ops", "rx_bytes", "tx_bytes"):
+        out[key] = counters[key]
+    return out
 
 
 def get_vncport(domain):
@@ -111,4 +267,5 @@ SERVICES = {
     "ovs_dom0_stats": ovs_dom0_stats,
     "ovs_domU_stats": ovs_domU_stats,
     "get_vncport": get_vncport,
+    "get_host_stats": get_host_stats,
 }

@@ -10,11 +10,13 @@ Numbers are plain Python ints (the services turn big ones into strings for XML-R
 
 A domain, as :meth:`HostIO.xend_domain` and :meth:`HostIO.list_domains` describe it, is a dict::
 
-    {"name": "i-2-7-VM", "domid": 7, "vfb_location": "0.0.0.0:5901" or None,
+    {"name": "i-2-7-VM", "domid": 7, "uuid": "0004fb00...", "vfb_location": "0.0.0.0:5901" or None,
      "vbd": [51712, 51728], "vif": [0, 1],        # device ids, as in /sys/devices/vbd-<domid>-<id>
      "cpu_time": 12.5,                              # seconds of CPU used, all vcpus
      "start_time": 1700000000.0,                    # epoch seconds
-     "online_vcpus": 2}
+     "online_vcpus": 2,
+     "memory": 1073741824,                          # bytes the domain holds now
+     "state": "r-----"}                             # xend's state flags
 
 Python 2.4-compatible, stdlib only; deployed as a flat file next to ``ovm3_compat.py``.
 """
@@ -28,6 +30,8 @@ import ovm3_compat
 #: Programs the real host runs (fixed absolute paths; no PATH look-up, no shell).
 IP = "/sbin/ip"
 XM = "/usr/sbin/xm"
+
+MIB = 1048576
 
 #: Read at most this much of any kernel or config file.
 SMALL_FILE = 1024 * 1024
@@ -125,6 +129,24 @@ class HostIO(object):
 
     def xen_memory(self):
         """``(total_mib, free_mib)`` of the hypervisor's memory."""
+        raise NotImplementedError
+
+    def xen_physinfo(self):
+        """The hypervisor's own figures: ``{cpus, idle_seconds, total_bytes, free_bytes}``; ``idle_seconds``
+        sums every physical CPU's idle time since boot (``None`` where the hypervisor does not say)."""
+        raise NotImplementedError
+
+    def uptime(self):
+        """Seconds since the host booted."""
+        raise NotImplementedError
+
+    def net_devices(self):
+        """Names of the host's own network devices (bridges, NICs, bonds; no vifs, taps or ``lo``)."""
+        raise NotImplementedError
+
+    def fs_usage(self, path):
+        """``(total_bytes, free_bytes)`` of the filesystem holding ``path`` (statvfs; may hang on a dead
+        NFS mount, so callers bound the wait)."""
         raise NotImplementedError
 
     def read_proc_stat(self):
@@ -304,6 +326,40 @@ class RealHost(HostIO):
     def read_proc_stat(self):
         return parse_proc_stat(self.read_file("/proc/stat"))
 
+    def xen_physinfo(self):
+        try:
+            from xen.lowlevel import xc as xc_module
+        except ImportError:  # not on a Xen dom0 with xend's tools: memory from xm, no CPU figure
+            total_mib, free_mib = self.xen_memory()
+            return {"cpus": 0, "idle_seconds": None, "total_bytes": total_mib * MIB, "free_bytes": free_mib * MIB}
+        handle = xc_module.xc()
+        info = handle.physinfo()
+        cpus = int(info.get("nr_cpus", 0))
+        idle = None
+        if hasattr(handle, "getcpuinfo") and cpus:
+            idle = 0.0
+            for cpu in handle.getcpuinfo(cpus):
+                idle += float(cpu.get("idletime", 0)) / 1e9
+        return {"cpus": cpus, "idle_seconds": idle,
+                "total_bytes": int(info.get("total_memory", 0)) * 1024,
+                "free_bytes": int(info.get("free_memory", 0)) * 1024}
+
+    def uptime(self):
+        return float(self.read_file("/proc/uptime", 256).split()[0])
+
+    def net_devices(self):
+        out = []
+        for name in self.listdir("/sys/class/net"):
+            if name == "lo" or name.startswith("vif") or name.startswith("tap"):
+                continue
+            out.append(name)
+        out.sort()
+        return out
+
+    def fs_usage(self, path):
+        st = os.statvfs(self._p(path))
+        return st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize
+
     def _backend_counters(self, device, tail, names):
         # pvops dom0 kernels (OVM 3's UEK) put backend devices straight under /sys/devices; xenified
         # kernels under /sys/devices/xen-backend.
@@ -384,6 +440,7 @@ def domain_from_sxp(sxp, vbd_ids, vif_ids):
     """xend's domain s-expression (as nested lists) -> the domain dict of this module."""
     return {
         "name": str(sxp_value(sxp, "name", "")),
+        "uuid": str(sxp_value(sxp, "uuid", "")),
         "domid": _number(sxp_value(sxp, "domid"), int, -1),
         "vfb_location": vfb_location(sxp),
         "vbd": list(vbd_ids),
@@ -391,6 +448,8 @@ def domain_from_sxp(sxp, vbd_ids, vif_ids):
         "cpu_time": _number(sxp_value(sxp, "cpu_time"), float, 0.0),
         "start_time": _number(sxp_value(sxp, "start_time"), float, 0.0),
         "online_vcpus": _number(sxp_value(sxp, "online_vcpus"), int, 0),
+        "memory": _number(sxp_value(sxp, "memory"), int, 0) * MIB,
+        "state": str(sxp_value(sxp, "state", "")),
     }
 
 

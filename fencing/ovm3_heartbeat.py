@@ -53,28 +53,45 @@ def verdict(config, guid, paths=None, window=None, margin=None, read_timeout=Non
     observed_by ('daemon': answered at once from the local daemon's record; 'probe': no daemon runs
     here, so the storage was watched for a bounded ``window`` of seconds).
     """
+    paths = _paths(config, paths)
+    if margin is None:
+        margin = config.get("margin")
+    if not ovm3_hb_config.valid_guid(guid or ""):
+        return {"verdict": "UNKNOWN", "reason": "invalid guid %r" % (guid,), "guid": str(guid),
+                "observed_by": "none", "mounts": [], "since_progress": ""}
+    result, why = recorded_verdict(config, guid, paths, margin)
+    if result is not None:
+        return result
+    result = probe(config, guid, paths, window, margin, read_timeout)
+    result["observed_by"] = "probe"
+    result["note"] = why
+    return result
+
+
+def _paths(config, paths=None):
     if paths is None:
         # The same system paths the daemon uses: the config file may move them (tests, sandboxes).
         paths = default_paths()
         for key in paths.keys():
             if config.get(key):
                 paths[key] = config[key]
+    return paths
+
+
+def recorded_verdict(config, guid, paths=None, margin=None):
+    """The verdict from the local daemon's record only -> ``(result, None)``, or ``(None, why)`` when
+    no daemon keeps a record here. Never probes the storage, never waits (the stats service uses it)."""
+    paths = _paths(config, paths)
     if margin is None:
         margin = config.get("margin")
-    if not ovm3_hb_config.valid_guid(guid or ""):
-        return {"verdict": "UNKNOWN", "reason": "invalid guid %r" % (guid,), "guid": str(guid),
-                "observed_by": "none", "mounts": [], "since_progress": ""}
     now = ovm3_compat.monotonic()
     boot = ovm3_hb_record.boot_id(paths["boot_id"])
     book, why = ovm3_hb_verdict.load_state(ovm3_hb_verdict.state_path(config["state_dir"]), boot, now)
-    if book is not None:
-        result = ovm3_hb_verdict.evaluate(book, guid, now, margin)
-        result["observed_by"] = "daemon"
-        return result
-    result = probe(config, guid, paths, window, margin, read_timeout)
-    result["observed_by"] = "probe"
-    result["note"] = why
-    return result
+    if book is None:
+        return None, why
+    result = ovm3_hb_verdict.evaluate(book, guid, now, margin)
+    result["observed_by"] = "daemon"
+    return result, None
 
 
 def probe(config, guid, paths, window=None, margin=None, read_timeout=None):

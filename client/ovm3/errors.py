@@ -160,6 +160,10 @@ class BridgeBusyFault(AgentFault):
     """A bridge could not be started or stopped because it is in use."""
 
 
+class UnknownMethodFault(AgentFault):
+    """The agent has no such method (an older agent, or our module not installed or not upgraded)."""
+
+
 class NotSimulatedFault(AgentFault):
     """The simulated agent does not implement this method."""
 

@@ -172,6 +172,8 @@ METHODS = (
     Method("get_module_info", OVM3, "", returns="any", readonly=True),
     Method("check_dom0_storage_verdict", OVM3, "guid:str", returns="any", readonly=True,
            note="the three-valued heartbeat verdict of a peer, as recorded by the local daemon"),
+    Method("get_host_stats", OVM3, "", returns="host_stats", readonly=True,
+           note="one sweep of the host: hypervisor CPU/memory, network, repositories, heartbeat, every domain"),
     Method("heartbeat_release_storage", OVM3, "path:str", returns="any", timeout=MEDIUM,
            note="before a planned unmount: the heartbeat records stopped there and stops monitoring it"),
 )

@@ -38,6 +38,7 @@ CONVERTERS = {
     "vm_config": "vm:to_vm_config",
     "dom0_stats": "stats:to_dom0_stats",
     "domu_stats": "stats:to_domu_stats",
+    "host_stats": "hoststats:to_host_stats",
 }
 _cache = {}
 

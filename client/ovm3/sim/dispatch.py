@@ -87,6 +87,8 @@ class Dispatcher:
         if method is None or not method.exists_in(self.version):
             raise AgentError('method "%s" is not supported' % wire)
         if method.area.ours:
+            if self.services:  # the module is loaded, an older one without this service: ovs-agent's fault
+                raise AgentError('method "%s" is not supported' % wire)
             raise not_simulated(wire)
         fn = self.handlers.get(wire)
         if fn is None:

@@ -344,6 +344,7 @@ class SimHostIO:
         vfb = ["0.0.0.0:%d" % d.vnc_port] if d.config.get("vfb") else [None]
         return {
             "name": d.name,
+            "uuid": d.vm_id,
             "domid": d.domid,
             "vfb_location": vfb[0],
             "vbd": [51712 + 16 * i for i in range(len(d.config.get("disk", [])))],
@@ -351,6 +352,8 @@ class SimHostIO:
             "cpu_time": d.cpu_time(self._now()),
             "start_time": d.start_time,
             "online_vcpus": d.vcpus,
+            "memory": d.memory * 1048576,
+            "state": d.state_flags(),
         }
 
     def xend_domain(self, name):
@@ -366,6 +369,7 @@ class SimHostIO:
         with self.h.lock:
             dom0 = {
                 "name": "Domain-0",
+                "uuid": "00000000-0000-0000-0000-000000000000",
                 "domid": 0,
                 "vfb_location": None,
                 "vbd": [],
@@ -373,12 +377,35 @@ class SimHostIO:
                 "cpu_time": max(0.0, self._now() - self.h.boot_time) * 0.05,
                 "start_time": float(self.h.boot_time),
                 "online_vcpus": self.h.cpus,
+                "memory": self.h.dom0_mb * 1048576,
+                "state": "r-----",
             }
             return [dom0] + [self._domain(d) for d in sorted(self.h.domains.values(), key=lambda d: d.domid)]
 
     def xen_memory(self):
         with self.h.lock:
             return self.h.memory_mb, max(0, self.h.free_mb())
+
+    def uptime(self):
+        return max(0.0, self._now() - self.h.boot_time)
+
+    def xen_physinfo(self):
+        # Each physical CPU is busy with what the domains use (dom0 included); the rest is idle time.
+        now = self._now()
+        with self.h.lock:
+            busy = sum(d["cpu_time"] for d in self.list_domains())
+            total, free = self.xen_memory()
+            cpus = self.h.cpus
+        idle = max(0.0, cpus * max(0.0, now - self.h.boot_time) - busy)
+        return {"cpus": cpus, "idle_seconds": idle, "total_bytes": total * 1048576, "free_bytes": free * 1048576}
+
+    def net_devices(self):
+        with self.h.lock:
+            return sorted(set(self.h.bridges) | set(self.h.nics) | set(self.h.bonds))
+
+    def fs_usage(self, path):
+        st = os.statvfs(self.local_path(path))
+        return st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize
 
     def read_proc_stat(self):
         now = self._now()
