@@ -9,11 +9,17 @@ any beyond that are closed at once (HTTP gets a 503 first).
 
 import errno
 import io
+import logging
 import socket
+import ssl
+import sys
 import threading
 import time
+from http.server import ThreadingHTTPServer
 
 from ovm3 import errors
+
+log = logging.getLogger(__name__)
 
 HANDSHAKE_TIMEOUT = 10.0
 REQUEST_DEADLINE = 30.0
@@ -151,3 +157,66 @@ class DeadlineHandlerMixin:
     def handle_one_request(self):
         self._deadline_reader.next_request()
         return super().handle_one_request()
+
+
+class LimitedHTTPServer(ThreadingHTTPServer):
+    """A threaded HTTP(S) server with these limits: at most ``max_connections`` served at once (the rest
+    refused at once), the TLS handshake in each connection's own worker under ``handshake_timeout``, and
+    (with a :class:`DeadlineHandlerMixin` handler) the request deadline and idle timeout. ``ovm3 serve``
+    and ``ovm3 exporter`` listen with it."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    #: Where connection-level events are logged (a subclass names its own logger).
+    log = log
+
+    def __init__(self, address, handler, ssl_context=None, max_connections=MAX_CONNECTIONS):
+        super().__init__(address, handler)
+        # The listening socket stays plain: a handshake inside accept() would let one silent peer stop
+        # every other client. Each connection's worker does its own handshake, under a deadline.
+        self.ssl_context = ssl_context
+        self.slots = ConnectionSlots(max_connections)
+        self.handshake_timeout = HANDSHAKE_TIMEOUT
+        self.request_deadline = REQUEST_DEADLINE
+        self.idle_timeout = IDLE_TIMEOUT
+        self.scheme = "https" if ssl_context is not None else "http"
+
+    def process_request(self, request, client_address):
+        if not self.slots.take():
+            self.log.warning("%s: refused, %d connections already served", client_address[0], self.slots.limit)
+            refuse_busy(request, self.ssl_context is not None)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.give_back()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.give_back()
+
+    def finish_request(self, request, client_address):
+        if self.ssl_context is None:
+            return super().finish_request(request, client_address)
+        try:
+            tls = tls_handshake(request, self.ssl_context, self.handshake_timeout)
+        except (ssl.SSLError, OSError) as e:
+            self.log.info("%s: TLS handshake failed: %s", client_address[0], e)
+            return None
+        try:
+            return super().finish_request(tls, client_address)
+        finally:
+            self.shutdown_request(tls)  # FIN before close, so a refused peer still reads its answer
+
+    def handle_error(self, request, client_address):
+        # socketserver prints a traceback to stderr. A client that hangs up mid-request (or mid-TLS) is
+        # routine for a server: one log line. Anything else is logged with its traceback, never printed.
+        exc = sys.exc_info()[1]
+        peer = client_address[0] if client_address else "?"
+        if isinstance(exc, (ConnectionError, TimeoutError, ssl.SSLError)):
+            self.log.info("%s: connection ended before the answer: %s", peer, exc)
+        else:
+            self.log.error("%s: request failed outside any handler", peer, exc_info=True)

@@ -6,6 +6,8 @@ network, not the caller, so it is logged as weaker and never allows the set-up e
 ownership of a host). Without any of the three, serve refuses to start unless ``--no-auth`` is given.
 """
 
+import base64
+import binascii
 import dataclasses
 import hashlib
 import hmac
@@ -50,9 +52,9 @@ def require_client_certificate(ctx, pem_file):
     return fingerprint
 
 
-def require_a_mode(api_key, client_cert, allow_from, no_auth):
+def require_a_mode(api_key, client_cert, allow_from, no_auth, basic_auth=None):
     """UsageError unless one mode is given or ``no_auth`` says open on purpose."""
-    if not (no_auth or api_key or client_cert or allow_from):
+    if not (no_auth or api_key or client_cert or allow_from or basic_auth):
         raise errors.UsageError(
             "no authentication: give an API key (--api-key-file or OVM3_SERVE_API_KEY), a client "
             "certificate (--client-cert) or --allow-from CIDR (or --no-auth on purpose)"
@@ -67,15 +69,18 @@ class AuthPolicy:
     :param client_cert_sha256: fingerprint of the one client certificate accepted (mutual TLS).
     :param allow_from: networks a client address must be in.
     :param no_auth: open on purpose (tests, a socket nothing else can reach).
+    :param basic_auth: ``(user, password)`` of HTTP basic authentication (``ovm3 exporter``, for
+        Prometheus' ``basic_auth``).
     """
 
     api_key: Optional[str] = dataclasses.field(default=None, repr=False)
     client_cert_sha256: Optional[str] = None
     allow_from: Tuple = ()
     no_auth: bool = False
+    basic_auth: Optional[Tuple[str, str]] = dataclasses.field(default=None, repr=False)
 
     def __post_init__(self):
-        require_a_mode(self.api_key, self.client_cert_sha256, self.allow_from, self.no_auth)
+        require_a_mode(self.api_key, self.client_cert_sha256, self.allow_from, self.no_auth, self.basic_auth)
 
     @property
     def modes(self):
@@ -83,6 +88,8 @@ class AuthPolicy:
         names = []
         if self.api_key:
             names.append("api-key")
+        if self.basic_auth:
+            names.append("basic-auth")
         if self.client_cert_sha256:
             names.append("client-certificate")
         if self.allow_from:
@@ -93,7 +100,7 @@ class AuthPolicy:
     def authenticates_caller(self):
         """True when a secret (key or pinned certificate) proves who calls and ``no_auth`` was not
         asked for: only then is set-up over HTTP allowed."""
-        return bool(self.api_key or self.client_cert_sha256) and not self.no_auth
+        return bool(self.api_key or self.client_cert_sha256 or self.basic_auth) and not self.no_auth
 
     def warning(self):
         """What to log at start when the policy is weaker than a secret, else None."""
@@ -128,4 +135,20 @@ class AuthPolicy:
                 given = given or auth[7:]
             if not hmac.compare_digest(given.encode("utf-8"), self.api_key.encode("utf-8")):
                 return "missing or wrong API key"
+        if self.basic_auth:
+            if not _basic_matches(headers.get("Authorization") or "", self.basic_auth):
+                return "missing or wrong basic-auth user or password"
         return None
+
+
+def _basic_matches(header, expected):
+    """Does an ``Authorization: Basic ...`` header carry exactly ``expected`` (user, password)?"""
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "basic":
+        return False
+    try:
+        given = base64.b64decode(token.strip().encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        return False
+    want = ("%s:%s" % expected).encode("utf-8")
+    return hmac.compare_digest(given, want)

@@ -8,7 +8,6 @@ Pool creation/join, the master VIP and the pool filesystem are done when primary
 
 import logging
 import math
-import re
 
 from ovm3 import errors
 from ovm3.errors import HeartbeatMismatch, HostRefused
@@ -56,14 +55,9 @@ def hardware_info(resource):
 
 def expected_module_version():
     """MODULE_VERSION of the agent module shipped with this package ("" if it cannot be read)."""
-    try:
-        from ovm3.hostfiles import path
+    from ovm3.hostfiles import module_version
 
-        with open(path("agent_module", "ovm3_agent_base.py"), encoding="utf-8") as f:
-            m = re.search(r'^MODULE_VERSION\s*=\s*"([^"]+)"', f.read(), re.M)
-        return m.group(1) if m else ""
-    except (OSError, ValueError):
-        return ""
+    return module_version()
 
 
 def module_info(resource):

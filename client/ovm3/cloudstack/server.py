@@ -17,9 +17,7 @@ are refused at once, so no single peer (idle, slow or silent) holds the server.
 
 import json
 import logging
-import ssl
-import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from ovm3 import server_limits
 from ovm3.cloudstack import protocol
@@ -33,65 +31,16 @@ PREFIX = protocol.PREFIX
 MAX_BODY = 4 << 20
 
 
-class ResourceServer(ThreadingHTTPServer):
+class ResourceServer(server_limits.LimitedHTTPServer):
     """A threaded HTTP(S) server bound to one :class:`ovm3.cloudstack.resource.HostResource`."""
 
-    daemon_threads = True
-    allow_reuse_address = True
+    log = log
 
     def __init__(self, address, resource, api_key=None, ssl_context=None, auth=None,
                  max_connections=server_limits.MAX_CONNECTIONS):
-        super().__init__(address, _Handler)
+        super().__init__(address, _Handler, ssl_context=ssl_context, max_connections=max_connections)
         self.resource = resource
         self.auth = auth if auth is not None else AuthPolicy(api_key=api_key, no_auth=not api_key)
-        # The listening socket stays plain: a handshake inside accept() would let one silent peer stop
-        # every other client. Each connection's worker does its own handshake, under a deadline.
-        self.ssl_context = ssl_context
-        self.slots = server_limits.ConnectionSlots(max_connections)
-        self.handshake_timeout = server_limits.HANDSHAKE_TIMEOUT
-        self.request_deadline = server_limits.REQUEST_DEADLINE
-        self.idle_timeout = server_limits.IDLE_TIMEOUT
-        self.scheme = "https" if ssl_context is not None else "http"
-
-    def process_request(self, request, client_address):
-        if not self.slots.take():
-            log.warning("%s: refused, %d connections already served", client_address[0], self.slots.limit)
-            server_limits.refuse_busy(request, self.ssl_context is not None)
-            return
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self.slots.give_back()
-            raise
-
-    def process_request_thread(self, request, client_address):
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self.slots.give_back()
-
-    def finish_request(self, request, client_address):
-        if self.ssl_context is None:
-            return super().finish_request(request, client_address)
-        try:
-            tls = server_limits.tls_handshake(request, self.ssl_context, self.handshake_timeout)
-        except (ssl.SSLError, OSError) as e:
-            log.info("%s: TLS handshake failed: %s", client_address[0], e)
-            return None
-        try:
-            return super().finish_request(tls, client_address)
-        finally:
-            self.shutdown_request(tls)  # FIN before close, so a refused peer still reads its answer
-
-    def handle_error(self, request, client_address):
-        # socketserver prints a traceback to stderr. A client that hangs up mid-request (or mid-TLS) is
-        # routine for a server: one log line. Anything else is logged with its traceback, never printed.
-        exc = sys.exc_info()[1]
-        peer = client_address[0] if client_address else "?"
-        if isinstance(exc, (ConnectionError, TimeoutError, ssl.SSLError)):
-            log.info("%s: connection ended before the answer: %s", peer, exc)
-        else:
-            log.error("%s: request failed outside any handler", peer, exc_info=True)
 
     @property
     def url(self):

@@ -5,6 +5,7 @@ name, so they are deployed as flat files; :func:`path` finds them in a checkout 
 """
 import importlib
 import os
+import re
 import sys
 
 FOLDERS = ("agent_module", "fencing", "hostlib")
@@ -48,3 +49,13 @@ def heartbeat_main():
     import ovm3_heartbeat  # noqa: E402  (a flat host-side module)
 
     sys.exit(ovm3_heartbeat.main(sys.argv[1:]))
+
+
+def module_version():
+    """MODULE_VERSION of the agent module shipped with this package ("" if it cannot be read)."""
+    try:
+        with open(path("agent_module", "ovm3_agent_base.py"), encoding="utf-8") as f:
+            m = re.search(r'^MODULE_VERSION\s*=\s*"([^"]+)"', f.read(), re.M)
+        return m.group(1) if m else ""
+    except (OSError, ValueError):
+        return ""
