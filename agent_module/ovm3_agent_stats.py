@@ -65,15 +65,29 @@ NET_DIRECTION = {"host": "rx_bytes is what the host's device received",
                  "domains": "rx_bytes is what the guest received (dom0's vif tx)"}
 
 
-def _bounded(fn, args, wait):
-    """``fn(*args)`` in a helper thread -> ``(done, value, error)``; gives up after ``wait`` seconds."""
+#: path -> the state of the helper thread still stuck in that repository's statvfs (not asked again
+#: until it ends; it sets "ended" as it ends: Thread.isAlive is gone in 3.9).
+_stuck = {}
+
+
+def _bounded(key, fn, args, wait):
+    """``fn(*args)`` in a helper thread -> ``(done, value, error)``; gives up after ``wait`` seconds. A call
+    under ``key`` still stuck from an earlier reply is not started again (one thread per dead mount)."""
+    old = _stuck.get(key)
+    if old is not None:
+        if "ended" not in old:
+            return False, None, None
+        del _stuck[key]
     box = {}
 
     def target():
         try:
-            box["value"] = fn(*args)
-        except Exception:
-            box["error"] = sys.exc_info()[1]
+            try:
+                box["value"] = fn(*args)
+            except Exception:
+                box["error"] = sys.exc_info()[1]
+        finally:
+            box["ended"] = True
 
     worker = threading.Thread(target=target)
     worker.setDaemon(True)
@@ -83,6 +97,7 @@ def _bounded(fn, args, wait):
         return True, box["value"], None
     if "error" in box:
         return True, None, box["error"]
+    _stuck[key] = box
     return False, None, None
 
 
@@ -136,7 +151,7 @@ def _storage(host, errors):
     for name in names:
         path = REPOSITORY_ROOT + "/" + name
         item = {"path": path, "state": "ok"}
-        done, value, error = _bounded(host.fs_usage, (path,), FS_USAGE_WAIT)
+        done, value, error = _bounded(path, host.fs_usage, (path,), FS_USAGE_WAIT)
         if not done:
             item["state"] = "unresponsive"
         elif error is not None:

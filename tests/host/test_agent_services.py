@@ -24,10 +24,11 @@ class RegistryTest(unittest.TestCase):
             "ovs_control_interface ovs_mkdirs ovs_check_file ovs_upload_ssh_key ovs_upload_file "
             "ovs_dom0_stats ovs_domU_stats get_module_version get_ovs_version ping"
         ).split()
-        ours = ["get_api_services", "get_module_info", "check_dom0_storage_verdict", "heartbeat_release_storage"]
+        ours = ["get_api_services", "get_module_info", "check_dom0_storage_verdict", "heartbeat_release_storage",
+                "get_host_stats"]
         for name in cloudstack + ours:
             self.assertTrue(name in SERVICES, name)
-        self.assertEqual(len(SERVICES), 24)
+        self.assertEqual(len(SERVICES), 25)
 
     def test_argument_orders_match_cloudstack(self):
         expect = {
