@@ -136,7 +136,8 @@ def to_host_stats(value):
     hb = value.get("heartbeat")
     if hb is not None:
         expect(hb, dict, "heartbeat")
-        out.heartbeat = HeartbeatState(_str(hb.get("verdict"), "verdict") or "UNKNOWN", _str(hb.get("reason"), "reason"),
+        out.heartbeat = HeartbeatState(_str(hb.get("verdict"), "verdict") or "UNKNOWN",
+                                       _str(hb.get("reason"), "reason"),
                                        to_float(hb.get("since_progress"), "since_progress"),
                                        _str(hb.get("observed_by"), "observed_by"))
     for item in _items(value.get("domains"), "domains"):
