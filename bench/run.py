@@ -21,6 +21,7 @@ PARTS = (
     ("call_cost", "bench.callcost", "1. Call cost"),
     ("parsing", "bench.parsing", "2. Parsing"),
     ("fleet", "bench.fleet", "3. Fleet poll"),
+    ("fleet_sweep", "bench.sweep", "3b. Fleet sweep by call shape"),
     ("heartbeat", "bench.heartbeat", "4. Heartbeat detection latency"),
     ("deploy", "bench.deploy", "5. Deploy"),
 )
