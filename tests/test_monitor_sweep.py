@@ -99,3 +99,27 @@ def test_other_faults_are_not_taken_for_a_missing_service(hosts):
 def test_the_typed_result_refuses_other_shapes(bad):
     with pytest.raises(errors.ParseError):
         to_host_stats(bad)
+
+
+def test_heartbeat_state_comes_from_the_running_daemon_s_record(tmp_path):
+    guid = "6b1e4bd2-0b1d-4a8f-9d3e-0f3d3c0a1b11"
+    mount = "/nfsmnt/f12842ebf5ed3fe78da1eb0e17f5ede8"
+    with simulated_agents(count=1, root=tmp_path) as hs:
+        h = hs[0]
+        h.state.mount("nfs-1:/export/primary", mount)
+        hb = h.heartbeat(guid, [mount], interval=0.2, timeout=1.0, fence_action="log-only")
+        try:
+            c = h.client()
+            before = c.ovm3.get_host_stats().heartbeat
+            assert before.verdict in ("NONE", "UNKNOWN") and before.reason  # configured, no daemon yet
+            hb.start()
+            ends = time.monotonic() + 15
+            state = before
+            while time.monotonic() < ends and state.verdict != "ALIVE":
+                time.sleep(0.2)
+                state = c.ovm3.get_host_stats().heartbeat
+            assert state.verdict == "ALIVE", (state, hb.log())
+            assert state.observed_by == "daemon"
+            assert state.since_progress is not None and 0 <= state.since_progress < 5
+        finally:
+            hb.close()
