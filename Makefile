@@ -5,8 +5,9 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 # dom0 runs Python 2.4 (OVM 3.2) or 2.6 (OVM 3.3/3.4); the closest real interpreter here is 2.7.
 PY27 ?= $(shell if PYENV_VERSION=2.7.18 python -c 'import sys; assert sys.version_info[:2]==(2,7)' >/dev/null 2>&1; then echo 'env PYENV_VERSION=2.7.18 python'; elif command -v python2.7 >/dev/null 2>&1; then echo python2.7; fi)
-# prometheus (server and promtool): the exporter's tests scrape it with a real Prometheus.
-DEB_PACKAGES := fuse3 libfuse2 openssh-server openssh-client gcc libc6-dev prometheus
+# prometheus (server and promtool): the exporter's tests scrape it with a real Prometheus; chromium and
+# chromium-driver: its status page is checked in a headless browser.
+DEB_PACKAGES := fuse3 libfuse2 openssh-server openssh-client gcc libc6-dev prometheus chromium chromium-driver
 # Host-side code and the host tests (and their helpers), which a dom0 runs too (ovm3 deploy --self-test).
 HOST_SOURCES = $(shell git ls-files 'agent_module/*.py' 'fencing/*.py' 'hostlib/*.py' 'tools/host/*.py' 'tests/host/*.py' 2>/dev/null || ls agent_module/*.py fencing/*.py hostlib/*.py tests/host/*.py)
 

@@ -21,7 +21,7 @@ h1{font-size:1.2em;margin:0 0 .5em}
 table{border-collapse:collapse;width:100%;background:#fff}
 th,td{padding:.35em .5em;border-bottom:1px solid #ddd;text-align:left;font-size:.9em}
 tr.down td{background:#fde8e8}
-.up{color:#17692b;font-weight:bold}.down .state{color:#a11;font-weight:bold}
+tr.up td.state{color:#17692b;font-weight:bold}tr.down td.state{color:#a11;font-weight:bold}
 @media (max-width:600px){
  thead{display:none} table,tbody,tr,td{display:block;width:auto}
  tr{margin:0 0 .8em;border:1px solid #ccc;border-radius:4px;background:#fff}
