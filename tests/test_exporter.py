@@ -231,3 +231,34 @@ def test_status_page_is_self_contained_and_shows_a_down_host(hosts):
         row = status["hosts"][1]
         assert not row["up"] and row["cells"]["state"] == "DOWN" and status["up"] == 2
         json.dumps(status)
+
+
+def test_a_dripping_peer_is_dropped_at_the_request_deadline_and_others_are_served(hosts):
+    with exporting(FleetCollector(_targets(hosts[:1])), token=TOKEN) as server:
+        server.request_deadline = 1.0
+        drip = socket.create_connection(server.server_address[:2])
+        try:
+            drip.settimeout(10)
+            started = time.monotonic()
+            closed = False
+            while time.monotonic() - started < 8:
+                try:
+                    drip.sendall(b"G")
+                    time.sleep(0.2)
+                except OSError:
+                    closed = True
+                    break
+                drip.setblocking(False)
+                try:
+                    if drip.recv(1) == b"":
+                        closed = True
+                        break
+                except BlockingIOError:
+                    pass
+                finally:
+                    drip.setblocking(True)
+                    drip.settimeout(10)
+            assert closed and time.monotonic() - started < 5
+            assert _get(server, headers={"Authorization": "Bearer " + TOKEN}).status_code == 200
+        finally:
+            drip.close()

@@ -141,6 +141,16 @@ class AuthPolicy:
         return None
 
 
+def request_refusal(policy, handler):
+    """Why ``policy`` refuses the request a ``BaseHTTPRequestHandler`` is serving (None: it may proceed);
+    the peer's certificate is read from the TLS connection only when a pinned one is required."""
+    peer_cert = None
+    if policy.client_cert_sha256:
+        getpeercert = getattr(handler.connection, "getpeercert", None)
+        peer_cert = getpeercert(binary_form=True) if getpeercert else None
+    return policy.check(handler.headers, handler.client_address[0], peer_cert)
+
+
 def _basic_matches(header, expected):
     """Does an ``Authorization: Basic ...`` header carry exactly ``expected`` (user, password)?"""
     scheme, _, token = header.partition(" ")

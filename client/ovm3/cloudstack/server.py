@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler
 
 from ovm3 import server_limits
 from ovm3.cloudstack import protocol
-from ovm3.cloudstack.auth import AuthPolicy
+from ovm3.cloudstack.auth import AuthPolicy, request_refusal
 from ovm3.cloudstack.dispatch import describe_error
 from ovm3.cloudstack.registry import HANDLERS
 
@@ -72,11 +72,7 @@ class _Handler(server_limits.DeadlineHandlerMixin, BaseHTTPRequestHandler):
 
     def _refusal(self):
         """Why the server's auth policy refuses this request (None when it may proceed)."""
-        peer_cert = None
-        if self.server.auth.client_cert_sha256:
-            getpeercert = getattr(self.connection, "getpeercert", None)
-            peer_cert = getpeercert(binary_form=True) if getpeercert else None
-        return self.server.auth.check(self.headers, self.client_address[0], peer_cert)
+        return request_refusal(self.server.auth, self)
 
     def _unexpected(self, e):
         step = getattr(e, "ovm3_step", None) or "serve"

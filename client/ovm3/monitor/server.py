@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from ovm3 import server_limits
+from ovm3.cloudstack.auth import request_refusal
 from ovm3.monitor import statuspage
 
 log = logging.getLogger(__name__)
@@ -62,11 +63,7 @@ class _Handler(server_limits.DeadlineHandlerMixin, BaseHTTPRequestHandler):
         self._send(status, "text/plain; charset=utf-8", (message + "\n").encode("utf-8"), extra)
 
     def _refusal(self):
-        peer_cert = None
-        if self.server.auth.client_cert_sha256:
-            getpeercert = getattr(self.connection, "getpeercert", None)
-            peer_cert = getpeercert(binary_form=True) if getpeercert else None
-        return self.server.auth.check(self.headers, self.client_address[0], peer_cert)
+        return request_refusal(self.server.auth, self)
 
     def do_HEAD(self):
         return self.do_GET()
