@@ -304,6 +304,7 @@ class XendHost(ovm3_hostio.RealHost):
 VM_DICT = {
     "name": "i-2-7-VM", "domid": 7, "vfb_location": "0.0.0.0:5901", "vbd": [51712, 51728], "vif": [0],
     "cpu_time": 1045.60286007, "start_time": 1699999000.25, "online_vcpus": 2,
+    "uuid": "7b5e6a2c-2d9b-4f6e-9c4e-0a6b1e3f5d21", "memory": 1024 * 1048576, "state": "-b----",
 }
 
 
