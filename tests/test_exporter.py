@@ -262,3 +262,26 @@ def test_a_dripping_peer_is_dropped_at_the_request_deadline_and_others_are_serve
             assert _get(server, headers={"Authorization": "Bearer " + TOKEN}).status_code == 200
         finally:
             drip.close()
+
+
+def test_inventory_hosts_are_exported_with_their_own_password_files(hosts, tmp_path):
+    pw = tmp_path / "agent.pw"
+    pw.write_text(hosts[0].password + "\n")
+    inv = tmp_path / "fleet.ini"
+    inv.write_text("[defaults]\nagent_password_file = %s\n\n" % pw + "".join(
+        "[host ovm-%d]\nagent_url = %s\n\n" % (i, h.url) for i, h in enumerate(hosts)))
+    out = tmp_path / "tf"
+    out.mkdir()
+    result = CliRunner().invoke(cli, ["exporter", "--inventory", str(inv), "--textfile", str(out), "--once",
+                                      "--deadline", "5"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    text = (out / "ovm3.prom").read_text()
+    assert [_value(text, "ovm3_host_up", host="ovm-%d" % i) for i in range(3)] == [1, 1, 1]
+
+
+def test_no_call_timeout_outlasts_the_per_host_deadline():
+    from ovm3.cli.cmd_exporter import _timeouts
+    from ovm3.cli.main import Settings
+
+    t = _timeouts(Settings(), 2.5)
+    assert t.connect == 2.5 and t.short == 2.5 and t.total is None

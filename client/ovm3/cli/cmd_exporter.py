@@ -48,11 +48,24 @@ def read_basic_auth(path):
     return user, password
 
 
-def targets_from(settings, inventory_path, urls):
+def _timeouts(settings, deadline):
+    """Each call's timeouts, none beyond the per-host deadline (a connect to a black-holed address
+    would otherwise hold its worker past the scrape for the default connect timeout)."""
+    import dataclasses
+
+    from ovm3.transport import Timeouts
+
+    base = settings.timeouts or Timeouts()
+    return dataclasses.replace(base, connect=min(base.connect, deadline), short=min(base.short, deadline),
+                               total=None)
+
+
+def targets_from(settings, inventory_path, urls, deadline=10.0):
     """The exporter's targets: every host of the inventory, then each ``--url [NAME=]URL``."""
     from ovm3.client import AgentClient, read_password_file
     from ovm3.monitor.collector import Target
 
+    timeouts = _timeouts(settings, deadline)
     out = []
     if inventory_path:
         from ovm3 import inventory
@@ -60,7 +73,7 @@ def targets_from(settings, inventory_path, urls):
         for entry in inventory.load(inventory_path).hosts:
             def make(entry=entry):
                 password = read_password_file(entry.agent_password_file) if entry.agent_password_file else None
-                return AgentClient(entry.url, user=entry.agent_user, password=password, timeouts=settings.timeouts)
+                return AgentClient(entry.url, user=entry.agent_user, password=password, timeouts=timeouts)
 
             out.append(Target(entry.name, make))
     for spec in urls:
@@ -76,8 +89,7 @@ def targets_from(settings, inventory_path, urls):
 
         def make(url=url, password=password):
             return AgentClient(url, user=settings.user, password=password, fingerprint=settings.fingerprint,
-                               ca_bundle=settings.ca_bundle, legacy_tls=settings.legacy_tls,
-                               timeouts=settings.timeouts)
+                               ca_bundle=settings.ca_bundle, legacy_tls=settings.legacy_tls, timeouts=timeouts)
 
         out.append(Target(name, make))
     if not out:
@@ -151,8 +163,9 @@ def command(settings, inventory_path, urls, deadline, workers, bridge, listen, l
     from ovm3.monitor.collector import FleetCollector
     from ovm3.monitor.sweep import HostSweeper
 
-    collector = FleetCollector(targets_from(settings, inventory_path, urls), deadline=deadline, workers=workers,
-                               sweeper=HostSweeper(bridge), module_version=module_version())
+    targets = targets_from(settings, inventory_path, urls, deadline)
+    collector = FleetCollector(targets, deadline=deadline, workers=workers, sweeper=HostSweeper(bridge),
+                               module_version=module_version())
     stop = threading.Event()
     if textfile_dir:
         from ovm3.monitor import textfile
