@@ -57,6 +57,23 @@ class Settings:
                                        legacy_tls=self.legacy_tls, timeouts=self.timeouts)
         return self._client
 
+    def client_for(self, target):
+        """A client to a second host (``vm migrate``'s destination): ``target`` is an agent URL or a host
+        name (https on 8899), with this command's user, password, CA bundle and TLS profile; its
+        certificate is checked against known_agents (``--fingerprint`` is for the first host only)."""
+        from ovm3.client import AgentClient
+
+        self._others = getattr(self, "_others", [])
+        client = AgentClient(target, user=self.user, password=self.password(), ca_bundle=self.ca_bundle,
+                             legacy_tls=self.legacy_tls, timeouts=self.timeouts)
+        self._others.append(client)
+        return client
+
+    def close(self):
+        for client in [self._client] + getattr(self, "_others", []):
+            if client is not None:
+                client.close()
+
 
 pass_settings = click.make_pass_decorator(Settings)
 
@@ -150,7 +167,7 @@ def cli(ctx, url, host, port, tls, user, password_file, fingerprint, ca_bundle, 
                             format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     ctx.obj = Settings(_build_url(url, host, port, tls), user, password_file, fingerprint, ca_bundle,
                        legacy_tls, json_output, verbose, parse_timeouts(timeout_specs))
-    ctx.call_on_close(lambda: ctx.obj._client and ctx.obj._client.close())
+    ctx.call_on_close(ctx.obj.close)
 
 
 def main(argv=None):
