@@ -1,0 +1,160 @@
+"""Living with ``ovm3``: profiles, global options wherever they are typed, conflicts refused, JSON errors,
+Ctrl-C, help text."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from ovm3.cli.main import main
+from ovm3.errors import UsageError
+from ovm3.profiles import Profile, ProfileStore, render
+from ovm3.sim import simulated_agents
+
+
+class Ran:
+    def __init__(self, code, stdout, stderr):
+        self.exit_code, self.stdout, self.stderr = code, stdout, stderr
+
+
+def run_main(argv, env):
+    with CliRunner().isolation(env=env) as (out, err, _mixed):
+        code = main(argv)
+        return Ran(code, out.getvalue().decode(), err.getvalue().decode())
+
+
+@pytest.fixture
+def host(tmp_path):
+    with simulated_agents(count=1, tls=False, root=tmp_path / "sim") as hosts:
+        yield hosts[0]
+
+
+@pytest.fixture
+def config(tmp_path, monkeypatch):
+    path = tmp_path / "cfg" / "config.toml"
+    monkeypatch.setenv("OVM3_CONFIG", str(path))
+    monkeypatch.delenv("OVM3_URL", raising=False)
+    monkeypatch.delenv("OVM3_PASSWORD", raising=False)
+    return path
+
+
+def password_file(tmp_path, secret):
+    pw = tmp_path / "agent.pw"
+    pw.write_text(secret + "\n")
+    pw.chmod(0o600)
+    return pw
+
+
+def test_config_add_list_use_remove(host, config, tmp_path):
+    pw = password_file(tmp_path, host.password)
+    env = {"OVM3_CONFIG": str(config)}
+    added = run_main(["config", "add", "ovm-1", "--url", host.url, "--password-file", str(pw)], env)
+    assert added.exit_code == 0, added.stderr
+    assert oct(config.stat().st_mode & 0o777) == "0o600"
+    text = config.read_text()
+    assert host.password not in text and str(pw) in text
+    listed = run_main(["config", "list"], env)
+    assert "ovm-1" in listed.stdout and host.url in listed.stdout
+    for argv in (["-H", "ovm-1", "vm", "list"], ["vm", "list", "-H", "ovm-1"], ["vm", "list", "--host", "ovm-1"]):
+        r = run_main(argv, env)
+        assert (r.exit_code, r.stdout.strip()) == (0, "no VMs running"), (argv, r.stderr)
+    assert run_main(["config", "add", "ovm-1", "--url", host.url], env).exit_code == 1  # exists
+    assert run_main(["config", "remove", "ovm-1"], env).exit_code == 0
+    assert "no profiles" in run_main(["config", "list"], env).stdout
+    assert run_main(["config", "remove", "ovm-1"], env).exit_code == 1
+
+
+def test_a_readable_config_with_a_password_file_is_refused(host, config, tmp_path):
+    pw = password_file(tmp_path, host.password)
+    store = ProfileStore(str(config))
+    store.add(Profile("ovm-1", host.url, password_file=str(pw)))
+    store.save()
+    config.chmod(0o644)
+    r = run_main(["-H", "ovm-1", "vm", "list"], {"OVM3_CONFIG": str(config)})
+    assert r.exit_code == 1 and "readable by group or others" in r.stderr and "chmod 600" in r.stderr
+    config.write_text(render([Profile("ovm-1", host.url)]))  # nothing sensitive: 0644 is fine
+    r = run_main(["-H", "ovm-1", "vm", "list"], {"OVM3_CONFIG": str(config), "OVM3_PASSWORD": host.password})
+    assert r.exit_code == 0, r.stderr
+
+
+def test_a_password_in_the_config_itself_is_refused(config):
+    config.parent.mkdir(parents=True)
+    config.write_text('[hosts.a]\nurl = "https://a:8899"\npassword = "hunter2"\n')
+    config.chmod(0o600)
+    r = run_main(["-H", "a", "vm", "list"], {"OVM3_CONFIG": str(config)})
+    assert r.exit_code == 1 and "holds a secret" in r.stderr and "hunter2" not in r.stderr
+
+
+def test_the_writer_round_trips_awkward_strings(tmp_path):
+    path = str(tmp_path / "c.toml")
+    store = ProfileStore(path)
+    store.add(Profile("odd.name-1", 'https://h:8899', user='us"er\\x', ca_bundle="/p/with space\t"))
+    store.save()
+    again = ProfileStore(path).get("odd.name-1")
+    assert again == store.get("odd.name-1")
+    with pytest.raises(UsageError):
+        Profile("bad name", "https://h")
+
+
+@pytest.mark.parametrize("argv, word", [
+    (["--url", "https://a:8899", "--host", "b", "vm", "list"], "--url and --host"),
+    (["--url", "https://a:8899", "--no-tls", "vm", "list"], "--tls/--no-tls"),
+    (["vm", "list", "--url", "https://a:8899", "--no-tls"], "--tls/--no-tls"),
+    (["--url", "https://a:8899", "--port", "1", "vm", "list"], "--port"),
+])
+def test_conflicting_options_are_a_usage_error(config, argv, word):
+    r = run_main(argv, {"OVM3_CONFIG": str(config)})
+    assert r.exit_code == 2 and word in r.stderr
+
+
+def test_global_options_after_the_subcommand(host, config):
+    env = {"OVM3_PASSWORD": host.password, "OVM3_CONFIG": str(config)}
+    front = run_main(["--json", "--url", host.url, "host", "info"], env)
+    back = run_main(["host", "info", "--json", "--url", host.url], env)
+    mixed = run_main(["host", "--url=%s" % host.url, "info", "--json"], env)
+    assert front.exit_code == back.exit_code == mixed.exit_code == 0, (back.stderr, mixed.stderr)
+    assert json.loads(front.stdout)["hostname"] == json.loads(back.stdout)["hostname"] == \
+        json.loads(mixed.stdout)["hostname"]
+    # an option the subcommand has itself stays its own (host stats --bridge is no global)
+    assert run_main(["--url", host.url, "host", "mounts", "--type", "nfs", "--json"], env).exit_code == 0
+
+
+def test_errors_under_json_are_json_on_stderr(config):
+    env = {"OVM3_CONFIG": str(config), "OVM3_PASSWORD": "x"}
+    r = run_main(["--json", "--url", "http://127.0.0.1:1", "host", "info"], env)
+    assert r.exit_code == 1 and r.stdout == ""
+    err = json.loads(r.stderr)
+    assert set(err) == {"error", "host", "hint"} and err["host"] == "127.0.0.1:1" and err["hint"]
+    r = run_main(["vm", "list", "--json"], env)  # usage: no agent given
+    err = json.loads(r.stderr)
+    assert r.exit_code == 2 and "no agent given" in err["error"]
+    r = run_main(["--json", "vm", "nosuch"], env)
+    assert r.exit_code == 2 and "nosuch" in json.loads(r.stderr)["error"]
+
+
+def test_help_names_the_environment_variables():
+    r = run_main(["--help"], {})
+    for var in ("OVM3_URL", "OVM3_USER", "OVM3_PASSWORD", "OVM3_CONFIG"):
+        assert var in r.stdout
+
+
+def test_ctrl_c_exits_130_with_one_line(host, tmp_path):
+    """A real process, a real SIGINT while a call waits on a slow agent."""
+    rule = host.faults.add(method="list_vms", kind="hang", timeout=60)
+    env = dict(os.environ, OVM3_PASSWORD=host.password, OVM3_CONFIG=os.devnull)
+    proc = subprocess.Popen([sys.executable, "-m", "ovm3", "--url", host.url, "vm", "list"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not rule.fired and time.monotonic() < deadline:  # the call is in, and hangs
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=30)
+    finally:
+        host.faults.release()
+    assert proc.returncode == 130
+    assert err.strip() == "interrupted" and "Traceback" not in err
