@@ -158,3 +158,12 @@ def test_ctrl_c_exits_130_with_one_line(host, tmp_path):
         host.faults.release()
     assert proc.returncode == 130
     assert err.strip() == "interrupted" and "Traceback" not in err
+
+
+def test_boot_time_is_a_date_and_an_unknown_mount_type_a_usage_error(host, config):
+    env = {"OVM3_PASSWORD": host.password, "OVM3_CONFIG": str(config)}
+    info = run_main(["--url", host.url, "host", "info"], env)
+    line = [x for x in info.stdout.splitlines() if x.startswith("boot time:")][0]
+    assert " UTC (" in line and line.split()[2][:2] == "20", line
+    bad = run_main(["--url", host.url, "host", "mounts", "--type", "foo"], env)
+    assert bad.exit_code == 2 and "foo" in bad.stderr and not host.calls.find("discover_mounted_file_systems")

@@ -18,6 +18,22 @@ def human_bytes(n):
     return str(n)  # pragma: no cover
 
 
+def human_time(epoch):
+    """Epoch seconds as ``2026-12-04 03:24:31 UTC (1796354671)``; None stays empty."""
+    if epoch is None:
+        return ""
+    import time
+
+    try:
+        return "%s (%d)" % (time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch)), epoch)
+    except (OverflowError, OSError, ValueError):
+        return str(epoch)
+
+
+#: File system types discover_mounted_file_systems knows on OVM 3 dom0.
+FS_TYPES = ("nfs", "ocfs2", "ext3", "ext4")
+
+
 @click.group("host")
 def command():
     """Host information from discover_server, discover_hardware and friends."""
@@ -36,7 +52,8 @@ def info(settings):
         ("membership", s.membership_state), ("pool", s.pool_unique_id), ("manager", s.manager_unique_id),
         ("roles", ",".join(s.server_roles)), ("master", "yes" if s.is_master else "no"),
         ("master vip", s.master_virtual_ip), ("cluster", s.cluster_state),
-        ("time zone", "%s%s" % (s.time_zone, " (UTC clock)" if s.utc else "")), ("boot time", s.boot_time),
+        ("time zone", "%s%s" % (s.time_zone, " (UTC clock)" if s.utc else "")),
+        ("boot time", human_time(s.boot_time)),
     ]))
 
 
@@ -57,7 +74,8 @@ def hardware(settings):
 
 
 @command.command("mounts")
-@click.option("--type", "fs_type", default="nfs", show_default=True, help="File system type to list.")
+@click.option("--type", "fs_type", type=click.Choice(FS_TYPES), default="nfs", show_default=True,
+              help="File system type to list.")
 @pass_settings
 def mounts(settings, fs_type):
     """Mounted file systems of one type (discover_mounted_file_systems)."""
