@@ -8,23 +8,11 @@ import sys
 import time
 
 import pytest
-from click.testing import CliRunner
 
-from ovm3.cli.main import main
 from ovm3.errors import UsageError
 from ovm3.profiles import Profile, ProfileStore, render
 from ovm3.sim import simulated_agents
-
-
-class Ran:
-    def __init__(self, code, stdout, stderr):
-        self.exit_code, self.stdout, self.stderr = code, stdout, stderr
-
-
-def run_main(argv, env):
-    with CliRunner().isolation(env=env) as (out, err, _mixed):
-        code = main(argv)
-        return Ran(code, out.getvalue().decode(), err.getvalue().decode())
+from tests.cli_support import run_main
 
 
 @pytest.fixture

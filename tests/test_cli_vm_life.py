@@ -1,14 +1,11 @@
 """The operator's ``ovm3 vm`` commands against two simulated agents: a whole VM life from the CLI, dry runs
 compared with the simulator's call log of the real run, refusals and errors."""
-import json
 import os
 
 import pytest
-from click.testing import CliRunner
 
-from ovm3.api import TABLE
-from ovm3.cli.main import main
 from ovm3.sim import simulated_agents
+from tests.cli_support import as_json, dry_then_real, mutating_calls, ovm3
 
 REPO = "0004fb0000030000aaaa000000000001"
 EXPORT = "nfs-1:/export/repo"
@@ -32,44 +29,6 @@ def hosts(tmp_path):
         for h in hosts:
             h.calls.clear()
         yield hosts
-
-
-class Ran:
-    def __init__(self, code, stdout, stderr):
-        self.exit_code, self.stdout, self.stderr = code, stdout, stderr
-
-
-def run_main(argv, env):
-    """``ovm3.cli.main.main`` (the real entry point: exit codes, one-line errors) with captured streams."""
-    with CliRunner().isolation(env=env) as (out, err, _mixed):
-        code = main(argv)
-        return Ran(code, out.getvalue().decode(), err.getvalue().decode())
-
-
-def ovm3(host, *args, expect=0):
-    result = run_main(["--url", host.url] + list(args), {"OVM3_PASSWORD": host.password,
-                                                          "OVM3_CONFIG": os.devnull})
-    assert result.exit_code == expect, (result.stdout, result.stderr)
-    return result
-
-
-def as_json(host, *args, expect=0):
-    return json.loads(ovm3(host, "--json", *args, expect=expect).stdout)
-
-
-def mutating_calls(host):
-    """The simulator's log of the calls that change something, as (method, args)."""
-    return [(r.method, r.args) for r in host.calls if not TABLE.get(r.method).readonly]
-
-
-def dry_then_real(host, *args):
-    """Run a command as a dry run, then for real; return both call lists (the dry run's and the log's)."""
-    host.calls.clear()
-    planned = as_json(host, *args, "--dry-run")
-    assert planned["dry_run"] is True
-    assert mutating_calls(host) == [], "a dry run sent a mutating call"
-    done = as_json(host, *args)
-    return [(c["method"], c["args"]) for c in planned["calls"]], mutating_calls(host), done
 
 
 def test_a_whole_vm_life_from_the_cli(hosts):
