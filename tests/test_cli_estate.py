@@ -1,5 +1,10 @@
 """``ovm3 repo add|remove``, ``storage mount|unmount|list``, ``pool create|join|leave`` against two simulated
 agents: dry runs compared with the simulator's log of the real run, refusals, bad input."""
+import http.server
+import io
+import threading
+import time
+
 import pytest
 
 from ovm3.sim import simulated_agents
@@ -73,3 +78,73 @@ def test_bad_input_is_a_usage_error_before_any_change(hosts, args):
     h1.calls.clear()
     ovm3(h1, *args, expect=2)
     assert mutating_calls(h1) == []
+
+
+class _Trickle(http.server.BaseHTTPRequestHandler):
+    """Serves a 3 MiB image one MiB at a time, pausing between, so a copy takes a while."""
+
+    def do_GET(self):  # noqa: N802
+        self.send_response(200)
+        self.send_header("Content-Length", str(3 * MIB))
+        self.end_headers()
+        for _ in range(3):
+            self.wfile.write(b"x" * MIB)
+            self.wfile.flush()
+            time.sleep(0.6)
+
+    def log_message(self, *args):
+        pass
+
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def image_url():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Trickle)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield "http://127.0.0.1:%d/images/ol7.img" % server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_template_import_shows_bytes_copied_while_it_runs(hosts, image_url):
+    h1 = hosts[0]
+    repo = ovm3(h1, "repo", "add", EXPORT, "--create").stdout.strip()
+    planned = as_json(h1, "template", "import", image_url, "--repo", repo, "--dry-run")
+    assert [c["method"] for c in planned["calls"]] == ["ovs_mkdirs", "copy_file"]
+    assert mutating_calls(h1)[-1][0] != "copy_file"  # the dry run copied nothing
+    ran = ovm3(h1, "template", "import", image_url, "--repo", repo, "--interval", "0.1")
+    assert "imported template ol7 (ol7.img)" in ran.stdout
+    sizes = [int(line.split("(")[1].split()[0]) for line in ran.stderr.splitlines() if line.startswith("copied")]
+    assert sizes[-1] == 3 * MIB
+    assert any(0 < s < 3 * MIB for s in sizes), sizes  # read from the agent while the copy ran
+    assert sizes == sorted(sizes) and len(set(sizes)) == len(sizes)  # plain lines, one per new value
+    # the new template is usable by vm create
+    ovm3(h1, "vm", "create", "t1", "--repo", repo, "--template", "ol7/ol7.img")
+    again = ovm3(h1, "template", "import", image_url, "--repo", repo, expect=1)
+    assert "already has a template image ol7.img" in again.stderr
+
+
+def test_progress_on_a_terminal_rewrites_one_line():
+    from ovm3.cli.cmd_template import progress_printer
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    out = Tty()
+    show, done = progress_printer(out)
+    show(1024)
+    show(1024)
+    show(2048)
+    done()
+    assert out.getvalue() == "\r\x1b[Kcopied 1.0 KiB (1024 bytes)\r\x1b[Kcopied 2.0 KiB (2048 bytes)\n"
+
+
+@pytest.mark.parametrize("url", ["http://h/x.iso", "http://h/a b.img", "gopher://h/x.img", "http://h/../x.img"])
+def test_template_import_refuses_odd_urls(hosts, url):
+    ovm3(hosts[0], "template", "import", url, "--repo", "0" * 32, expect=2)

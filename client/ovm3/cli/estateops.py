@@ -150,3 +150,66 @@ def pool_leave(resource):
                                hint="stop or migrate them first")
     resource.ask(resource.client.pool.leave_server_pool, current.pool_id)
     return Result("left server pool %s" % current.pool_id, host=resource.host, details={"pool": current.pool_id})
+
+
+# ---- templates --------------------------------------------------------------------------------------
+TEMPLATE_URL = re.compile(r"(https?|ftp)://[A-Za-z0-9.-]+(:\d{1,5})?(/[A-Za-z0-9._~%+/-]*)?|file:///[A-Za-z0-9._/-]+")
+
+
+def template_target(url, repo_id, name=None):
+    """``(template name, image name, destination path)`` for ``template import``, from validated parts."""
+    from ovm3.cli.vmops import DISK_IMAGE_SUFFIXES, check_file_name
+
+    if not isinstance(url, str) or not TEMPLATE_URL.fullmatch(url) or "/../" in url + "/":
+        raise errors.UsageError("template URL must be http(s)://, ftp:// or file:/// with plain characters, "
+                                "got %r" % (url,))
+    image = check_file_name(url.rstrip("/").rsplit("/", 1)[-1], "image file name at the end of the URL")
+    if not image.endswith(DISK_IMAGE_SUFFIXES):
+        raise errors.UsageError("%s is not a disk image (%s)" % (image, ", ".join(DISK_IMAGE_SUFFIXES)))
+    name = check_file_name(name or image.rsplit(".", 1)[0], "template name")
+    repo_id = check_repo_id(repo_id)
+    return name, image, "%s/%s/%s/%s/%s" % (naming.REPO_ROOT, repo_id, naming.TEMPLATES, name, image)
+
+
+def template_import(resource, url, repo_id, name=None, progress=None, interval=1.0):
+    """Copy the disk image at ``url`` into the repository as template ``name`` (``copy_file``, run while
+    the destination's size is read from the agent every ``interval`` s and passed to ``progress``)."""
+    import threading
+
+    name, image, dst = template_target(url, repo_id, name)
+    repo_id = check_repo_id(repo_id)
+    entry = resource.ask(resource.client.repository.discover_repository_db).get(repo_id)
+    if entry is None or not entry.mounted:
+        raise errors.OVM3Error("repository %s is not mounted on this host" % repo_id, host=resource.host,
+                               hint="see ovm3 repo list")
+    content = resource.ask(resource.client.repository.discover_repositories, repo_id).get(repo_id)
+    if content is not None and image in content.templates:
+        raise errors.Refused("repository %s already has a template image %s" % (repo_id, image),
+                             host=resource.host)
+    storage.mkdirs(resource, dst.rsplit("/", 1)[0])
+    if resource.client.dry_run or progress is None:
+        storage.copy(resource, url, dst)
+    else:
+        nfs_host = naming.parse_nfs_url(entry.fs_location)[0] if entry.fs_location else ""
+        failure = []
+
+        def run():
+            try:
+                storage.copy(resource, url, dst)
+            except BaseException as e:  # noqa: BLE001 - re-raised in the calling thread below
+                failure.append(e)
+
+        worker = threading.Thread(target=run, name="ovm3-template-copy", daemon=True)
+        worker.start()
+        while worker.is_alive():
+            worker.join(interval)
+            if worker.is_alive():
+                try:
+                    progress(storage.file_size(resource, repo_id, nfs_host, dst))
+                except errors.OVM3Error:
+                    pass  # the file is not there yet
+        if failure:
+            raise failure[0]
+        progress(storage.file_size(resource, repo_id, nfs_host, dst))
+    return Result("imported template %s (%s) into repository %s" % (name, image, repo_id), host=resource.host,
+                  details={"template": name, "image": image, "path": dst})
