@@ -37,14 +37,16 @@ def password_file(tmp_path, secret):
     return pw
 
 
-def test_config_add_list_use_remove(host, config, tmp_path):
+def test_config_add_list_use_remove(host, config, tmp_path, monkeypatch):
     pw = password_file(tmp_path, host.password)
     env = {"OVM3_CONFIG": str(config)}
-    added = run_main(["config", "add", "ovm-1", "--url", host.url, "--password-file", str(pw)], env)
+    monkeypatch.chdir(tmp_path)  # a relative password file is stored absolute
+    added = run_main(["config", "add", "ovm-1", "--url", host.url, "--password-file", pw.name], env)
     assert added.exit_code == 0, added.stderr
     assert oct(config.stat().st_mode & 0o777) == "0o600"
     text = config.read_text()
-    assert host.password not in text and str(pw) in text
+    assert host.password not in text and 'password_file = "%s"' % pw in text
+    monkeypatch.chdir("/")
     listed = run_main(["config", "list"], env)
     assert "ovm-1" in listed.stdout and host.url in listed.stdout
     for argv in (["-H", "ovm-1", "vm", "list"], ["vm", "list", "-H", "ovm-1"], ["vm", "list", "--host", "ovm-1"]):

@@ -39,6 +39,9 @@ def add(settings, name, profile_url, profile_user, profile_password_file, profil
     for path in (profile_password_file, profile_ca_bundle):
         if path and not os.path.isfile(os.path.expanduser(path)):
             raise errors.UsageError("%s is not a file" % path)
+    # Stored absolute: the profile is used from any working directory.
+    profile_password_file, profile_ca_bundle = (os.path.abspath(os.path.expanduser(p)) if p else ""
+                                                for p in (profile_password_file, profile_ca_bundle))
     store = _store()
     profile = Profile(name, profile_url, profile_user, profile_password_file, profile_legacy_tls,
                       profile_ca_bundle)
