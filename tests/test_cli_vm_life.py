@@ -1,5 +1,6 @@
 """The operator's ``ovm3 vm`` commands against two simulated agents: a whole VM life from the CLI, dry runs
 compared with the simulator's call log of the real run, refusals and errors."""
+import json
 import os
 
 import pytest
@@ -148,3 +149,33 @@ def test_a_host_owned_by_a_manager_is_refused_without_yes(hosts):
 def test_start_of_a_missing_vm_names_the_host(hosts):
     err = ovm3(hosts[0], "vm", "start", "ghost", expect=1).stderr
     assert "no VM named ghost" in err and "127.0.0.1" in err and "vm list --all" in err
+
+
+def test_the_same_life_as_real_processes_with_profiles(hosts, tmp_path):
+    """``python -m ovm3`` processes, hosts picked by profile (-H before or after the subcommand)."""
+    import subprocess
+    import sys
+
+    h1, h2 = hosts
+    pw = tmp_path / "pw"
+    pw.write_text(h1.password + "\n")
+    pw.chmod(0o600)
+    env = dict(os.environ, OVM3_CONFIG=str(tmp_path / "config.toml"))
+    env.pop("OVM3_PASSWORD", None)
+    env.pop("OVM3_URL", None)
+
+    def sh(*args):
+        done = subprocess.run([sys.executable, "-m", "ovm3"] + list(args), env=env, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+        return done.stdout
+
+    sh("config", "add", "one", "--url", h1.url, "--password-file", str(pw))
+    sh("config", "add", "two", "--url", h2.url, "--password-file", str(pw))
+    uuid = sh("-H", "one", "vm", "create", VM, "--repo", REPO, "--disk", "data.img").strip()
+    sh("vm", "start", VM, "-H", "one")
+    sh("-H", "one", "vm", "migrate", VM, "two")
+    assert json.loads(sh("vm", "list", "--json", "-H", "two"))[0]["uuid"] == uuid
+    sh("-H", "two", "vm", "stop", VM)
+    sh("-H", "two", "vm", "delete", VM)
+    assert VM not in sh("-H", "one", "vm", "list", "--all")

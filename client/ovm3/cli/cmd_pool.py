@@ -1,7 +1,6 @@
 """``ovm3 pool``: the server pool and pool file system this host belongs to."""
 import click
 
-from ovm3.cli import estateops
 from ovm3.cli.main import pass_settings
 from ovm3.cli.mutate import Session, mutating
 from ovm3.cli.output import emit_json, key_values
@@ -40,6 +39,8 @@ def show_pool(settings):
 @pass_settings
 def create_pool(settings, alias, vip, pool_id, dry_run, yes):
     """Make this host the first member of a new server pool."""
+    from ovm3.cli import estateops
+
     session = Session(settings, dry_run, yes)
     return session.report(estateops.pool_create(session.resource, alias, vip, pool_id))
 
@@ -50,6 +51,8 @@ def create_pool(settings, alias, vip, pool_id, dry_run, yes):
 @pass_settings
 def join_pool(settings, member, dry_run, yes):
     """Join the pool of MEMBER (a profile, host name or agent URL of a host in it)."""
+    from ovm3.cli import estateops
+
     session = Session(settings, dry_run, yes)
     master = session.host(settings.client_for(member))
     return session.report(estateops.pool_join(session.resource, master))
@@ -60,5 +63,7 @@ def join_pool(settings, member, dry_run, yes):
 @pass_settings
 def leave_pool(settings, dry_run, yes):
     """Leave the server pool (refused while VMs run here)."""
+    from ovm3.cli import estateops
+
     session = Session(settings, dry_run, yes)
     return session.report(estateops.pool_leave(session.resource))

@@ -3,7 +3,6 @@ removing them."""
 import click
 
 from ovm3 import errors
-from ovm3.cli import estateops
 from ovm3.cli.main import pass_settings
 from ovm3.cli.mutate import Session, mutating
 from ovm3.cli.output import emit_json, key_values, table
@@ -73,6 +72,8 @@ def show_repo(settings, repo_id):
 @pass_settings
 def add_repo(settings, export, repo_id, create, alias, dry_run, yes):
     """Mount a repository from NFS-EXPORT (host:/path) at /OVS/Repositories/ID."""
+    from ovm3.cli import estateops
+
     session = Session(settings, dry_run, yes)
     result = estateops.repo_add(session.resource, export, repo_id, create, alias)
     return session.report(result, stdout_line=result.details.get("repo") if create else None)
@@ -86,5 +87,7 @@ def add_repo(settings, export, repo_id, create, alias, dry_run, yes):
 @pass_settings
 def remove_repo(settings, repo_id, erase, dry_run, yes):
     """Forget a repository and unmount it (refused while VMs run from it)."""
+    from ovm3.cli import estateops
+
     session = Session(settings, dry_run, yes)
     return session.report(estateops.repo_remove(session.resource, repo_id, erase))

@@ -1,7 +1,6 @@
 """``ovm3 storage``: NFS shares mounted through the storage plugin (as CloudStack mounts secondary storage)."""
 import click
 
-from ovm3.cli import estateops
 from ovm3.cli.main import pass_settings
 from ovm3.cli.mutate import Session, mutating
 from ovm3.cli.output import emit_json, table
@@ -31,6 +30,8 @@ def list_storage(settings):
 @pass_settings
 def mount(settings, export, dry_run, yes):
     """Mount NFS-EXPORT (host:/path) at /nfsmnt/<id> with the NFS storage plugin."""
+    from ovm3.cli import estateops
+
     session = Session(settings, dry_run, yes)
     return session.report(estateops.storage_mount(session.resource, export))
 
@@ -41,5 +42,7 @@ def mount(settings, export, dry_run, yes):
 @pass_settings
 def unmount(settings, export, dry_run, yes):
     """Unmount NFS-EXPORT mounted by ovm3 storage mount."""
+    from ovm3.cli import estateops
+
     session = Session(settings, dry_run, yes)
     return session.report(estateops.storage_unmount(session.resource, export))

@@ -3,7 +3,6 @@ import sys
 
 import click
 
-from ovm3.cli import estateops
 from ovm3.cli.main import pass_settings
 from ovm3.cli.mutate import Session, mutating
 
@@ -50,6 +49,8 @@ def progress_printer(stream):
 def import_template(settings, url, repo_id, name, interval, dry_run, yes):
     """Copy the image at URL (http, https, ftp or file on the host) into Templates/NAME/ with copy_file,
     showing the bytes copied so far (read from the agent while the copy runs) on stderr."""
+    from ovm3.cli import estateops
+
     session = Session(settings, dry_run, yes)
     show, done = progress_printer(sys.stderr) if not settings.json else (None, lambda: None)
     try:

@@ -1,7 +1,6 @@
-"""``ovm3 vm``: the domains a host runs and defines, and the operator's changes to them (see vmops)."""
+"""``ovm3 vm``: the domains a host runs and defines, and the operator's changes to them (see cli/vmops.py)."""
 import click
 
-from ovm3.cli import vmops
 from ovm3.cli.main import pass_settings
 from ovm3.cli.mutate import Session, mutating
 from ovm3.cli.output import emit_json, key_values, show, table, to_plain
@@ -21,6 +20,14 @@ def _defined_row(ref):
     cfg = ref.config
     return {"name": ref.name, "uuid": ref.uuid, "state": "Stopped", "domid": None, "memory": cfg.memory,
             "vcpus": cfg.vcpus, "vnc": None, "repo": ref.repo_id}
+
+
+def _ops():
+    """:mod:`ovm3.cli.vmops`, imported when a command runs (it pulls in the CloudStack layer; --help and
+    other commands should not pay for that)."""
+    from ovm3.cli import vmops
+
+    return vmops
 
 
 def _resource(settings):
@@ -48,7 +55,7 @@ def list_vms(settings, show_all, dom0):
     stopped = []
     if show_all:
         running = {vm.uuid for vm in vms}
-        stopped = [r for r in vmops.all_vms(_resource(settings)) if r.domain is None and r.uuid not in running]
+        stopped = [r for r in _ops().all_vms(_resource(settings)) if r.domain is None and r.uuid not in running]
     if settings.json:
         data = to_plain(vms) + [dict(to_plain(r.config), state="Stopped", repo_id=r.repo_id) for r in stopped]
         emit_json(redact_value(data))
@@ -63,7 +70,7 @@ def list_vms(settings, show_all, dom0):
 @pass_settings
 def show_vm(settings, name):
     """One VM, running or stopped: state and its vm.cfg (disks, vifs, console); VNC passwords never shown."""
-    ref = vmops.find_vm(_resource(settings), name)
+    ref = _ops().find_vm(_resource(settings), name)
     vm, config = ref.domain, ref.config
     if settings.json:
         emit_json(redact_value(to_plain({"vm": vm, "config": config, "state": ref.state,
@@ -120,22 +127,23 @@ def _read_secret_file(path):
 def create_vm(settings, name, repo_id, template, disks, iso, hvm, memory, vcpus, nics, vnc, vnc_listen,
               vnc_password_file, dry_run, yes):
     """Define a VM (create_vm) and print its uuid; start it with ovm3 vm start."""
-    spec = vmops.CreateSpec(name=name, repo_id=repo_id, memory=memory, vcpus=vcpus, template=template,
+    spec = _ops().CreateSpec(name=name, repo_id=repo_id, memory=memory, vcpus=vcpus, template=template,
                             disks=tuple(disks), iso=iso, nics=tuple(nics), vnc=vnc, vnc_listen=vnc_listen,
                             vnc_password=_read_secret_file(vnc_password_file) if vnc_password_file else None,
                             hvm=hvm)
     session = Session(settings, dry_run, yes)
-    result = vmops.create(session.resource, spec)
+    result = _ops().create(session.resource, spec)
     return session.report(result, stdout_line=result.vm)
 
 
-def _simple(name, operation, doc, force=False):
+def _simple(name, doc, force=False):
+    """``vm NAME VM``: runs vmops.NAME."""
     @click.argument("vm")
     @mutating
     @pass_settings
     def run(settings, vm, dry_run, yes, **kw):
         session = Session(settings, dry_run, yes)
-        return session.report(operation(session.resource, vm, **kw))
+        return session.report(getattr(_ops(), name)(session.resource, vm, **kw))
 
     run.__doc__ = doc
     run.__name__ = name + "_vm"
@@ -145,11 +153,11 @@ def _simple(name, operation, doc, force=False):
     command.command(name)(run)
 
 
-_simple("start", vmops.start, "Start a defined VM (start_vm) and wait until it runs.")
-_simple("stop", vmops.stop, "Shut a VM down (stop_vm) and wait until it is gone; its definition stays.",
+_simple("start", "Start a defined VM (start_vm) and wait until it runs.")
+_simple("stop", "Shut a VM down (stop_vm) and wait until it is gone; its definition stays.",
         force=True)
-_simple("reboot", vmops.reboot, "Reboot a running VM (reboot_vm).")
-_simple("delete", vmops.delete, "Remove a stopped VM's definition (delete_vm); its disks stay.")
+_simple("reboot", "Reboot a running VM (reboot_vm).")
+_simple("delete", "Remove a stopped VM's definition (delete_vm); its disks stay.")
 
 
 @command.command("migrate")
@@ -162,7 +170,7 @@ def migrate_vm(settings, vm, dest_host, dry_run, yes):
     profile says otherwise), after checking it; waits until the VM runs there."""
     session = Session(settings, dry_run, yes)
     dest = session.host(settings.client_for(dest_host))
-    return session.report(vmops.migrate(session.resource, dest, vm))
+    return session.report(_ops().migrate(session.resource, dest, vm))
 
 
 @command.command("console")
@@ -173,7 +181,7 @@ def console_vm(settings, vm, show_password):
     """Where a running VM's VNC console listens (address and port); the password only on request."""
     from ovm3.transport import parse_agent_url
 
-    info = vmops.console(_resource(settings), vm, parse_agent_url(settings.url)[1])
+    info = _ops().console(_resource(settings), vm, parse_agent_url(settings.url)[1])
     if not show_password:
         info["password"] = "set" if info["password"] else None
     if settings.json:
@@ -201,7 +209,7 @@ def disk():
 def disk_attach(settings, vm, image, mode, iso, dry_run, yes):
     """Attach IMAGE (in the VM's repository's VirtualDisks, or ISOs with --iso) to VM."""
     session = Session(settings, dry_run, yes)
-    return session.report(vmops.disk_attach(session.resource, vm, image, mode, iso))
+    return session.report(_ops().disk_attach(session.resource, vm, image, mode, iso))
 
 
 @disk.command("detach")
@@ -212,7 +220,7 @@ def disk_attach(settings, vm, image, mode, iso, dry_run, yes):
 def disk_detach(settings, vm, disk_name, dry_run, yes):
     """Detach a disk from VM by device (xvdb) or image file name."""
     session = Session(settings, dry_run, yes)
-    return session.report(vmops.disk_detach(session.resource, vm, disk_name))
+    return session.report(_ops().disk_detach(session.resource, vm, disk_name))
 
 
 @command.group("nic")
@@ -228,7 +236,7 @@ def nic():
 def nic_add(settings, vm, spec, dry_run, yes):
     """Add a NIC on a bridge (or VLAN bridge, created when missing); a MAC is made when none is given."""
     session = Session(settings, dry_run, yes)
-    return session.report(vmops.nic_add(session.resource, vm, spec))
+    return session.report(_ops().nic_add(session.resource, vm, spec))
 
 
 @nic.command("remove")
@@ -239,7 +247,7 @@ def nic_add(settings, vm, spec, dry_run, yes):
 def nic_remove(settings, vm, mac, dry_run, yes):
     """Remove the NIC with MAC from VM."""
     session = Session(settings, dry_run, yes)
-    return session.report(vmops.nic_remove(session.resource, vm, mac))
+    return session.report(_ops().nic_remove(session.resource, vm, mac))
 
 
 @command.command("stats")

@@ -6,7 +6,6 @@ import click
 
 from ovm3 import errors
 from ovm3.cli.output import emit_json, to_plain
-from ovm3.recording import RecordingClient, describe_call
 
 
 def mutating(f):
@@ -45,6 +44,7 @@ class Session:
     def host(self, client):
         """A HostResource over ``client`` (recorded, and checked for another manager's ownership)."""
         from ovm3.cloudstack.resource import HostConfig, HostResource
+        from ovm3.recording import RecordingClient
 
         recorder = RecordingClient(client, send=not self.dry_run, calls=self.calls)
         resource = HostResource(recorder, HostConfig(ip=client.host, name=client.host))
@@ -59,6 +59,8 @@ class Session:
         """Print the result: JSON with --json, else the one-line message (and the calls of a dry run).
 
         ``stdout_line`` (e.g. a new VM's uuid) goes alone to stdout, the message then to stderr."""
+        from ovm3.recording import describe_call
+
         calls = [{"host": h, "method": m, "args": a} for h, m, a in self.calls]
         if self.settings.json:
             data = to_plain(result)
