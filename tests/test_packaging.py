@@ -23,3 +23,16 @@ def test_host_side_files_are_found_through_the_package():
     assert {"ovm3_agent.py", "ovm3_hostio.py", "ovm3_heartbeat.py", "ovm3-heartbeat.init",
             "ovm3_compat.py", "ovm3_apidump.py"} <= names
     assert not any(n.endswith((".pyc", ".pyo")) or n == "__init__.py" for n in names)
+
+
+def test_license_file_classifiers_and_the_conditional_toml_reader():
+    from ovm3.profiles import tomllib
+
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        project = tomllib.load(f)["project"]
+    with open(os.path.join(ROOT, "LICENSE"), encoding="utf-8") as f:
+        head = f.read(200).split()
+    assert project["license"] == "Apache-2.0" and head[:4] == ["Apache", "License", "Version", "2.0,"]
+    assert project["license-files"] == ["LICENSE"]
+    assert "Programming Language :: Python :: 3.9" in project["classifiers"]
+    assert "tomli>=1.1; python_version < '3.11'" in project["dependencies"]
