@@ -157,3 +157,14 @@ def test_boot_time_is_a_date_and_an_unknown_mount_type_a_usage_error(host, confi
     assert " UTC (" in line and line.split()[2][:2] == "20", line
     bad = run_main(["--url", host.url, "host", "mounts", "--type", "foo"], env)
     assert bad.exit_code == 2 and "foo" in bad.stderr and not host.calls.find("discover_mounted_file_systems")
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_shell_completion_as_documented(shell):
+    env = dict(os.environ, _OVM3_COMPLETE="%s_source" % shell)
+    script = subprocess.run([sys.executable, "-m", "ovm3"], env=env, capture_output=True, text=True, timeout=60)
+    assert script.returncode == 0 and "_ovm3_completion" in script.stdout
+    if shell == "bash":
+        env = dict(os.environ, _OVM3_COMPLETE="bash_complete", COMP_WORDS="ovm3 vm st", COMP_CWORD="2")
+        done = subprocess.run([sys.executable, "-m", "ovm3"], env=env, capture_output=True, text=True, timeout=60)
+        assert done.stdout.split() == ["plain,start", "plain,stats", "plain,stop"]
