@@ -168,3 +168,21 @@ def test_shell_completion_as_documented(shell):
         env = dict(os.environ, _OVM3_COMPLETE="bash_complete", COMP_WORDS="ovm3 vm st", COMP_CWORD="2")
         done = subprocess.run([sys.executable, "-m", "ovm3"], env=env, capture_output=True, text=True, timeout=60)
         assert done.stdout.split() == ["plain,start", "plain,stats", "plain,stop"]
+
+
+def test_tables_fit_a_width_and_lose_their_header_on_request(host, config):
+    from ovm3.cli.output import table
+
+    rows = [{"name": "web1", "path": "/OVS/Repositories/" + "a" * 32 + "/VirtualDisks/disk.img"}]
+    fitted = table(rows, ["name", "path"], width=40, no_headers=False)
+    assert max(len(line) for line in fitted.splitlines()) <= 40 and fitted.splitlines()[1].endswith("~")
+    assert "disk.img" in table(rows, ["name", "path"], width=None, no_headers=False)  # -o wide, or piped
+    assert table(rows, ["name"], width=None, no_headers=True) == "web1"
+    env = {"OVM3_PASSWORD": host.password, "OVM3_CONFIG": str(config)}
+    with_header = run_main(["--url", host.url, "network", "list"], env).stdout.splitlines()
+    without = run_main(["--url", host.url, "network", "list", "--no-headers"], env).stdout.splitlines()
+    assert without == with_header[1:] and with_header[0].startswith("NAME")
+    as_o = run_main(["--url", host.url, "-o", "json", "host", "info"], env)
+    assert json.loads(as_o.stdout)["hostname"] == "ovm-1"
+    both = run_main(["--url", host.url, "--json", "-o", "wide", "host", "info"], env)
+    assert both.exit_code == 2 and "two output formats" in json.loads(both.stderr)["error"]

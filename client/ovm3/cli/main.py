@@ -33,6 +33,9 @@ class Settings:
         self.verbose = verbose
         #: :class:`ovm3.transport.Timeouts` from ``--timeout`` (None: the defaults).
         self.timeouts = timeouts
+        #: ``-o``: table (fitted to the terminal), wide (never cut) or json; ``--no-headers``.
+        self.output = "table"
+        self.no_headers = False
         self._client = None
 
     def password(self, prompt=True):
@@ -269,11 +272,14 @@ Global options may also follow the subcommand (ovm3 vm list --json).
               help="Timeouts in seconds (repeatable): SECONDS for every read class, or CLASS=SECONDS for "
                    "one of connect (default 10), short (60), medium (600), long (3600).")
 @click.option("--json", "json_output", is_flag=True, help="Machine-readable JSON output.")
+@click.option("-o", "--output", type=click.Choice(["table", "wide", "json"]), default="table", show_default=True,
+              help="table: fitted to the terminal; wide: never cut; json: as --json.")
+@click.option("--no-headers", is_flag=True, help="Tables without their header line.")
 @click.option("-v", "--verbose", count=True, help="Log to stderr (-v info, -vv debug).")
 @click.version_option(package_name="ovm3")
 @click.pass_context
 def cli(ctx, url, host, port, tls, user, password_file, fingerprint, ca_bundle, legacy_tls, timeout_specs,
-        json_output, verbose):
+        json_output, output, no_headers, verbose):
     """Drive Oracle VM Server 3 hosts through ovs-agent."""
     if verbose:
         logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO,
@@ -284,14 +290,20 @@ def cli(ctx, url, host, port, tls, user, password_file, fingerprint, ca_bundle, 
         password_file = password_file or profile.password_file or None
         ca_bundle = ca_bundle or profile.ca_bundle or None
         legacy_tls = legacy_tls or profile.legacy_tls
-    ctx.obj = Settings(url, user, password_file, fingerprint, ca_bundle, legacy_tls, json_output, verbose,
-                       parse_timeouts(timeout_specs))
+    if json_output and _given(ctx, "output") and output != "json":
+        raise click.UsageError("--json and -o %s ask for two output formats: give one" % output)
+    ctx.obj = Settings(url, user, password_file, fingerprint, ca_bundle, legacy_tls,
+                       json_output or output == "json", verbose, parse_timeouts(timeout_specs))
+    ctx.obj.output, ctx.obj.no_headers = output, no_headers
     ctx.call_on_close(ctx.obj.close)
 
 
 def _wants_json(argv):
     words = list(sys.argv[1:] if argv is None else argv)
-    return "--json" in (words[:words.index("--")] if "--" in words else words)
+    words = words[:words.index("--")] if "--" in words else words
+    pairs = list(zip(words, words[1:] + [""]))
+    return "--json" in words or "--output=json" in words or any(
+        a in ("-o", "--output") and b == "json" for a, b in pairs)
 
 
 def _fail(json_errors, message, host=None, hint=None):
