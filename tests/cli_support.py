@@ -16,9 +16,13 @@ class Ran:
 
 def run_main(argv, env):
     """``ovm3.cli.main.main`` (exit codes, one-line errors) with captured stdout and stderr."""
-    with CliRunner().isolation(env=env) as (out, err, _mixed):
+    try:  # click 8.1 (the last for Python 3.9) mixes stderr into stdout unless told not to
+        runner = CliRunner(mix_stderr=False)
+    except TypeError:  # click 8.2+ keeps them apart and dropped the argument
+        runner = CliRunner()
+    with runner.isolation(env=env) as streams:
         code = main(argv)
-        return Ran(code, out.getvalue().decode(), err.getvalue().decode())
+        return Ran(code, streams[0].getvalue().decode(), streams[1].getvalue().decode())
 
 
 def ovm3(host, *args, expect=0):

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from ovm3.errors import UsageError
+from ovm3.errors import ConfigError, UsageError
 from ovm3.profiles import Profile, ProfileStore, render
 from ovm3.sim import simulated_agents
 from tests.cli_support import run_main
@@ -186,3 +186,32 @@ def test_tables_fit_a_width_and_lose_their_header_on_request(host, config):
     assert json.loads(as_o.stdout)["hostname"] == "ovm-1"
     both = run_main(["--url", host.url, "--json", "-o", "wide", "host", "info"], env)
     assert both.exit_code == 2 and "two output formats" in json.loads(both.stderr)["error"]
+
+
+def test_legacy_tls_is_remembered_with_the_pin(tmp_path, monkeypatch):
+    from ovm3.client import AgentClient
+    from ovm3.pinstore import PinStore
+
+    store = tmp_path / "known_agents"
+    monkeypatch.setenv("OVM3_KNOWN_AGENTS", str(store))
+    with simulated_agents(count=1, version="3.2", tls=True, root=tmp_path / "sim") as hosts:
+        h = hosts[0]
+        env = {"OVM3_PASSWORD": h.password, "OVM3_CONFIG": os.devnull, "OVM3_KNOWN_AGENTS": str(store)}
+        offered = run_main(["--url", h.url, "host", "fingerprint", "--save"], env)
+        assert offered.exit_code == 1 and "only speaks TLS 1.0/1.1" in offered.stderr
+        assert "--legacy-tls host fingerprint --save" in offered.stderr and not store.exists()
+        saved = run_main(["--url", h.url, "--legacy-tls", "host", "fingerprint", "--save"], env)
+        assert saved.exit_code == 0 and "legacy TLS" in saved.stderr
+        assert store.read_text().split()[-1] == "legacy-tls"
+        # later calls need no flag
+        later = run_main(["--url", h.url, "host", "info"], env)
+        assert later.exit_code == 0 and "hostname:" in later.stdout, later.stderr
+        assert run_main(["--url", h.url, "host", "fingerprint"], env).exit_code == 0
+        with AgentClient(h.url, password=h.password, agent_version="3.2") as agent:
+            assert agent.call("echo", "old") == "old"
+    # lines written before the third word existed still load
+    store.write_text("# old\n127.0.0.1:1 %s\n" % ("ab" * 32))
+    assert PinStore(str(store)).entry("127.0.0.1", 1) == ("ab" * 32, False)
+    store.write_text("127.0.0.1:1 %s bogus\n" % ("ab" * 32))
+    with pytest.raises(ConfigError, match="legacy-tls"):
+        PinStore(str(store)).get("127.0.0.1", 1)

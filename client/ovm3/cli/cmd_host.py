@@ -100,7 +100,8 @@ def stats(settings, bridge):
 
 
 @command.command("fingerprint")
-@click.option("--save", is_flag=True, help="Pin the certificate in known_agents.")
+@click.option("--save", is_flag=True, help="Pin the certificate in known_agents (with --legacy-tls: remember "
+                                         "that the agent needs the legacy TLS profile).")
 @click.option("--replace", is_flag=True, help="With --save: replace a different existing pin.")
 @pass_settings
 def fingerprint(settings, save, replace):
@@ -120,11 +121,23 @@ def fingerprint(settings, save, replace):
     if replace and not save:
         raise errors.UsageError("--replace only makes sense with --save")
     connect = settings.timeouts.connect if settings.timeouts else 10.0
-    fp = fetch_fingerprint(host, port, timeout=connect, legacy_tls=settings.legacy_tls)
     store = PinStore()
-    old = store.get(host, port)
+    pinned = store.entry(host, port)
+    legacy = settings.legacy_tls or bool(pinned and pinned[1])
+    try:
+        fp = fetch_fingerprint(host, port, timeout=connect, legacy_tls=legacy)
+    except errors.TLSError:
+        if legacy:
+            raise
+        # An OVM 3.2/3.3 agent speaks only TLS 1.0/1.1: say so, and how to pin it with that profile.
+        fp = fetch_fingerprint(host, port, timeout=connect, legacy_tls=True)
+        raise errors.TLSError(
+            "%s:%d only speaks TLS 1.0/1.1 (certificate %s)" % (host, port, pretty_fingerprint(fp)),
+            hint="check the fingerprint on dom0, then pin it with the legacy profile: ovm3 --url %s "
+                 "--legacy-tls host fingerprint --save; later calls need no flag" % settings.url) from None
+    old = pinned[0] if pinned else None
     if save:
-        store.add(host, port, fp, replace=replace)
+        store.add(host, port, fp, replace=replace, legacy_tls=legacy)
     if save:
         state = "saved"
     elif old:
@@ -133,8 +146,9 @@ def fingerprint(settings, save, replace):
         state = "not pinned"
     if settings.json:
         emit_json({"host": host, "port": port, "sha256": pretty_fingerprint(fp), "state": state,
-                   "store": store.path})
+                   "store": store.path, "legacy_tls": legacy})
     else:
         click.echo(pretty_fingerprint(fp))
-        click.echo("%s:%d %s (%s)" % (host, port, state, store.path), err=True)
+        click.echo("%s:%d %s%s (%s)" % (host, port, state, ", legacy TLS" if legacy else "", store.path),
+                   err=True)
     return 0
