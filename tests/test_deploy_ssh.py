@@ -30,6 +30,14 @@ def test_trust_on_first_use_records_the_key_then_it_is_known(ssh_server, ssh_key
         assert conn.host_key_status == "known"
 
 
+def test_a_dry_run_trusts_a_new_key_for_its_session_without_writing_known_hosts(ssh_server, ssh_keys, tmp_path):
+    known = tmp_path / "known_hosts"
+    with SSHConnector("127.0.0.1", ssh_server.port, key_files=[ssh_keys], known_hosts=str(known),
+                      trust_new=True, record_new=False) as conn:
+        assert conn.host_key_status == "trusted"
+    assert not known.exists()
+
+
 def test_changed_host_key_is_refused_even_with_trust_on_first_use(ssh_server, ssh_keys, tmp_path):
     other = sshd.keygen(str(tmp_path / "other_host_key"), "ed25519")
     with open(other + ".pub") as f:

@@ -93,8 +93,10 @@ def _progress(done, total, result):
 @click.option("--host-fixes", is_flag=True, help="Also apply the known dom0 bug fixes during install.")
 @click.option("--mount", multiple=True, help="NFS mount the heartbeat watches (repeatable; else inventory).")
 @click.option("--guid", help="Host GUID for the heartbeat (one host only; else inventory or derived).")
-@click.option("--interval", type=int, help="Heartbeat interval in seconds.")
-@click.option("--hb-timeout", type=int, help="Seconds without a heartbeat before a host counts as dead.")
+@click.option("--interval", type=click.FloatRange(min=0, min_open=True),
+              help="Heartbeat interval in seconds (fractions allowed).")
+@click.option("--hb-timeout", type=click.FloatRange(min=0, min_open=True),
+              help="Seconds without a heartbeat before a host counts as dead (fractions allowed).")
 @click.option("--policy", help="Heartbeat fencing policy (see the fencing section of the README).")
 @click.option("--watchdog", help="Watchdog device for the heartbeat (empty: none).")
 @click.option("--state-dir", help="Heartbeat state directory on the host.")
@@ -145,12 +147,19 @@ def command(settings, hosts, inventory_file, uninstall, dry_run, rotate_agent_pa
     need_agent_password = not dry_run
     accesses = {e.name: _agent_access(settings, e, need_agent_password) for e in fleet_hosts}
 
+    if not uninstall and not no_heartbeat:
+        for entry in fleet_hosts:
+            if not (mount or entry.mounts):
+                # Said, not silently left out: without a mount there is nothing for the heartbeat to watch.
+                click.echo("%s: heartbeat not configured: no --mount (and no mounts in the inventory)"
+                           % entry.name, err=True)
+
     def job(entry):
         password = _ssh_password(entry, ssh_password_file, prompted)
         keys = [entry.ssh_key] if entry.ssh_key else list(ssh_keys) or None
         with SSHConnector(entry.address, entry.ssh_port, entry.ssh_user or ssh_user, key_files=keys,
                           password=password, known_hosts=entry.known_hosts or known_hosts,
-                          trust_new=trust_new_host_key) as conn:
+                          trust_new=trust_new_host_key, record_new=not dry_run) as conn:
             opts = engine.Options(
                 root=remote_root or entry.remote_root or "/", python=remote_python or entry.remote_python,
                 dry_run=dry_run, agent_ssl=agent_ssl, host_fixes=host_fixes,

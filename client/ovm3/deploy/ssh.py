@@ -51,10 +51,11 @@ def known_hosts_name(host, port):
     return host if int(port) == DEFAULT_SSH_PORT else "[%s]:%d" % (host, int(port))
 
 
-def check_host_key(path, host, port, key, trust_new=False):
-    """Accept ``key`` for ``host:port`` per known_hosts at ``path``; record it when ``trust_new``.
+def check_host_key(path, host, port, key, trust_new=False, record=True):
+    """Accept ``key`` for ``host:port`` per known_hosts at ``path``; record it when ``trust_new`` (unless
+    ``record`` is False: a dry run trusts it for this session only and writes nothing).
 
-    Returns ``"known"`` or ``"recorded"``; raises :class:`ovm3.errors.HostKeyError` otherwise.
+    Returns ``"known"``, ``"recorded"`` or ``"trusted"``; raises :class:`ovm3.errors.HostKeyError` otherwise.
     """
     name = known_hosts_name(host, port)
     label = "%s:%s" % (host, port)
@@ -77,6 +78,10 @@ def check_host_key(path, host, port, key, trust_new=False):
         if not trust_new:
             raise HostKeyError("unknown host key %s %s for %s (not in %s)"
                                % (key.get_name(), key_fingerprint(key), name, path), host=label)
+        if not record:
+            log.warning("%s: trusting new host key %s %s for this dry run only (not recorded in %s)",
+                        label, key.get_name(), key_fingerprint(key), path)
+            return "trusted"
         directory = os.path.dirname(path)
         if directory:
             os.makedirs(directory, mode=0o700, exist_ok=True)
@@ -93,10 +98,11 @@ class SSHConnector(Connector):
     :param password: used only during login, never stored on the object.
     :param key_files: private keys to offer; default the usual ``~/.ssh/id_*`` that exist.
     :param trust_new: record an unknown host key instead of refusing (trust on first use).
+    :param record_new: False to trust an unknown key (with ``trust_new``) without writing known_hosts.
     """
 
     def __init__(self, host, port=DEFAULT_SSH_PORT, user="root", key_files=None, password=None,
-                 known_hosts=None, trust_new=False, connect_timeout=DEFAULT_CONNECT_TIMEOUT):
+                 known_hosts=None, trust_new=False, connect_timeout=DEFAULT_CONNECT_TIMEOUT, record_new=True):
         self.host = host
         self.port = int(port)
         self.user = user
@@ -104,6 +110,7 @@ class SSHConnector(Connector):
         self.known_hosts = known_hosts or default_known_hosts()
         self.host_key_status = None
         self._transport = None
+        self._record_new = record_new
         self._connect(key_files, password, trust_new, connect_timeout)
 
     def __repr__(self):
@@ -131,7 +138,8 @@ class SSHConnector(Connector):
                                hint="the server may offer only algorithms this client lacks; dom0 needs "
                                     "ssh-rsa and SHA-1 key exchange, which paramiko>=5 removed") from None
             key = transport.get_remote_server_key()
-            self.host_key_status = check_host_key(self.known_hosts, self.host, self.port, key, trust_new)
+            self.host_key_status = check_host_key(self.known_hosts, self.host, self.port, key, trust_new,
+                                                  record=self._record_new)
             if _OLD_OPENSSH.search(transport.remote_version or ""):
                 # Pre-7.2 OpenSSH (every OVM dom0) knows only ssh-rsa signatures for RSA logins and
                 # does not send server-sig-algs, so paramiko would offer rsa-sha2-512 and be refused.
