@@ -32,6 +32,12 @@ def _ssh_password(entry, cli_file, cached):
     return cached
 
 
+def _given(ctx, name):
+    from click.core import ParameterSource
+
+    return ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
+
+
 def _heartbeat(entry, opts):
     mounts = list(opts["mount"]) or entry.mounts
     if opts["no_heartbeat"] or not mounts:
@@ -123,10 +129,16 @@ def command(settings, hosts, inventory_file, uninstall, dry_run, rotate_agent_pa
     if inventory_file:
         fleet_hosts = inventory.load(inventory_file).select(hosts)
     elif hosts:
+        from ovm3.deploy import sshconfig
+
+        ctx = click.get_current_context()
         fleet_hosts = inventory.from_names(hosts, ssh_user=ssh_user).hosts
+        ssh_config = sshconfig.load()
         for entry in fleet_hosts:
             if ssh_port and entry.ssh_port == 22:
                 entry.ssh_port = ssh_port
+            sshconfig.apply(entry, ssh_config, user_given=_given(ctx, "ssh_user"), port_given=bool(ssh_port),
+                            keys_given=bool(ssh_keys))
     else:
         raise errors.UsageError("name at least one HOST or give --inventory")
     if guid and len(fleet_hosts) > 1:

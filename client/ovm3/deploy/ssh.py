@@ -151,14 +151,27 @@ class SSHConnector(Connector):
             self.close()
             raise
 
-    def _login(self, key_files, password):
-        tried = []
+    def _keys(self, key_files):
+        """``(label, key)`` to try in order, as ssh does: the ssh-agent's keys (``SSH_AUTH_SOCK``), then
+        the key files."""
+        if os.environ.get("SSH_AUTH_SOCK"):
+            agent = paramiko.Agent()
+            try:
+                for key in agent.get_keys():
+                    yield "agent key %s" % key_fingerprint(key), key
+            finally:
+                agent.close()
         for path in self._key_paths(key_files):
             try:
                 pkey = paramiko.PKey.from_path(path)
             except (OSError, paramiko.SSHException, ValueError) as e:
                 raise SSHError("cannot load SSH key %s: %s" % (path, e), host=self.label,
                                hint="give an unencrypted key readable by this user") from None
+            yield "key %s" % path, pkey
+
+    def _login(self, key_files, password):
+        tried = []
+        for label, pkey in self._keys(key_files):
             try:
                 try:
                     self._transport.auth_publickey(self.user, pkey)
@@ -173,7 +186,7 @@ class SSHConnector(Connector):
                 tried.append("publickey (server allows only %s)" % ", ".join(e.allowed_types))
                 break
             except paramiko.AuthenticationException:
-                tried.append("key %s" % path)
+                tried.append(label)
             except paramiko.SSHException as e:
                 raise SSHError("SSH login failed: %s" % e, host=self.label) from None
         if password is not None:
