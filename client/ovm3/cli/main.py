@@ -37,6 +37,7 @@ class Settings:
         self.output = "table"
         self.no_headers = False
         self._client = None
+        self._others = []  # clients to further hosts (client_for)
 
     def password(self, prompt=True):
         """From --password-file, then OVM3_PASSWORD, then a prompt (never from argv)."""
@@ -69,7 +70,6 @@ class Settings:
         from ovm3.client import AgentClient, read_password_file
         from ovm3.profiles import ProfileStore
 
-        self._others = getattr(self, "_others", [])
         profile = ProfileStore().get(target) if "://" not in target else None
         if profile is not None:
             password = read_password_file(profile.password_file) if profile.password_file else self.password()
@@ -83,7 +83,7 @@ class Settings:
         return client
 
     def close(self):
-        for client in [self._client] + getattr(self, "_others", []):
+        for client in [self._client] + self._others:
             if client is not None:
                 client.close()
 
