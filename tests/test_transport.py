@@ -66,7 +66,7 @@ def test_basic_auth_and_headers(rs):
 def test_http_401_is_an_authentication_error(rs):
     rs.add(responses.POST, URL, status=401, body=b"Unauthorized")
     with pytest.raises(errors.AuthenticationError) as info:
-        Transport("http://agent.test:8899", password="bad").post(ECHO, method="echo", args=["put"])
+        Transport("http://agent.test:8899", password="bad").post(ECHO, method="echo")
     assert "agent.test:8899" in str(info.value) and "echo" in str(info.value)
 
 
