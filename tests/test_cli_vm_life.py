@@ -88,6 +88,11 @@ def test_console_hides_the_password_unless_asked(hosts, tmp_path):
     pw = tmp_path / "vnc-pw"
     pw.write_text("s3cret-vnc\n")
     pw.chmod(0o600)
+    for dry in (ovm3(h1, "vm", "create", VM, "--repo", REPO, "--disk", "data.img", "--vnc-password-file",
+                     str(pw), "--dry-run"),
+                ovm3(h1, "--json", "vm", "create", VM, "--repo", REPO, "--disk", "data.img",
+                     "--vnc-password-file", str(pw), "--dry-run")):
+        assert "create_vm" in dry.stdout and "s3cret" not in dry.stdout + dry.stderr
     ovm3(h1, "vm", "create", VM, "--repo", REPO, "--disk", "data.img", "--vnc-password-file", str(pw))
     ovm3(h1, "vm", "start", VM)
     out = ovm3(h1, "vm", "console", VM).stdout
