@@ -215,3 +215,22 @@ def test_legacy_tls_is_remembered_with_the_pin(tmp_path, monkeypatch):
     store.write_text("127.0.0.1:1 %s bogus\n" % ("ab" * 32))
     with pytest.raises(ConfigError, match="legacy-tls"):
         PinStore(str(store)).get("127.0.0.1", 1)
+
+
+def test_the_deploy_inventory_is_a_second_source_of_profiles(host, config, tmp_path):
+    pw = password_file(tmp_path, host.password)
+    inv = tmp_path / "fleet.ini"
+    inv.write_text("[host ovm-7]\naddress = 127.0.0.1\nagent_url = %s\nagent_password_file = %s\n" % (host.url, pw))
+    env = {"OVM3_CONFIG": str(config)}
+    for argv in (["--inventory", str(inv), "-H", "ovm-7", "vm", "list"],
+                 ["vm", "list", "-H", "ovm-7", "--inventory", str(inv)]):
+        r = run_main(argv, env)
+        assert (r.exit_code, r.stdout.strip()) == (0, "no VMs running"), r.stderr
+    r = run_main(["-H", "ovm-7", "vm", "list"], dict(env, OVM3_INVENTORY=str(inv)))
+    assert r.exit_code == 0, r.stderr
+    # a profile of the same name wins over the inventory
+    store = ProfileStore(str(config))
+    store.add(Profile("ovm-7", "http://127.0.0.1:1"))
+    store.save()
+    r = run_main(["--inventory", str(inv), "-H", "ovm-7", "vm", "list"], dict(env, OVM3_PASSWORD="x"))
+    assert r.exit_code == 1 and "127.0.0.1:1" in r.stderr

@@ -191,3 +191,18 @@ class ProfileStore:
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
+
+
+def find_profile(name, inventory_path=None):
+    """The profile ``name`` from the config file, else (with ``inventory_path``) the deploy inventory's
+    host of that name as a profile (its agent URL, agent user and agent password file); None if neither."""
+    profile = ProfileStore().get(name)
+    if profile is not None or not inventory_path:
+        return profile
+    from ovm3 import inventory
+
+    hosts = {h.name: h for h in inventory.load(inventory_path).hosts}
+    entry = hosts.get(name)
+    if entry is None:
+        return None
+    return Profile(name, entry.url, user=entry.agent_user or "oracle", password_file=entry.agent_password_file or "")

@@ -126,6 +126,7 @@ def command(settings, hosts, inventory_file, uninstall, dry_run, rotate_agent_pa
     Idempotent (an unchanged host transfers nothing), reversible (--uninstall) and previewable (--dry-run).
     Exit 0 when every host succeeded, 1 when any failed.
     """
+    inventory_file = inventory_file or settings.inventory  # ovm3 --inventory FILE deploy ... too
     if inventory_file:
         fleet_hosts = inventory.load(inventory_file).select(hosts)
     elif hosts:

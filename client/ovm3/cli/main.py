@@ -38,6 +38,8 @@ class Settings:
         self.no_headers = False
         self._client = None
         self._others = []  # clients to further hosts (client_for)
+        #: ``--inventory``: the deploy inventory, a second source of profiles.
+        self.inventory = None
 
     def password(self, prompt=True):
         """From --password-file, then OVM3_PASSWORD, then a prompt (never from argv)."""
@@ -68,9 +70,9 @@ class Settings:
         bundle and TLS profile. Certificates are checked against known_agents (``--fingerprint`` is for
         the first host only)."""
         from ovm3.client import AgentClient, read_password_file
-        from ovm3.profiles import ProfileStore
+        from ovm3.profiles import find_profile
 
-        profile = ProfileStore().get(target) if "://" not in target else None
+        profile = find_profile(target, self.inventory) if "://" not in target else None
         if profile is not None:
             password = read_password_file(profile.password_file) if profile.password_file else self.password()
             client = AgentClient(profile.url, user=profile.user, password=password,
@@ -220,17 +222,18 @@ def _given(ctx, name):
     return ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
 
 
-def resolve_target(ctx, url, host, port, tls):
-    """``(url, profile or None)`` from --url, --host (a profile name, else a host name) or OVM3_URL;
+def resolve_target(ctx, url, host, port, tls, inventory_path=None):
+    """``(url, profile or None)`` from --url, --host (a profile name, or a host of the --inventory, else a
+    host name) or OVM3_URL;
     options that contradict each other are a usage error rather than one silently winning."""
     if url and host:
         raise click.UsageError("--url and --host both name the agent: give one")
     shaping = [opt for opt, name in (("--port", "port"), ("--tls/--no-tls", "tls")) if _given(ctx, name)]
     profile = None
     if host:
-        from ovm3.profiles import ProfileStore
+        from ovm3.profiles import find_profile
 
-        profile = ProfileStore().get(host)
+        profile = find_profile(host, inventory_path)
     if shaping and (url or profile):
         raise click.UsageError("%s only shape the URL built from a host name; %s already gives it" % (
             " and ".join(shaping), "--url" if url else "profile %s" % host))
@@ -249,6 +252,7 @@ Environment:
   OVM3_USER      agent user (default oracle)
   OVM3_PASSWORD  agent password when there is no --password-file
   OVM3_CONFIG    profiles file (default ~/.config/ovm3/config.toml)
+  OVM3_INVENTORY deploy inventory whose hosts -H also finds
 
 Global options may also follow the subcommand (ovm3 vm list --json).
 """
@@ -256,6 +260,8 @@ Global options may also follow the subcommand (ovm3 vm list --json).
 
 @click.group(cls=CommandGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=ENV_HELP)
 @click.option("--url", help="Agent URL, e.g. https://ovm-1:8899 (http:// only when written explicitly).")
+@click.option("--inventory", "inventory_path", type=click.Path(dir_okay=False), envvar="OVM3_INVENTORY",
+              help="Deploy inventory whose hosts -H also finds (after the profiles).")
 @click.option("-H", "--host", help="A profile (ovm3 config list), else the agent's host name or address "
                                    "(instead of --url).")
 @click.option("--port", default=8899, show_default=True, help="Agent port with --host.")
@@ -278,13 +284,13 @@ Global options may also follow the subcommand (ovm3 vm list --json).
 @click.option("-v", "--verbose", count=True, help="Log to stderr (-v info, -vv debug).")
 @click.version_option(package_name="ovm3")
 @click.pass_context
-def cli(ctx, url, host, port, tls, user, password_file, fingerprint, ca_bundle, legacy_tls, timeout_specs,
-        json_output, output, no_headers, verbose):
+def cli(ctx, inventory_path, url, host, port, tls, user, password_file, fingerprint, ca_bundle, legacy_tls,
+        timeout_specs, json_output, output, no_headers, verbose):
     """Drive Oracle VM Server 3 hosts through ovs-agent."""
     if verbose:
         logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO,
                             format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
-    url, profile = resolve_target(ctx, url, host, port, tls)
+    url, profile = resolve_target(ctx, url, host, port, tls, inventory_path)
     if profile is not None:  # the command line wins over the profile
         user = user if _given(ctx, "user") else profile.user
         password_file = password_file or profile.password_file or None
@@ -294,7 +300,7 @@ def cli(ctx, url, host, port, tls, user, password_file, fingerprint, ca_bundle, 
         raise click.UsageError("--json and -o %s ask for two output formats: give one" % output)
     ctx.obj = Settings(url, user, password_file, fingerprint, ca_bundle, legacy_tls,
                        json_output or output == "json", verbose, parse_timeouts(timeout_specs))
-    ctx.obj.output, ctx.obj.no_headers = output, no_headers
+    ctx.obj.output, ctx.obj.no_headers, ctx.obj.inventory = output, no_headers, inventory_path
     ctx.call_on_close(ctx.obj.close)
 
 
