@@ -147,6 +147,9 @@ def test_vm_stats(agent):
     data = run(agent, "vm", "stats", "i-2-3-VM", json_output=True)
     assert data["uptime"] == 120.5 and data["rx_bytes"] == 1000 and data["wr_bytes"] == 1024
     assert agent.calls[-1] == ("ovs_domU_stats", ("i-2-3-VM",))
+    out = run(agent, "vm", "stats", "i-2-3-VM")  # sizes with units, the uptime as a duration
+    assert lines_with(out, "uptime:")[0].split()[1:] == ["2m", "0s"]
+    assert lines_with(out, "written:")[0].split()[1:] == ["1.0", "KiB", "(1024", "bytes)"]
 
 
 def test_errors_and_exit_codes(agent, monkeypatch, capsys):

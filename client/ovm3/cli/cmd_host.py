@@ -18,6 +18,25 @@ def human_bytes(n):
     return str(n)  # pragma: no cover
 
 
+def with_bytes(n):
+    """``1536`` -> ``1.5 KiB (1536 bytes)``: a counter with its unit, the exact number kept."""
+    return "" if n is None else "%s (%d bytes)" % (human_bytes(n), n)
+
+
+def human_duration(seconds):
+    """``93784.5`` -> ``1d 2h 3m 4s``; None stays empty."""
+    if seconds is None:
+        return ""
+    left = int(seconds)
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if left >= size or parts:
+            parts.append("%d%s" % (left // size, unit))
+            left %= size
+    parts.append("%ds" % left)
+    return " ".join(parts)
+
+
 def human_time(epoch):
     """Epoch seconds as ``2026-12-04 03:24:31 UTC (1796354671)``; None stays empty."""
     if epoch is None:
@@ -95,7 +114,7 @@ def stats(settings, bridge):
     s = settings.client().cloudstack.ovs_dom0_stats(bridge)
     show(settings, s, lambda s: key_values([
         ("cpu %", s.cpu), ("memory total", human_bytes(s.total)), ("memory free", human_bytes(s.free)),
-        ("%s rx" % bridge, s.rx), ("%s tx" % bridge, s.tx),
+        ("%s rx" % bridge, with_bytes(s.rx)), ("%s tx" % bridge, with_bytes(s.tx)),
     ]))
 
 

@@ -256,8 +256,10 @@ def nic_remove(settings, vm, mac, dry_run, yes):
 def stats_vm(settings, name):
     """Disk, network and CPU counters of one VM (ovs_domU_stats; needs the agent module)."""
     s = settings.client().cloudstack.ovs_dom_u_stats(name)
+    from ovm3.cli.cmd_host import human_duration, with_bytes
+
     show(settings, s, lambda s: key_values([
-        ("uptime s", s.uptime), ("cpu time s", s.cputime), ("vcpus", s.vcpus),
-        ("rx bytes", s.rx_bytes), ("tx bytes", s.tx_bytes), ("read bytes", s.rd_bytes),
-        ("write bytes", s.wr_bytes), ("read ops", s.rd_ops), ("write ops", s.wr_ops),
+        ("uptime", human_duration(s.uptime)), ("cpu time s", s.cputime), ("vcpus", s.vcpus),
+        ("received", with_bytes(s.rx_bytes)), ("sent", with_bytes(s.tx_bytes)), ("read", with_bytes(s.rd_bytes)),
+        ("written", with_bytes(s.wr_bytes)), ("read ops", s.rd_ops), ("write ops", s.wr_ops),
     ]))
