@@ -6,7 +6,7 @@ mirrors (``recorder.xen.start_vm(...)``) as it always does. Read-only calls (the
 always go to the agent, so a dry run sees the host as it is; calls that change something are checked
 against the table's signature, recorded with their arguments redacted, and sent only when ``send`` is
 True. The only thing code asks (``recorder.dry_run``) is whether to skip waiting for the agent to catch
-up, since in a dry run it never will.
+up (or reading a copy's progress), since in a dry run it never will.
 """
 from ovm3.api import TABLE
 from ovm3.api.mirror import build_mirrors
