@@ -38,6 +38,13 @@ _OLD_OPENSSH = re.compile(r"OpenSSH_(?:[1-6]\.|7\.[01](?![0-9]))")
 _known_hosts_lock = threading.Lock()
 
 
+def require_paramiko():
+    """Refuse SSH work, with the fix, on an installation without the ``[deploy]`` extra."""
+    if paramiko is None:
+        raise ConfigError("SSH deployment needs paramiko, which this installation lacks",
+                          hint="install ovm3 with its deploy extra: pip install 'ovm3[deploy]'")
+
+
 def default_known_hosts():
     """``$OVM3_KNOWN_HOSTS`` or ``~/.ssh/known_hosts``."""
     return os.environ.get("OVM3_KNOWN_HOSTS") or os.path.expanduser("~/.ssh/known_hosts")
@@ -110,9 +117,7 @@ class SSHConnector(Connector):
     def __init__(self, host, port=DEFAULT_SSH_PORT, user="root", key_files=None, password=None,
                  known_hosts=None, trust_new=False, connect_timeout=DEFAULT_CONNECT_TIMEOUT,
                  passphrase=None, record_new=True):
-        if paramiko is None:
-            raise ConfigError("SSH deployment needs paramiko, which this installation lacks",
-                              hint="install ovm3 with its deploy extra: pip install 'ovm3[deploy]'")
+        require_paramiko()
         self.host = host
         self._passphrase = passphrase
         self.port = int(port)

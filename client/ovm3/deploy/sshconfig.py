@@ -6,8 +6,7 @@ and hosts from an ``--inventory`` keep what the inventory says. ``$OVM3_SSH_CONF
 """
 import os
 
-import paramiko
-
+from ovm3.deploy.ssh import paramiko, require_paramiko
 from ovm3.errors import ConfigError
 
 ENV = "OVM3_SSH_CONFIG"
@@ -24,6 +23,7 @@ def load(path=None):
     path = default_path() if path is None else path
     if not path or not os.path.isfile(path):
         return None
+    require_paramiko()
     try:
         return paramiko.SSHConfig.from_path(path)
     except (OSError, UnicodeDecodeError, paramiko.SSHException) as e:
