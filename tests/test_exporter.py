@@ -285,3 +285,31 @@ def test_no_call_timeout_outlasts_the_per_host_deadline():
 
     t = _timeouts(Settings(), 2.5)
     assert t.connect == 2.5 and t.short == 2.5 and t.total is None
+
+
+def test_profiles_are_a_host_source(hosts, tmp_path, monkeypatch):
+    from ovm3.profiles import Profile, ProfileStore
+
+    pw = tmp_path / "agent.pw"
+    pw.write_text(hosts[0].password + "\n")
+    pw.chmod(0o600)
+    monkeypatch.setenv("OVM3_CONFIG", str(tmp_path / "config.toml"))
+    store = ProfileStore()
+    for i, h in enumerate(hosts):
+        store.add(Profile("ovm-%d" % i, url=h.url, password_file=str(pw)))
+    store.save()
+    out = tmp_path / "tf"
+    out.mkdir()
+    run = lambda *extra: CliRunner().invoke(  # noqa: E731
+        cli, ["exporter", "--textfile", str(out), "--once", "--deadline", "5", *extra], catch_exceptions=False)
+    assert run("--profile", "ovm-2", "--profile", "ovm-0").exit_code == 0
+    text = (out / "ovm3.prom").read_text()
+    assert _value(text, "ovm3_host_up", host="ovm-2") == 1 and _value(text, "ovm3_host_up", host="ovm-0") == 1
+    assert _value(text, "ovm3_host_up", host="ovm-1") is None
+    assert run("--all-profiles").exit_code == 0
+    text = (out / "ovm3.prom").read_text()
+    assert [_value(text, "ovm3_host_up", host="ovm-%d" % i) for i in range(3)] == [1, 1, 1]
+    from ovm3 import errors
+
+    result = CliRunner().invoke(cli, ["exporter", "--profile", "nope", "--no-auth"])
+    assert isinstance(result.exception, errors.UsageError) and "no such profile" in str(result.exception)

@@ -60,13 +60,25 @@ def _timeouts(settings, deadline):
                                total=None)
 
 
-def targets_from(settings, inventory_path, urls, deadline=10.0):
-    """The exporter's targets: every host of the inventory, then each ``--url [NAME=]URL``."""
+def targets_from(settings, inventory_path, urls, deadline=10.0, profile_names=(), all_profiles=False):
+    """The exporter's targets: every host of the inventory (``--inventory``, else the global one when no
+    other source is given), the profiles named (``--profile``) or all of them (``--all-profiles``), each
+    ``--url [NAME=]URL``; with none of these, the one host the global ``--url``/``-H`` names."""
     from ovm3.client import AgentClient, read_password_file
     from ovm3.monitor.collector import Target
 
     timeouts = _timeouts(settings, deadline)
     out = []
+    if not (inventory_path or urls or profile_names or all_profiles):
+        inventory_path = settings.inventory
+    for profile in _profiles(settings, profile_names, all_profiles):
+        def make(p=profile):
+            password = read_password_file(os.path.expanduser(p.password_file)) if p.password_file \
+                else settings.password(prompt=False)
+            return AgentClient(p.url, user=p.user, password=password, ca_bundle=p.ca_bundle or None,
+                               legacy_tls=p.legacy_tls, timeouts=timeouts)
+
+        out.append(Target(profile.name, make))
     if inventory_path:
         from ovm3 import inventory
 
@@ -92,8 +104,35 @@ def targets_from(settings, inventory_path, urls, deadline=10.0):
                                ca_bundle=settings.ca_bundle, legacy_tls=settings.legacy_tls, timeouts=timeouts)
 
         out.append(Target(name, make))
+    if not out and settings.url:
+        def make_default():
+            return AgentClient(settings.url, user=settings.user, password=settings.password(prompt=False),
+                               fingerprint=settings.fingerprint, ca_bundle=settings.ca_bundle,
+                               legacy_tls=settings.legacy_tls, timeouts=timeouts)
+
+        out.append(Target(settings.url.split("://", 1)[-1].rstrip("/"), make_default))
     if not out:
-        raise errors.UsageError("no hosts: give --inventory FILE or --url [NAME=]URL")
+        raise errors.UsageError("no hosts: give --inventory FILE, --profile NAME, --all-profiles or --url [NAME=]URL")
+    return out
+
+
+def _profiles(settings, names, everyone):
+    """The profiles asked for (``--profile`` looks in the config file, then the inventory, as ``-H`` does)."""
+    from ovm3.profiles import ProfileStore, find_profile
+
+    out = []
+    if everyone:
+        store = ProfileStore()
+        if not store.profiles:
+            raise errors.UsageError("--all-profiles: %s holds no profile (ovm3 config add ...)" % store.path)
+        out.extend(store.profiles[n] for n in sorted(store.profiles))
+    for name in names:
+        profile = find_profile(name, settings.inventory)
+        if profile is None:
+            raise errors.UsageError("--profile %s: no such profile (ovm3 config list)%s" % (
+                name, " nor inventory host" if settings.inventory else ""))
+        if all(p.name != profile.name for p in out):
+            out.append(profile)
     return out
 
 
@@ -124,6 +163,9 @@ def build_server(collector, listen, port, cert=None, key=None, insecure_http=Fal
 @click.command("exporter")
 @click.option("--inventory", "inventory_path", type=click.Path(exists=True, dir_okay=False),
               help="Export every host of this inventory (agent_url/address, agent_user, agent_password_file).")
+@click.option("--profile", "profile_names", multiple=True, metavar="NAME",
+              help="Export this profile (repeatable; ovm3 config list; an --inventory host name works too).")
+@click.option("--all-profiles", is_flag=True, help="Export every profile of the config file.")
 @click.option("--url", "urls", multiple=True, metavar="[NAME=]URL",
               help="Also export this agent (repeatable), with the global --user/--password-file/--fingerprint.")
 @click.option("--deadline", default=10.0, show_default=True, type=click.FloatRange(0.1, 300),
@@ -154,16 +196,16 @@ def build_server(collector, listen, port, cert=None, key=None, insecure_http=Fal
               help="Seconds between writes with --textfile.")
 @click.option("--once", is_flag=True, help="With --textfile: write once and exit.")
 @pass_settings
-def command(settings, inventory_path, urls, deadline, workers, bridge, listen, listen_port, cert, key_file,
-            insecure_http, bearer_token_file, basic_auth_file, client_cert, allow_from, no_auth, no_status_page,
-            textfile_dir, interval, once):
+def command(settings, inventory_path, profile_names, all_profiles, urls, deadline, workers, bridge, listen,
+            listen_port, cert, key_file, insecure_http, bearer_token_file, basic_auth_file, client_cert, allow_from,
+            no_auth, no_status_page, textfile_dir, interval, once):
     """Serve Prometheus metrics of every host (one get_host_stats call per host per scrape)."""
     from ovm3.cloudstack.auth import require_a_mode
     from ovm3.hostfiles import module_version
     from ovm3.monitor.collector import FleetCollector
     from ovm3.monitor.sweep import HostSweeper
 
-    targets = targets_from(settings, inventory_path, urls, deadline)
+    targets = targets_from(settings, inventory_path, urls, deadline, profile_names, all_profiles)
     collector = FleetCollector(targets, deadline=deadline, workers=workers, sweeper=HostSweeper(bridge),
                                module_version=module_version())
     stop = threading.Event()
