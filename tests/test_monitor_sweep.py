@@ -123,3 +123,15 @@ def test_heartbeat_state_comes_from_the_running_daemon_s_record(tmp_path):
             assert state.since_progress is not None and 0 <= state.since_progress < 5
         finally:
             hb.close()
+
+
+@pytest.mark.parametrize("text", [
+    'exceptions.Exception:method "get_host_stats" is not supported',
+    '<type \'exceptions.Exception\'>:method "get_host_stats" is not supported',
+])
+def test_a_missing_method_fault_is_typed_in_both_python_2_spellings(text):
+    from ovm3.faults import fault_error
+
+    assert isinstance(fault_error(1, text), errors.UnknownMethodFault)
+    assert not isinstance(fault_error(1, "exceptions.Exception:the method is not supported here, sorry"),
+                          errors.UnknownMethodFault)

@@ -7,7 +7,9 @@ from ovm3.redact import mask_values, redact_text
 # (pattern on the agent message or exception class, error class). First match wins.
 _RULES = (
     (re.compile(r"not simulated", re.I), errors.NotSimulatedFault),
-    (re.compile(r'^method "[^"]*" is not supported\Z'), errors.UnknownMethodFault),
+    # Python's SimpleXMLRPCServer (ovs-agent's dispatcher) for a name nothing registered; Python 2.6+
+    # writes the class as "<type 'exceptions.Exception'>", which leaves the text unsplit.
+    (re.compile(r'(^|:)method "[^"]*" is not supported\Z'), errors.UnknownMethodFault),
     (re.compile(r"Errno.?17|File exists", re.I), errors.FileExistsFault),
     (re.compile(r"Errno.?2\b|No such file or directory", re.I), errors.NoSuchFileFault),
     (re.compile(r"already a member of (a )?pool", re.I), errors.AlreadyInPoolFault),
