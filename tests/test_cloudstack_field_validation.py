@@ -560,3 +560,20 @@ def test_prepare_for_migration_checks_the_nics_without_needing_disks(host):
     hosts[0].calls.clear()
     b = body(r.execute("PrepareForMigrationCommand", {"vm": vm}))
     assert b["result"] is False and "field vm.nics[0].mac refused" in b["details"] and hosts[0].calls.methods() == []
+
+
+@pytest.mark.parametrize("field", ["path", "filename"])
+def test_router_upload_refuses_a_hostile_directory_or_file_name_before_any_agent_call(tmp_path, field):
+    from ovm3.cloudstack import network
+
+    hostile = ["../../etc", "/etc/../root", "rc\n", "a/b", "", None, "x\x00"]
+    if field == "path":
+        hostile = ["etc", "/etc/../root", "/tmp/\n", "/a/%2e%2e/b", "", None, "/x\x00"]
+    with resources(tmp_path) as (hosts, (r,)):
+        for value in hostile:
+            args = {"path": "/var/cache/cloud", "filename": "cmdline"}
+            args[field] = value
+            hosts[0].calls.clear()
+            with pytest.raises(validate.FieldRefused) as info:
+                network.router_upload(r, "169.254.3.1", args["path"], args["filename"], "x")
+            assert info.value.field == field and hosts[0].calls.methods() == [], value

@@ -155,11 +155,14 @@ def router_exec(resource, router_ip, script, args=""):
 
 
 def router_upload(resource, router_ip, path, filename, content):
-    """Write ``content`` to ``path/filename`` inside a router; True when the agent confirmed it."""
+    """Write ``content`` to ``path/filename`` inside a router; True when the agent confirmed it. The
+    directory must be an absolute path of plain names and the file a plain name (nothing else reaches
+    the agent)."""
+    ip = _router_ip(router_ip)
+    path = validate.absolute(path, "path")
+    filename = validate.name(filename, "filename")
     with resource.step(resource.client.cloudstack.ovs_domr_upload_file):
-        return bool(
-            resource.client.cloudstack.ovs_domr_upload_file(_router_ip(router_ip), path, filename, content)
-        )
+        return bool(resource.client.cloudstack.ovs_domr_upload_file(ip, path, filename, content))
 
 
 def nic_device_id(resource, vm_name, mac):
