@@ -24,11 +24,18 @@ TOKEN = "s3cret-token-for-tests"
 PROMTOOL = shutil.which("promtool")
 
 
-@pytest.fixture
-def hosts(tmp_path):
-    with simulated_agents(count=3, root=tmp_path / "sim") as hs:
+@contextlib.contextmanager
+def running_fleet(root, count=3):
+    """``count`` simulated hosts, host i running one VM named ``i-2-<10+i>-VM``."""
+    with simulated_agents(count=count, root=root) as hs:
         for i, h in enumerate(hs):
             _running_domain(h.state, name="i-2-%d-VM" % (10 + i))
+        yield hs
+
+
+@pytest.fixture
+def hosts(tmp_path):
+    with running_fleet(tmp_path / "sim") as hs:
         yield hs
 
 

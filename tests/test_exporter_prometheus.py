@@ -11,8 +11,7 @@ import time
 import pytest
 import requests
 
-from ovm3.sim import simulated_agents
-from tests.test_sim_module import _running_domain
+from tests.test_exporter import running_fleet
 
 PROMETHEUS = shutil.which("prometheus")
 TOKEN = "prometheus-scrapes-with-this"
@@ -70,9 +69,7 @@ class Prom:
 
 @pytest.fixture
 def fleet(tmp_path):
-    with simulated_agents(count=3, root=tmp_path / "sim") as hs:
-        for i, h in enumerate(hs):
-            _running_domain(h.state, name="i-2-%d-VM" % (10 + i))
+    with running_fleet(tmp_path / "sim") as hs:
         yield hs
 
 

@@ -10,8 +10,7 @@ import pytest
 
 from ovm3.cli.cmd_exporter import build_server
 from ovm3.monitor.collector import FleetCollector, Target
-from ovm3.sim import simulated_agents
-from tests.test_sim_module import _running_domain
+from tests.test_exporter import running_fleet
 
 CHROMIUM = shutil.which("chromium")
 DRIVER = shutil.which("chromedriver")
@@ -57,9 +56,7 @@ def _wait(what, check, timeout):
 
 
 def test_status_page_in_headless_chromium_shows_hosts_and_a_host_going_down(tmp_path):
-    with simulated_agents(count=3, root=tmp_path / "sim") as hosts:
-        for i, h in enumerate(hosts):
-            _running_domain(h.state, name="i-2-%d-VM" % (10 + i))
+    with running_fleet(tmp_path / "sim") as hosts:
         collector = FleetCollector([Target("ovm-%d" % i, h.client) for i, h in enumerate(hosts)], deadline=3,
                                    module_version="1.0.0")
         # A browser sends no bearer token by itself: the page is served here under --allow-from, one of the
