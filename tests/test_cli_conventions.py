@@ -234,3 +234,17 @@ def test_the_deploy_inventory_is_a_second_source_of_profiles(host, config, tmp_p
     store.save()
     r = run_main(["--inventory", str(inv), "-H", "ovm-7", "vm", "list"], dict(env, OVM3_PASSWORD="x"))
     assert r.exit_code == 1 and "127.0.0.1:1" in r.stderr
+
+
+def test_help_names_every_environment_variable_the_code_reads():
+    import pathlib
+    import re
+
+    from ovm3.cli.main import ENV_HELP
+
+    root = pathlib.Path(__file__).resolve().parents[1] / "client" / "ovm3"
+    used = set()
+    for path in root.rglob("*.py"):
+        used.update(re.findall(r"\bOVM3_[A-Z_]+\b", path.read_text(encoding="utf-8")))
+    used.discard("OVM3_TESTING")  # the test suite's own switch, not an operator's
+    assert used and sorted(v for v in used if v not in ENV_HELP) == []

@@ -260,6 +260,11 @@ Environment:
   OVM3_PASSWORD  agent password when there is no --password-file
   OVM3_CONFIG    profiles file (default ~/.config/ovm3/config.toml)
   OVM3_INVENTORY deploy inventory whose hosts -H also finds
+  OVM3_KNOWN_AGENTS  agent certificate pins (default ~/.config/ovm3/known_agents)
+  OVM3_KNOWN_HOSTS   SSH host keys for deploy;  OVM3_SSH_CONFIG  ssh config for deploy
+  OVM3_SSH_PASSWORD  SSH password for deploy when no key logs in
+  OVM3_SERVE_API_KEY API key of ovm3 serve;  OVM3_EXPORTER_TOKEN  bearer token of ovm3 exporter
+  OVM3_WIRE_DECODER  lxml: turn the C reply decoder off
 
 Global options may also follow the subcommand (ovm3 vm list --json).
 """
