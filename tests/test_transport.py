@@ -264,3 +264,27 @@ def test_the_adapter_keeps_one_pool_through_the_requests_hook_it_overrides():
         assert pool is not None
         assert t.post(ECHO) == dumps_response("put")
         assert t._adapter._pool is pool
+
+
+def test_headers_and_body_leave_in_one_send_and_keep_alive_still_works():
+    # urllib3 sends a request's headers and body apart; the transport's connections send them together.
+    class Recorder:
+        def __init__(self, sock):
+            self._sock, self.sent = sock, []
+
+        def sendall(self, data):
+            self.sent.append(bytes(data))
+            return self._sock.sendall(data)
+
+        def __getattr__(self, name):
+            return getattr(self._sock, name)
+
+    with _ChunkedAgent(body=dumps_response("put")) as server:
+        t = Transport(server.url, password="pw")
+        assert t.post(ECHO) == dumps_response("put")
+        conn = t._adapter._pool.pool.queue[-1]
+        conn.sock = recorder = Recorder(conn.sock)
+        assert t.post(ECHO) == dumps_response("put")
+        assert len(recorder.sent) == 1, recorder.sent
+        assert recorder.sent[0].startswith(b"POST ") and recorder.sent[0].endswith(b"\r\n\r\n" + ECHO)
+        t.close()

@@ -64,18 +64,47 @@ class TLSPolicy:
     pin_store: PinStore = None
 
 
+#: Request bodies up to this size go out in one send with the headers.
+_COALESCE_MAX = 1024 * 1024
+
+
 class _WatchedConnection:
-    """urllib3 connection mixin: every socket a call uses is registered with its whole-call deadline."""
+    """urllib3 connection mixin: every socket a call uses is registered with its whole-call deadline,
+    and a request's headers and (bytes) body leave in one send: http.client sends them apart, which
+    costs a second system call (a second TLS record) and wakes the agent twice per call."""
+
+    _coalesce = None  # the body to send with the headers, while a request() is under way
+    _held = None  # the headers, held until that body is sent
 
     def _new_conn(self):
         sock = super()._new_conn()
         call_deadline.watch(sock, own_copy=isinstance(self, HTTPSConnection))
         return sock
 
-    def request(self, *args, **kw):
+    def request(self, method, url, body=None, headers=None, **kw):
         if self.sock is not None:
             call_deadline.watch(self.sock)
-        return super().request(*args, **kw)
+        if isinstance(body, bytes) and 0 < len(body) <= _COALESCE_MAX:
+            self._coalesce = body
+        try:
+            super().request(method, url, body, headers, **kw)
+            if self._held is not None:  # no body came after all: the headers go alone
+                super().send(self._held)
+        finally:
+            self._coalesce = self._held = None
+
+    def send(self, data):
+        if self._coalesce is not None:
+            if self._held is None:  # the headers (http.client sends them first, on their own)
+                self._held = data
+                return
+            held, body = self._held, self._coalesce
+            self._held = self._coalesce = None
+            if data is body:
+                data = held + data
+            else:  # not the body we expected: keep the order
+                super().send(held)
+        super().send(data)
 
 
 class _WatchedHTTPConnection(_WatchedConnection, HTTPConnection):
