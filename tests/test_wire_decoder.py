@@ -108,3 +108,28 @@ def test_environment_switch_keeps_the_client_on_the_reference_decoder():
                          env={"OVM3_WIRE_DECODER": "lxml", "PATH": "/usr/bin:/bin"},
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "None"
+
+
+def test_the_reference_frees_each_struct_as_it_reads_it():
+    # 500 structs in an array: when parsing ends, only the 500 outer struct elements are left, each emptied
+    # (its subtree, inner structs included, freed as its end tag was read); the value is the walk's.
+    value = [{"name": "vm%d" % i, "disks": ["a", "b"], "cfg": {"memory": i, "vif": [{"mac": "m%d" % i}]}}
+             for i in range(500)]
+    body = wire.dumps_response(value)
+    done = {}
+    root = wire._parse(body, done)
+    structs = list(root.iter("struct"))
+    assert len(structs) == 500 and all(len(s) == 0 for s in structs)
+    assert wire.decode_reference(body) == ("params", [value]) and loads_response(body) == value
+
+
+def test_a_struct_that_does_not_decode_is_left_to_the_walk():
+    # A broken struct the walk never looks at (inside a member's <name>, whose text alone counts) must not
+    # make the streaming reference refuse a body the whole-tree walk accepts; one it does look at still fails.
+    ignored = (b"<?xml version='1.0'?><methodResponse><params><param><value><struct><member><name>a"
+               b"<value><struct><member>bad</member></struct></value></name><value><int>1</int></value>"
+               b"</member></struct></value></param></params></methodResponse>")
+    assert loads_response(ignored) == {"a": 1}
+    read = ignored.replace(b"<value><int>1</int></value>", b"<value><struct><member>bad</member></struct></value>")
+    with pytest.raises(ProtocolError):
+        loads_response(read)
