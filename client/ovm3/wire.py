@@ -10,8 +10,9 @@ returns, attributes, base64/dateTime values, ...) or not well-formed, it decline
 decoder runs: lxml's pull parser builds the tree in C with entity resolution, DTD loading and network
 access off, any DOCTYPE is refused (so billion-laughs and XXE bodies are never expanded), each struct is
 turned into a dict and freed as soon as it ends, and a small walk turns the rest into the same values
-``xmlrpc.client.loads`` gives (lxml is imported only when this decoder first runs). Both return the same values (tests compare them on
-recorded, generated and mutated bodies); set ``OVM3_WIRE_DECODER=lxml`` to use only the reference.
+``xmlrpc.client.loads`` gives (lxml is imported only when this decoder first runs). Both return the same
+values (tests compare them on recorded, generated and mutated bodies); set ``OVM3_WIRE_DECODER=lxml`` to
+use only the reference.
 """
 import os
 import threading
