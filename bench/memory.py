@@ -1,12 +1,12 @@
 """Part 3, memory: what decoding a 500-VM ``list_vms`` reply needs beyond the value it returns.
 
 Each decoder (``reference``: the hardened lxml decoder, what runs without a C compiler; ``in use``:
-``loads_response``, the C decoder when built) decodes the body the simulated agent serves (see
-part 2) in a fresh process, the body read from a file first. The peak RSS (``VmHWM``, reset through
-``/proc/self/clear_refs`` once the body is in memory) less the RSS before decoding, less the decoded value's own size (``sys.getsizeof`` over the value's
-containers, keys and leaves, each object once), is what decoding needed beyond its result; the row is
-the median of the runs, spread the extremes. "RSS kept" is what the process still holds afterwards
-(freed memory the allocator did not give back counts there).
+``loads_response``, the C decoder when built) decodes the body the simulated agent serves (see part 2)
+in a fresh process, the body read from a file first. The peak RSS (``VmHWM``, reset through
+``/proc/self/clear_refs`` once the body is in memory) less the RSS before decoding, less the decoded
+value's own size (``sys.getsizeof`` over the value's containers, keys and leaves, each object once), is
+what decoding needed beyond its result; the row is the median of the runs, spread the extremes. "RSS
+kept" is what the process still holds afterwards (freed memory the allocator did not give back).
 """
 import json
 import os
