@@ -67,6 +67,8 @@ def import_times(argv, env, top=8):
     """The ``top`` largest cumulative imports (microseconds, module) of a command run with -X importtime."""
     if argv[0] == _ovm3():
         argv = [sys.executable, "-X", "importtime", "-m", "ovm3"] + argv[1:]
+    else:
+        argv = [argv[0], "-X", "importtime"] + argv[1:]
     r = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
     rows, total = [], 0
     for line in r.stderr.splitlines():
