@@ -69,7 +69,13 @@ cext: deb venv
 
 test: deb venv cext lint gate test-py27 test-py39 test-py3
 
-demo: venv
+# The demo needs ovm3 only: installing the test extra (pytest, hypothesis, ruff...) would double its time.
+$(VENV)/.installed-base: pyproject.toml setup.py client/ovm3/_wirec.c
+	test -x $(VPY) || $(PY) -m venv $(VENV)
+	$(VPY) -m pip install -q -e .
+	touch $@
+
+demo: $(VENV)/.installed-base
 	$(VENV)/bin/ovm3 demo
 
 bench: deb venv cext

@@ -129,7 +129,7 @@ def test_vm_list(agent):
     out = run(agent, "vm", "list")
     assert "Domain-0" not in out
     assert lines_with(out, "i-2-3-VM")[0].split() == ["i-2-3-VM", VM_UUID, "-b----", "512", "5900", REPO]
-    data = run(agent, "vm", "list", "--all", json_output=True)
+    data = run(agent, "vm", "list", "--dom0", json_output=True)
     assert [v["name"] for v in data] == ["Domain-0", "i-2-3-VM"]
 
 
@@ -147,12 +147,15 @@ def test_vm_stats(agent):
     data = run(agent, "vm", "stats", "i-2-3-VM", json_output=True)
     assert data["uptime"] == 120.5 and data["rx_bytes"] == 1000 and data["wr_bytes"] == 1024
     assert agent.calls[-1] == ("ovs_domU_stats", ("i-2-3-VM",))
+    out = run(agent, "vm", "stats", "i-2-3-VM")  # sizes with units, the uptime as a duration
+    assert lines_with(out, "uptime:")[0].split()[1:] == ["2m", "0s"]
+    assert lines_with(out, "written:")[0].split()[1:] == ["1.0", "KiB", "(1024", "bytes)"]
 
 
 def test_errors_and_exit_codes(agent, monkeypatch, capsys):
     monkeypatch.setenv("OVM3_PASSWORD", STUB_PASSWORD)
     assert main(["--url", agent.url, "vm", "show", "nope"]) == 1
-    assert "no running VM named nope" in capsys.readouterr().err
+    assert "no VM named nope" in capsys.readouterr().err
     assert main(["--url", agent.url, "repo", "show", "deadbeef"]) == 1
     monkeypatch.setenv("OVM3_PASSWORD", "wrong")
     assert main(["--url", agent.url, "host", "info"]) == 1

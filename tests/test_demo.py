@@ -142,3 +142,41 @@ def test_demo_resources_share_no_object_as_one_serve_per_host_would():
             (peer,) = r.peers.values()
             assert peer is not other and peer.client is not other.client and peer.vms is not other.vms
             assert peer.config is not other.config and peer.config == other.config
+
+
+def test_demo_lines_one_per_step_each_with_details_and_where_the_agents_listen():
+    result = CliRunner().invoke(cli, ["demo"], standalone_mode=False)
+    assert result.return_value == 0, result.output
+    lines = result.output.split("\n\n")[0].splitlines()  # the step lines, before the summary table
+    assert lines[0] == "simulated agents:" and "https://127.0.0.1:" in lines[1] and "(192.168.1.64)" in lines[1]
+    step_lines = [line for line in lines if line[:3].strip().isdigit() and "  " in line[3:6]]
+    numbers = [int(line[:3]) for line in step_lines]
+    assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) >= 20  # no step printed twice
+    for line in step_lines:
+        assert len(line) <= 160 and line.split("s  ", 1)[1].strip(), line  # every step says something
+
+
+def test_demo_lines_on_a_terminal_rewrite_the_running_line_and_a_failure_shows_its_full_reason():
+    import io
+
+    from ovm3.cli.cmd_demo import line_printer
+    from ovm3.cloudstack.demo import Step
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    out = Tty()
+    report = line_printer(out)
+    step = Step(1, "CopyCommand", "ovm-1", long=True)
+    report(step)
+    step.result, step.seconds, step.details = "FAILED", 1.5, "x" * 500
+    report(step)
+    text = out.getvalue()
+    assert text.startswith("  1  CopyCommand") and "...\r\x1b[K  1  CopyCommand" in text
+    assert "reason: " + "x" * 500 in text
+    piped = io.StringIO()
+    report = line_printer(piped)
+    step = Step(2, "CopyCommand", "ovm-1", long=True)
+    report(step)
+    assert piped.getvalue() == ""  # piped: only the result line, never a "..." line first

@@ -298,12 +298,16 @@ def test_dry_run_plan_is_exactly_what_the_real_run_does(env, uninstall):
     if uninstall:
         run(ssh_server, ssh_keys, known_hosts, options(agent, host_files))
 
-    plan = run(ssh_server, ssh_keys, known_hosts, options(agent, host_files, dry_run=True), uninstall).plan
+    dry = run(ssh_server, ssh_keys, known_hosts, options(agent, host_files, dry_run=True), uninstall)
+    plan = dry.plan
     done = run(ssh_server, ssh_keys, known_hosts, options(agent, host_files), uninstall)
 
     assert done.status == "changed"
     uploads = [line.split()[1] for line in plan if line.startswith("upload ")]
     assert uploads == done.uploaded
+    # the dry run's FILES/BYTES are what the real run sent
+    assert (dry.uploaded, dry.bytes_uploaded) == (done.uploaded, done.bytes_uploaded)
+    assert uninstall or done.bytes_uploaded > 0
     ran = [action.split(": ", 1)[1] for action in done.actions if ": " in action]
     assert len(ran) >= 3 and _planned_commands(plan) == ran, "\n".join(["plan:"] + plan + ["ran:"] + ran)
 

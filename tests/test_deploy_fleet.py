@@ -75,9 +75,26 @@ def test_dry_run_from_the_command_line_prints_the_plan(env, tmp_path, capsys):
         ("ovm-1", host_values(ssh_server, ssh_keys, known_hosts, dom0, agent, str(tmp_path / "none")))])
     before = dom0.snapshot()
     code = main(["deploy", "--inventory", inv, "--host-files", host_files, "--dry-run"])
-    out, _ = capsys.readouterr()
+    out, err = capsys.readouterr()
     assert code == 0
     assert "== ovm-1: plan" in out and "upload %s/opt/ovm3/ovm3_agent.py" % dom0.root in out
+    assert "heartbeat not configured" not in err  # the inventory's defaults name a mount
+    no_mounts = tmp_path / "no-mounts.ini"
+    no_mounts.write_text(open(inv).read().replace("mounts = /nfsmnt/pool1\n", ""))
+    code = main(["deploy", "--inventory", str(no_mounts), "--host-files", host_files, "--dry-run"])
+    out, err = capsys.readouterr()
+    assert code == 0 and "ovm-1: heartbeat not configured: no --mount" in err  # said, not silently left out
+    code = main(["deploy", "--inventory", str(no_mounts), "--host-files", host_files, "--dry-run", "--mount",
+                 "/nfs/a", "--interval", "0.5", "--hb-timeout", "2.5"])
+    out, err = capsys.readouterr()
+    assert code == 0 and "heartbeat not configured" not in err
+    fresh = tmp_path / "fresh_known_hosts"
+    unknown = tmp_path / "unknown.ini"
+    unknown.write_text(open(inv).read().replace("known_hosts = %s" % known_hosts, "known_hosts = %s" % fresh))
+    code = main(["deploy", "--inventory", str(unknown), "--host-files", host_files, "--dry-run",
+                 "--trust-new-host-key"])
+    capsys.readouterr()
+    assert code == 0 and not fresh.exists()  # a dry run never writes known_hosts
     assert dom0.snapshot() == before
 
 
@@ -112,3 +129,23 @@ def test_rotate_agent_password_updates_the_password_file(tmp_path, ssh_server, s
                 client.call("echo", "old")
         assert new not in out + err and os.stat(pw).st_mode & 0o777 == 0o600
         assert not os.path.exists(str(pw) + ".new")
+
+
+def test_inventory_heartbeat_timings_take_fractions(tmp_path):
+    from ovm3 import errors, inventory
+
+    good = write_inventory(tmp_path / "a.ini", [("ovm-1", {"address": "10.0.0.1", "interval": "0.5",
+                                                            "timeout": "2.5", "ssh_port": "2222"})])
+    entry = inventory.load(good).hosts[0]
+    assert (entry.interval, entry.timeout, entry.ssh_port) == (0.5, 2.5, 2222)
+    for bad in ("0", "-1", "nan", "inf", "soon"):
+        path = write_inventory(tmp_path / "b.ini", [("ovm-1", {"address": "10.0.0.1", "interval": bad})])
+        with pytest.raises(errors.ConfigError, match="positive number of seconds"):
+            inventory.load(path)
+
+
+def test_fractional_interval_is_accepted_and_zero_refused_on_the_command_line(capsys):
+    assert main(["deploy", "--interval", "0"]) == 2
+    assert "--interval" in capsys.readouterr().err
+    assert main(["deploy", "--interval", "0.5", "--hb-timeout", "2.5"]) == 2  # refused for the missing HOST only
+    assert "name at least one HOST" in capsys.readouterr().err

@@ -1,5 +1,9 @@
-"""The SSH connector against a real sshd: host keys, logins, quoting, concurrent output, deadlines."""
+"""The SSH connector against a real sshd: host keys, logins, quoting, concurrent output, deadlines, the
+ssh config and ssh-agent."""
+import getpass
 import os
+import subprocess
+import time
 
 import pytest
 
@@ -28,6 +32,14 @@ def test_trust_on_first_use_records_the_key_then_it_is_known(ssh_server, ssh_key
         assert f.read() == "%s %s %s\n" % (known_hosts_name("127.0.0.1", ssh_server.port), kind, b64)
     with SSHConnector("127.0.0.1", ssh_server.port, key_files=[ssh_keys], known_hosts=known) as conn:
         assert conn.host_key_status == "known"
+
+
+def test_a_dry_run_trusts_a_new_key_for_its_session_without_writing_known_hosts(ssh_server, ssh_keys, tmp_path):
+    known = tmp_path / "known_hosts"
+    with SSHConnector("127.0.0.1", ssh_server.port, key_files=[ssh_keys], known_hosts=str(known),
+                      trust_new=True, record_new=False) as conn:
+        assert conn.host_key_status == "trusted"
+    assert not known.exists()
 
 
 def test_changed_host_key_is_refused_even_with_trust_on_first_use(ssh_server, ssh_keys, tmp_path):
@@ -174,3 +186,50 @@ def test_a_passphrase_protected_key_is_asked_for_or_explained(tmp_path, monkeypa
                           passphrase=lambda path: asked.append(path) or "s3cret-phrase") as conn:
             assert conn.run(["true"], check=True) is not None
         assert asked == [key]
+
+
+def test_cli_deploy_reads_the_ssh_config_for_hosts_on_the_command_line(
+        ssh_server, ssh_keys, known_hosts, dom0, host_files, tmp_path, monkeypatch, capsys):
+    from ovm3.cli.main import main
+    from tests.conftest_sshd import REMOTE_PYTHON
+
+    config = tmp_path / "ssh_config"
+    config.write_text("Host ovm-x\n    HostName 127.0.0.1\n    Port %d\n    IdentityFile %s\n"
+                      "Host *\n    User nobody-else\n" % (ssh_server.port, ssh_keys))
+    monkeypatch.setenv("OVM3_SSH_CONFIG", str(config))
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.ssh/id_* keys: the config's IdentityFile must do it
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    argv = ["deploy", "ovm-x", "--dry-run", "--known-hosts", known_hosts, "--remote-root", dom0.root,
+            "--remote-python", REMOTE_PYTHON, "--host-files", host_files, "--no-heartbeat"]
+    # the config's User is used unless --ssh-user is given: nobody-else is refused, root logs in
+    assert main(argv) == 1
+    assert "nobody-else login refused" in capsys.readouterr().out
+    assert main(argv + ["--ssh-user", getpass.getuser()]) == 0, capsys.readouterr()
+    assert "== ovm-x: plan" in capsys.readouterr().out
+
+
+@pytest.fixture
+def ssh_agent_with(tmp_path, ssh_keys):
+    """A real ssh-agent holding the test key; yields its socket path."""
+    sock = str(tmp_path / "agent.sock")
+    proc = subprocess.Popen(["ssh-agent", "-D", "-a", sock], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not os.path.exists(sock) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        subprocess.run(["ssh-add", ssh_keys], env=dict(os.environ, SSH_AUTH_SOCK=sock), check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+        yield sock
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_login_with_a_key_held_by_ssh_agent(ssh_server, known_hosts, ssh_agent_with, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))  # no key files at all
+    monkeypatch.setenv("SSH_AUTH_SOCK", ssh_agent_with)
+    with SSHConnector("127.0.0.1", ssh_server.port, user=getpass.getuser(), known_hosts=known_hosts) as conn:
+        assert conn.run_line("echo agent-login")[1].strip() == b"agent-login"
+    monkeypatch.delenv("SSH_AUTH_SOCK")
+    with pytest.raises(errors.SSHError, match="login refused"):
+        SSHConnector("127.0.0.1", ssh_server.port, user=getpass.getuser(), known_hosts=known_hosts)

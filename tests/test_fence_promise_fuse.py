@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from ovm3 import fence
+from ovm3.cloudstack import takeover
 from tests.conftest_fuse import HEARTBEAT, needs_fuse, rig_fixture  # noqa: F401
 from tests.test_fencing_fuse import PATIENCE, advancing, advancing_on, fields, seq, write_config
 
@@ -50,7 +50,7 @@ class Sampler:
     def assert_safe(self, decided):
         """No DEAD before ``decided`` (wall time, None: never), no takeover before it + watchdog timeout."""
         for when, result in self.samples:
-            verdict = fence.from_reply(result, self.guid)
+            verdict = takeover.from_reply(result, self.guid)
             if decided is None or when < decided:
                 assert result["verdict"] != "DEAD", (when, decided, result)
             if verdict.safe_to_take_over(fence_latency=0.0, margin=0.0, now=verdict.received):

@@ -51,3 +51,16 @@ def test_a_plain_install_without_the_sim_and_deploy_extras_runs_the_client_and_n
     deploy = _cli_without_extras("deploy", "--dry-run", "127.0.0.1")
     assert deploy.returncode == 1 and "pip install 'ovm3[deploy]'" in deploy.stdout + deploy.stderr
     assert "Traceback" not in deploy.stderr
+
+
+def test_license_file_classifiers_and_the_conditional_toml_reader():
+    from ovm3.profiles import tomllib
+
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        project = tomllib.load(f)["project"]
+    with open(os.path.join(ROOT, "LICENSE"), encoding="utf-8") as f:
+        head = f.read(200).split()
+    assert project["license"] == "Apache-2.0" and head[:4] == ["Apache", "License", "Version", "2.0,"]
+    assert project["license-files"] == ["LICENSE"]
+    assert "Programming Language :: Python :: 3.9" in project["classifiers"]
+    assert "tomli>=1.1; python_version < '3.11'" in project["dependencies"]

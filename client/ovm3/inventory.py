@@ -27,7 +27,9 @@ from ovm3.errors import ConfigError
 
 DEFAULT_AGENT_PORT = 8899
 
-_INT_KEYS = ("ssh_port", "agent_port", "interval", "timeout")
+_INT_KEYS = ("ssh_port", "agent_port")
+#: Heartbeat timings: seconds, fractions allowed (as everywhere the heartbeat takes them).
+_SECONDS_KEYS = ("interval", "timeout")
 _KNOWN_KEYS = ("address", "ssh_port", "ssh_user", "ssh_key", "ssh_password_file", "known_hosts",
                "agent_url", "agent_port", "agent_user", "agent_password_file", "guid", "mounts",
                "interval", "timeout", "policy", "watchdog", "state_dir", "remote_root", "remote_python")
@@ -50,8 +52,8 @@ class HostEntry:
     agent_password_file: Optional[str] = None
     guid: Optional[str] = None
     mounts: List[str] = dataclasses.field(default_factory=list)
-    interval: Optional[int] = None
-    timeout: Optional[int] = None
+    interval: Optional[float] = None
+    timeout: Optional[float] = None
     policy: Optional[str] = None
     watchdog: Optional[str] = None
     state_dir: Optional[str] = None
@@ -100,6 +102,13 @@ def _entry(name, values, where):
                 kw[key] = int(raw)
             except ValueError:
                 raise ConfigError("%s: %s must be a whole number, not %r" % (where, key, raw)) from None
+        elif key in _SECONDS_KEYS:
+            try:
+                kw[key] = float(raw)
+            except ValueError:
+                kw[key] = -1.0
+            if not 0 < kw[key] < float("inf"):
+                raise ConfigError("%s: %s must be a positive number of seconds, not %r" % (where, key, raw))
         elif key == "mounts":
             kw[key] = raw.split()
         elif key in ("ssh_key", "ssh_password_file", "known_hosts", "agent_password_file"):

@@ -2,7 +2,8 @@
 
 The store works like SSH's known_hosts: one ``host:port sha256-hex`` line per agent, under the user's
 config dir (``$XDG_CONFIG_HOME/ovm3/known_agents``, else ``~/.config/ovm3/known_agents``), or where
-``OVM3_KNOWN_AGENTS`` points.
+``OVM3_KNOWN_AGENTS`` points. A third word ``legacy-tls`` remembers that the agent only speaks TLS
+1.0/1.1 (OVM 3.2/3.3), so later connections use the legacy profile without being told.
 """
 import hashlib
 import os
@@ -15,6 +16,7 @@ import warnings
 from ovm3.errors import ConfigError, TLSError, AgentUnreachable, AgentTimeout
 
 _HEX = re.compile(r"[0-9a-f]{64}")
+LEGACY_WORD = "legacy-tls"
 
 
 def normalise_fingerprint(text):
@@ -93,6 +95,7 @@ class PinStore:
         self.path = path or default_store_path()
 
     def _read(self):
+        """``{host:port: (fingerprint, legacy_tls)}``."""
         pins = {}
         try:
             with open(self.path, encoding="utf-8") as f:
@@ -101,27 +104,34 @@ class PinStore:
                     if not line or line.startswith("#"):
                         continue
                     parts = line.split()
-                    if len(parts) != 2:
-                        raise ConfigError("%s:%d: expected 'host:port fingerprint'" % (self.path, lineno))
-                    pins[parts[0].lower()] = normalise_fingerprint(parts[1])
+                    if len(parts) not in (2, 3) or parts[2:] not in ([], [LEGACY_WORD]):
+                        raise ConfigError("%s:%d: expected 'host:port fingerprint [%s]'"
+                                          % (self.path, lineno, LEGACY_WORD))
+                    pins[parts[0].lower()] = (normalise_fingerprint(parts[1]), len(parts) == 3)
         except FileNotFoundError:
             pass
         return pins
 
     def get(self, host, port):
+        entry = self.entry(host, port)
+        return entry[0] if entry else None
+
+    def entry(self, host, port):
+        """``(fingerprint, legacy_tls)`` of the pin for ``host:port``, or None."""
         return self._read().get(("%s:%s" % (host, port)).lower())
 
-    def add(self, host, port, fingerprint, replace=False):
-        """Record a pin. Refuses to change an existing different pin unless ``replace``."""
+    def add(self, host, port, fingerprint, replace=False, legacy_tls=False):
+        """Record a pin (with ``legacy_tls``: the agent only speaks TLS 1.0/1.1). Refuses to change an
+        existing different pin unless ``replace``."""
         fp = normalise_fingerprint(fingerprint)
         key = ("%s:%s" % (host, port)).lower()
         pins = self._read()
-        old = pins.get(key)
+        old = pins.get(key, (None, False))[0]
         if old and old != fp and not replace:
             raise ConfigError("%s already pinned to a different certificate %s; remove the line from %s "
                               "(or pass --replace) after checking the new one out of band"
                               % (key, pretty_fingerprint(old), self.path))
-        pins[key] = fp
+        pins[key] = (fp, bool(legacy_tls))
         d = os.path.dirname(self.path) or "."
         os.makedirs(d, mode=0o700, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=d, prefix=".known_agents.")
@@ -129,7 +139,8 @@ class PinStore:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write("# ovm3 pinned agent certificates: host:port sha256\n")
                 for k in sorted(pins):
-                    f.write("%s %s\n" % (k, pins[k]))
+                    fp_k, legacy_k = pins[k]
+                    f.write("%s %s%s\n" % (k, fp_k, " " + LEGACY_WORD if legacy_k else ""))
             os.chmod(tmp, 0o600)
             os.replace(tmp, self.path)
         except BaseException:

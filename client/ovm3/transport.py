@@ -247,20 +247,24 @@ class Transport:
         self.fingerprint = None
         self._verify = True
         ssl_context = None
+        legacy_tls = bool(tls.legacy_tls)
         if self.scheme == "https":
             fp = tls.fingerprint
             if fp is None and tls.ca_bundle is None:
-                fp = (tls.pin_store or PinStore()).get(self.host, self.port)
+                pin = (tls.pin_store or PinStore()).entry(self.host, self.port)
+                if pin:
+                    fp, pinned_legacy = pin
+                    legacy_tls = legacy_tls or pinned_legacy  # remembered with the pin
             if fp:
                 self.fingerprint = normalise_fingerprint(fp)
                 self._verify = False  # the fingerprint, checked by urllib3 after the handshake, authenticates
-                ssl_context = legacy_context() if tls.legacy_tls else None
+                ssl_context = legacy_context() if legacy_tls else None
             else:
                 if tls.legacy_tls:
                     raise errors.UsageError("--legacy-tls is only allowed for pinned agents (give --fingerprint "
                                             "or pin with 'ovm3 host fingerprint --save')", host=self.label)
                 self._verify = tls.ca_bundle or True
-        self.legacy_tls = bool(tls.legacy_tls)
+        self.legacy_tls = legacy_tls
         self.ca_bundle = tls.ca_bundle if self.scheme == "https" and not self.fingerprint else None
         self.session = requests.Session()
         self.session.trust_env = False

@@ -15,15 +15,73 @@ from ovm3.cli.output import emit_json, table
 SIM_VIP = "192.168.1.230"
 
 
-def _line(step):
-    if step.result == "running":
-        if step.long:
-            click.echo("%3d  %-28s %-8s ..." % (step.number, step.command, step.host))
-        return
-    click.echo(
-        "%3d  %-28s %-8s %-6s %7.2fs  %s"
-        % (step.number, step.command, step.host, step.result, step.seconds, step.details[:110])
-    )
+#: Answer fields that say nothing a demo line should show.
+_QUIET_FIELDS = frozenset(["result", "details", "wait", "contextMap", "executeInSequence"])
+
+
+def step_details(step):
+    """What a step's line shows: the answer's details, else a summary of its other scalar fields (so
+    every step says something), never a secret (the answer is redacted first)."""
+    from ovm3.cloudstack import answers
+    from ovm3.redact import redact_value
+
+    if step.details or not isinstance(step.answer, dict) or "steps" in step.answer:
+        return step.details
+    try:
+        body = redact_value(answers.body(step.answer))
+    except Exception:  # noqa: BLE001 - an answer of another shape: nothing more to say
+        return ""
+    parts = []
+    _scalars(body, parts, 0)
+    return ", ".join("%s=%s" % kv for kv in parts[:5])
+
+
+def _scalars(value, out, depth):
+    """``(key, scalar)`` pairs of an answer, nested structs (and their Java class wrappers) opened."""
+    for key, item in sorted(value.items()):
+        if key in _QUIET_FIELDS or item in (None, "", [], {}):
+            continue
+        if isinstance(item, dict) and depth < 3:
+            _scalars(item, out, depth + 1)
+        elif isinstance(item, list):
+            out.append((key, "[%d]" % len(item)))
+        elif not isinstance(item, dict):
+            out.append((key, item))
+
+
+def line_printer(stream=None):
+    """``report(step)`` for run_day: one line per step, fitted to the terminal; on a terminal a long
+    step's "..." line is rewritten by its result, elsewhere only the result is printed (never a step
+    twice); a failed step's reason is printed in full."""
+    import shutil
+
+    stream = stream or sys.stdout
+    tty = stream.isatty()
+    width = shutil.get_terminal_size().columns if tty else 160
+
+    def report(step):
+        head = "%3d  %-28s %-8s" % (step.number, step.command, step.host)
+        if step.result == "running":
+            if step.long and tty:
+                stream.write(head + " ...")
+                stream.flush()
+            return
+        line = "%s %-6s %7.2fs  " % (head, step.result, step.seconds)
+        details = step_details(step)
+        if step.result == "ok":
+            room = max(width - len(line) - 1, 10)
+            line += details if len(details) <= room else details[:room - 1] + "~"
+        stream.write(("\r\x1b[K" if tty else "") + line.rstrip() + "\n")
+        if step.result != "ok" and details:
+            stream.write("     reason: %s\n" % details)
+        stream.flush()
+
+    return report
+
+
+def where(resources):
+    """One line per host: its name, the agent URL it is reached at and the address it is known by."""
+    return ["  %-8s %s (%s)" % (r.host, r.client.transport.url, r.config.ip) for r in resources]
 
 
 def _resources(make_client, configs, poll):
@@ -132,7 +190,11 @@ def command(
     with ctx as (resources, env):
         if urls:
             refuse_foreign(resources, yes_modify)
-        steps = run_day(resources, env, report=None if as_json else _line)
+        if not as_json:
+            click.echo("%s agents:" % ("real" if urls else "simulated"))
+            for text in where(resources):
+                click.echo(text)
+        steps = run_day(resources, env, report=None if as_json else line_printer())
     failed = [s for s in steps if s.result != "ok"]
     if as_json:
         emit_json(

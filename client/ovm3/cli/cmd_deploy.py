@@ -33,6 +33,12 @@ def _ssh_password(entry, cli_file, cached):
     return cached
 
 
+def _given(ctx, name):
+    from click.core import ParameterSource
+
+    return ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
+
+
 def _heartbeat(entry, opts):
     mounts = list(opts["mount"]) or entry.mounts
     if opts["no_heartbeat"] or not mounts:
@@ -115,8 +121,10 @@ def _progress(done, total, result):
 @click.option("--host-fixes", is_flag=True, help="Also apply the known dom0 bug fixes during install.")
 @click.option("--mount", multiple=True, help="NFS mount the heartbeat watches (repeatable; else inventory).")
 @click.option("--guid", help="Host GUID for the heartbeat (one host only; else inventory or derived).")
-@click.option("--interval", type=int, help="Heartbeat interval in seconds.")
-@click.option("--hb-timeout", type=int, help="Seconds without a heartbeat before a host counts as dead.")
+@click.option("--interval", type=click.FloatRange(min=0, min_open=True),
+              help="Heartbeat interval in seconds (fractions allowed).")
+@click.option("--hb-timeout", type=click.FloatRange(min=0, min_open=True),
+              help="Seconds without a heartbeat before a host counts as dead (fractions allowed).")
 @click.option("--policy", help="Heartbeat fencing policy (see the fencing section of the README).")
 @click.option("--watchdog", help="Watchdog device for the heartbeat (empty: none).")
 @click.option("--state-dir", help="Heartbeat state directory on the host.")
@@ -141,13 +149,20 @@ def command(settings, hosts, inventory_file, uninstall, dry_run, self_test, self
     --self-test runs the host tests there instead (passed/failed per host) and leaves nothing behind.
     Exit 0 when every host succeeded, 1 when any failed.
     """
+    inventory_file = inventory_file or settings.inventory  # ovm3 --inventory FILE deploy ... too
     if inventory_file:
         fleet_hosts = inventory.load(inventory_file).select(hosts)
     elif hosts:
+        from ovm3.deploy import sshconfig
+
+        ctx = click.get_current_context()
         fleet_hosts = inventory.from_names(hosts, ssh_user=ssh_user).hosts
+        ssh_config = sshconfig.load()
         for entry in fleet_hosts:
             if ssh_port and entry.ssh_port == 22:
                 entry.ssh_port = ssh_port
+            sshconfig.apply(entry, ssh_config, user_given=_given(ctx, "ssh_user"), port_given=bool(ssh_port),
+                            keys_given=bool(ssh_keys))
     else:
         raise errors.UsageError("name at least one HOST or give --inventory")
     if guid and len(fleet_hosts) > 1:
@@ -175,12 +190,20 @@ def command(settings, hosts, inventory_file, uninstall, dry_run, self_test, self
     need_agent_password = not dry_run and not self_test
     accesses = {e.name: _agent_access(settings, e, need_agent_password) for e in fleet_hosts}
 
+    if not uninstall and not no_heartbeat:
+        for entry in fleet_hosts:
+            if not (mount or entry.mounts):
+                # Said, not silently left out: without a mount there is nothing for the heartbeat to watch.
+                click.echo("%s: heartbeat not configured: no --mount (and no mounts in the inventory)"
+                           % entry.name, err=True)
+
     def job(entry):
         password = _ssh_password(entry, ssh_password_file, prompted)
         keys = [entry.ssh_key] if entry.ssh_key else list(ssh_keys) or None
         with SSHConnector(entry.address, entry.ssh_port, entry.ssh_user or ssh_user, key_files=keys,
                           password=password, known_hosts=entry.known_hosts or known_hosts,
-                          trust_new=trust_new_host_key, passphrase=ask_passphrase) as conn:
+                          trust_new=trust_new_host_key, passphrase=ask_passphrase,
+                          record_new=not dry_run) as conn:
             if self_test:
                 return selftest.run(conn, root=remote_root or entry.remote_root or "/",
                                     python=remote_python or entry.remote_python, user=self_test_user,

@@ -18,6 +18,41 @@ def human_bytes(n):
     return str(n)  # pragma: no cover
 
 
+def with_bytes(n):
+    """``1536`` -> ``1.5 KiB (1536 bytes)``: a counter with its unit, the exact number kept."""
+    return "" if n is None else "%s (%d bytes)" % (human_bytes(n), n)
+
+
+def human_duration(seconds):
+    """``93784.5`` -> ``1d 2h 3m 4s``; None stays empty."""
+    if seconds is None:
+        return ""
+    left = int(seconds)
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if left >= size or parts:
+            parts.append("%d%s" % (left // size, unit))
+            left %= size
+    parts.append("%ds" % left)
+    return " ".join(parts)
+
+
+def human_time(epoch):
+    """Epoch seconds as ``2026-12-04 03:24:31 UTC (1796354671)``; None stays empty."""
+    if epoch is None:
+        return ""
+    import time
+
+    try:
+        return "%s (%d)" % (time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch)), epoch)
+    except (OverflowError, OSError, ValueError):
+        return str(epoch)
+
+
+#: File system types discover_mounted_file_systems knows on OVM 3 dom0.
+FS_TYPES = ("nfs", "ocfs2", "ext3", "ext4")
+
+
 @click.group("host")
 def command():
     """Host information from discover_server, discover_hardware and friends."""
@@ -36,7 +71,8 @@ def info(settings):
         ("membership", s.membership_state), ("pool", s.pool_unique_id), ("manager", s.manager_unique_id),
         ("roles", ",".join(s.server_roles)), ("master", "yes" if s.is_master else "no"),
         ("master vip", s.master_virtual_ip), ("cluster", s.cluster_state),
-        ("time zone", "%s%s" % (s.time_zone, " (UTC clock)" if s.utc else "")), ("boot time", s.boot_time),
+        ("time zone", "%s%s" % (s.time_zone, " (UTC clock)" if s.utc else "")),
+        ("boot time", human_time(s.boot_time)),
     ]))
 
 
@@ -57,7 +93,8 @@ def hardware(settings):
 
 
 @command.command("mounts")
-@click.option("--type", "fs_type", default="nfs", show_default=True, help="File system type to list.")
+@click.option("--type", "fs_type", type=click.Choice(FS_TYPES), default="nfs", show_default=True,
+              help="File system type to list.")
 @pass_settings
 def mounts(settings, fs_type):
     """Mounted file systems of one type (discover_mounted_file_systems)."""
@@ -77,12 +114,13 @@ def stats(settings, bridge):
     s = settings.client().cloudstack.ovs_dom0_stats(bridge)
     show(settings, s, lambda s: key_values([
         ("cpu %", s.cpu), ("memory total", human_bytes(s.total)), ("memory free", human_bytes(s.free)),
-        ("%s rx" % bridge, s.rx), ("%s tx" % bridge, s.tx),
+        ("%s rx" % bridge, with_bytes(s.rx)), ("%s tx" % bridge, with_bytes(s.tx)),
     ]))
 
 
 @command.command("fingerprint")
-@click.option("--save", is_flag=True, help="Pin the certificate in known_agents.")
+@click.option("--save", is_flag=True, help="Pin the certificate in known_agents (with --legacy-tls: remember "
+                                         "that the agent needs the legacy TLS profile).")
 @click.option("--replace", is_flag=True, help="With --save: replace a different existing pin.")
 @pass_settings
 def fingerprint(settings, save, replace):
@@ -102,11 +140,23 @@ def fingerprint(settings, save, replace):
     if replace and not save:
         raise errors.UsageError("--replace only makes sense with --save")
     connect = settings.timeouts.connect if settings.timeouts else 10.0
-    fp = fetch_fingerprint(host, port, timeout=connect, legacy_tls=settings.legacy_tls)
     store = PinStore()
-    old = store.get(host, port)
+    pinned = store.entry(host, port)
+    legacy = settings.legacy_tls or bool(pinned and pinned[1])
+    try:
+        fp = fetch_fingerprint(host, port, timeout=connect, legacy_tls=legacy)
+    except errors.TLSError:
+        if legacy:
+            raise
+        # An OVM 3.2/3.3 agent speaks only TLS 1.0/1.1: say so, and how to pin it with that profile.
+        fp = fetch_fingerprint(host, port, timeout=connect, legacy_tls=True)
+        raise errors.TLSError(
+            "%s:%d only speaks TLS 1.0/1.1 (certificate %s)" % (host, port, pretty_fingerprint(fp)),
+            hint="check the fingerprint on dom0, then pin it with the legacy profile: ovm3 --url %s "
+                 "--legacy-tls host fingerprint --save; later calls need no flag" % settings.url) from None
+    old = pinned[0] if pinned else None
     if save:
-        store.add(host, port, fp, replace=replace)
+        store.add(host, port, fp, replace=replace, legacy_tls=legacy)
     if save:
         state = "saved"
     elif old:
@@ -115,9 +165,10 @@ def fingerprint(settings, save, replace):
         state = "not pinned"
     if settings.json:
         emit_json({"host": host, "port": port, "sha256": pretty_fingerprint(fp), "state": state,
-                   "store": store.path})
+                   "store": store.path, "legacy_tls": legacy})
     else:
         click.echo(pretty_fingerprint(fp))
-        click.echo("%s:%d %s (%s)" % (host, port, state, store.path), err=True)
+        click.echo("%s:%d %s%s (%s)" % (host, port, state, ", legacy TLS" if legacy else "", store.path),
+                   err=True)
     # a certificate that differs from its pin is a negative answer, whatever the output format
     return EXIT_NEGATIVE if state == "DIFFERENT from the pin" else 0

@@ -36,9 +36,10 @@ def command():
 @click.option("--out", "out", default="-", show_default=True, help="Snapshot file to write (- for stdout).")
 @click.option("--via", type=click.Choice(["xmlrpc", "ssh", "sim"]), default="xmlrpc", show_default=True,
               help="xmlrpc: our module's get_api_services on --url; ssh: run the dumper with dom0's "
-                   "Python; sim: a simulated agent of --version.")
-@click.option("--version", "version", help="sim: personality (3.2/3.3/3.4); ssh: version handed to "
-                                             "get_services (default: from /etc/ovs-release).")
+                   "Python; sim: a simulated agent of --agent-version.")
+@click.option("--agent-version", "--version", "version",
+              help="sim: personality (3.2/3.3/3.4); ssh: version handed to get_services (default: from "
+                   "/etc/ovs-release). --version is the old name, still accepted.")
 @click.option("--ssh-host", help="ssh: host to log in to (default: the host of --url/--host).")
 @click.option("--ssh-port", default=22, show_default=True, help="ssh: port.")
 @click.option("--ssh-user", default="root", show_default=True, help="ssh: user.")
@@ -59,7 +60,7 @@ def dump_command(settings, out, via, version, ssh_host, ssh_port, ssh_user, ssh_
         data = dump.dump_xmlrpc(settings.client())
     elif via == "sim":
         if not version:
-            raise click.UsageError("--via sim needs --version (one of %s)" % ", ".join(VERSIONS))
+            raise click.UsageError("--via sim needs --agent-version (one of %s)" % ", ".join(VERSIONS))
         data = dump.dump_sim(version)
     else:
         from ovm3.deploy.ssh import SSHConnector
@@ -78,9 +79,9 @@ def dump_command(settings, out, via, version, ssh_host, ssh_port, ssh_user, ssh_
 
 
 @command.command("snapshot")
-@click.option("--version", "versions", multiple=True, type=click.Choice(VERSIONS),
-              help="Agent version (repeatable); default every version.")
-@click.option("--out", "out", help="File to write (one --version only; - for stdout).")
+@click.option("--agent-version", "--version", "versions", multiple=True, type=click.Choice(VERSIONS),
+              help="Agent version (repeatable); default every version. --version is the old name.")
+@click.option("--out", "out", help="File to write (one --agent-version only; - for stdout).")
 @click.option("--out-dir", type=click.Path(file_okay=False),
               help="Write ovs-agent-<version>.json files here (default: the shipped tools/snapshots).")
 @click.option("--check", is_flag=True,
@@ -91,7 +92,7 @@ def snapshot_command(versions, out, out_dir, check):
 
     versions = versions or VERSIONS
     if out and len(versions) != 1:
-        raise click.UsageError("--out writes one snapshot: give exactly one --version (or use --out-dir)")
+        raise click.UsageError("--out writes one snapshot: give exactly one --agent-version (or use --out-dir)")
     stale = []
     for v in versions:
         text = snapshot.dumps(synthetic.from_table(v))

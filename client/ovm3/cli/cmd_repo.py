@@ -1,8 +1,10 @@
-"""``ovm3 repo``: repositories the agent knows (discover_repository_db, discover_repositories)."""
+"""``ovm3 repo``: repositories the agent knows (discover_repository_db, discover_repositories), adding and
+removing them."""
 import click
 
 from ovm3 import errors
 from ovm3.cli.main import pass_settings
+from ovm3.cli.mutate import Session, mutating
 from ovm3.cli.output import emit_json, key_values, table
 
 
@@ -58,3 +60,34 @@ def show_repo(settings, repo_id):
             click.echo("")
             click.echo(table(rows, ["kind", "name"]))
     return 0
+
+
+@command.command("add")
+@click.argument("export", metavar="NFS-EXPORT")
+@click.option("--id", "repo_id", help="Id of the repository already on the export (ovm3 repo list on a host "
+                                      "that has it).")
+@click.option("--create", is_flag=True, help="Make a new repository on the export (prints its id).")
+@click.option("--alias", default="", help="With --create: its name (default: the export).")
+@mutating
+@pass_settings
+def add_repo(settings, export, repo_id, create, alias, dry_run, yes):
+    """Mount a repository from NFS-EXPORT (host:/path) at /OVS/Repositories/ID."""
+    from ovm3.cli import estateops
+
+    session = Session(settings, dry_run, yes)
+    result = estateops.repo_add(session.resource, export, repo_id, create, alias)
+    return session.report(result, stdout_line=result.details.get("repo") if create else None)
+
+
+@command.command("remove")
+@click.argument("repo_id")
+@click.option("--erase", is_flag=True, help="Delete everything in the repository first (VM definitions, "
+                                            "disks, templates, ISOs).")
+@mutating
+@pass_settings
+def remove_repo(settings, repo_id, erase, dry_run, yes):
+    """Forget a repository and unmount it (refused while VMs run from it)."""
+    from ovm3.cli import estateops
+
+    session = Session(settings, dry_run, yes)
+    return session.report(estateops.repo_remove(session.resource, repo_id, erase))

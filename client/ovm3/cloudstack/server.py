@@ -138,21 +138,19 @@ class _Handler(server_limits.DeadlineHandlerMixin, BaseHTTPRequestHandler):
         self.close_connection = True
         return self._error(500, details)
 
-    def do_GET(self):
+    def _guarded(self, serve):
         try:
-            return self._get()
+            return serve()
         except server_limits.RequestDeadline:
             raise  # the connection is dropped, no answer
         except Exception as e:  # noqa: BLE001 - a JSON 500, never a dropped connection
             return self._unexpected(e)
 
+    def do_GET(self):
+        return self._guarded(self._get)
+
     def do_POST(self):
-        try:
-            return self._post()
-        except server_limits.RequestDeadline:
-            raise  # the connection is dropped, no answer
-        except Exception as e:  # noqa: BLE001 - a JSON 500, never a dropped connection
-            return self._unexpected(e)
+        return self._guarded(self._post)
 
     def _refuse(self, status, message):
         # Answered before the body is read: the connection closes with it, or its unread bytes would be

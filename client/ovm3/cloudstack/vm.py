@@ -133,6 +133,10 @@ def _wait_for(resource, name, present, timeout):
     )
 
 
+#: Public name for the operator's ``ovm3 vm`` commands (ovm3.cli.vmops), which wait the same way.
+wait_for_domain = _wait_for
+
+
 def _running(resource, name):
     dom = list_domains(resource).get(name)
     if dom is None:

@@ -281,6 +281,12 @@ class HostDeployer:
         return [[chkconfig, "--add", manifest.SERVICE], [chkconfig, manifest.SERVICE, "on"],
                 [service, manifest.SERVICE, "restart"]]
 
+    def _would_send(self, steps):
+        """In a dry run, the files and bytes the real run would upload (its FILES/BYTES columns)."""
+        specs = [s.spec for s in steps if s.kind == "upload"]
+        self.result.uploaded = [spec.remote for spec in specs]
+        self.result.bytes_uploaded = sum(len(spec.data) for spec in specs)
+
     def deploy(self):
         """Run the deployment; returns the :class:`HostResult` (raises on the first failing step)."""
         steps = self.plan_deploy()
@@ -293,6 +299,7 @@ class HostDeployer:
             self.result.plan.append("agent module now: state=%s" % state)
             would = any(s.kind in ("upload", "fix") for s in steps) or state != "installed"
             self.result.reason = "would change" if would else "nothing to do"
+            self._would_send(steps)
             return self._finish(steps, False)
         self.upload(s.spec for s in steps if s.kind == "upload")
         fixed = self.fix_modes(steps)
@@ -382,6 +389,7 @@ class HostDeployer:
         """Take the module out of the agent (its api.py restored), stop and remove the heartbeat."""
         steps = self.plan_uninstall()
         if self.opts.dry_run:
+            self._would_send(steps)
             return self._finish(steps, False)
         self.upload(s.spec for s in steps if s.kind == "upload")
         removed = self._installer("uninstall", "remove agent module")

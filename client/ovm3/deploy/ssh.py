@@ -38,6 +38,13 @@ _OLD_OPENSSH = re.compile(r"OpenSSH_(?:[1-6]\.|7\.[01](?![0-9]))")
 _known_hosts_lock = threading.Lock()
 
 
+def require_paramiko():
+    """Refuse SSH work, with the fix, on an installation without the ``[deploy]`` extra."""
+    if paramiko is None:
+        raise ConfigError("SSH deployment needs paramiko, which this installation lacks",
+                          hint="install ovm3 with its deploy extra: pip install 'ovm3[deploy]'")
+
+
 def default_known_hosts():
     """``$OVM3_KNOWN_HOSTS`` or ``~/.ssh/known_hosts``."""
     return os.environ.get("OVM3_KNOWN_HOSTS") or os.path.expanduser("~/.ssh/known_hosts")
@@ -54,10 +61,11 @@ def known_hosts_name(host, port):
     return host if int(port) == DEFAULT_SSH_PORT else "[%s]:%d" % (host, int(port))
 
 
-def check_host_key(path, host, port, key, trust_new=False):
-    """Accept ``key`` for ``host:port`` per known_hosts at ``path``; record it when ``trust_new``.
+def check_host_key(path, host, port, key, trust_new=False, record=True):
+    """Accept ``key`` for ``host:port`` per known_hosts at ``path``; record it when ``trust_new`` (unless
+    ``record`` is False: a dry run trusts it for this session only and writes nothing).
 
-    Returns ``"known"`` or ``"recorded"``; raises :class:`ovm3.errors.HostKeyError` otherwise.
+    Returns ``"known"``, ``"recorded"`` or ``"trusted"``; raises :class:`ovm3.errors.HostKeyError` otherwise.
     """
     name = known_hosts_name(host, port)
     label = "%s:%s" % (host, port)
@@ -80,6 +88,10 @@ def check_host_key(path, host, port, key, trust_new=False):
         if not trust_new:
             raise HostKeyError("unknown host key %s %s for %s (not in %s)"
                                % (key.get_name(), key_fingerprint(key), name, path), host=label)
+        if not record:
+            log.warning("%s: trusting new host key %s %s for this dry run only (not recorded in %s)",
+                        label, key.get_name(), key_fingerprint(key), path)
+            return "trusted"
         directory = os.path.dirname(path)
         if directory:
             os.makedirs(directory, mode=0o700, exist_ok=True)
@@ -99,14 +111,13 @@ class SSHConnector(Connector):
     :param passphrase: ``callable(path) -> str or None`` asked for the passphrase of an encrypted key
         file (the command line prompts on a terminal); without one such a key is used through
         ssh-agent only.
+    :param record_new: False to trust an unknown key (with ``trust_new``) without writing known_hosts.
     """
 
     def __init__(self, host, port=DEFAULT_SSH_PORT, user="root", key_files=None, password=None,
                  known_hosts=None, trust_new=False, connect_timeout=DEFAULT_CONNECT_TIMEOUT,
-                 passphrase=None):
-        if paramiko is None:
-            raise ConfigError("SSH deployment needs paramiko, which this installation lacks",
-                              hint="install ovm3 with its deploy extra: pip install 'ovm3[deploy]'")
+                 passphrase=None, record_new=True):
+        require_paramiko()
         self.host = host
         self._passphrase = passphrase
         self.port = int(port)
@@ -115,6 +126,7 @@ class SSHConnector(Connector):
         self.known_hosts = known_hosts or default_known_hosts()
         self.host_key_status = None
         self._transport = None
+        self._record_new = record_new
         self._connect(key_files, password, trust_new, connect_timeout)
 
     def __repr__(self):
@@ -142,7 +154,8 @@ class SSHConnector(Connector):
                                hint="the server may offer only algorithms this client lacks; dom0 needs "
                                     "ssh-rsa and SHA-1 key exchange, which paramiko>=5 removed") from None
             key = transport.get_remote_server_key()
-            self.host_key_status = check_host_key(self.known_hosts, self.host, self.port, key, trust_new)
+            self.host_key_status = check_host_key(self.known_hosts, self.host, self.port, key, trust_new,
+                                                  record=self._record_new)
             if _OLD_OPENSSH.search(transport.remote_version or ""):
                 # Pre-7.2 OpenSSH (every OVM dom0) knows only ssh-rsa signatures for RSA logins and
                 # does not send server-sig-algs, so paramiko would offer rsa-sha2-512 and be refused.
@@ -154,14 +167,26 @@ class SSHConnector(Connector):
             self.close()
             raise
 
-    def _login(self, key_files, password):
-        tried = []
+    def _keys(self, key_files):
+        """``(label, key)`` to try in order, as ssh does: the ssh-agent's keys (``SSH_AUTH_SOCK``), then
+        the key files."""
+        if os.environ.get("SSH_AUTH_SOCK"):
+            agent = paramiko.Agent()
+            try:
+                for key in agent.get_keys():
+                    yield "agent key %s" % key_fingerprint(key), key
+            finally:
+                agent.close()
         for path in self._key_paths(key_files):
             pkey = self._load_key(path)
-            if pkey is None:  # encrypted, no passphrase to be had: its ssh-agent copy, if any
-                if self._agent_login(path):
-                    return
-                tried.append("key %s (passphrase-protected; not in ssh-agent)" % path)
+            # None: encrypted and no passphrase to be had (the agent's keys were offered first)
+            yield "key %s" % path, pkey
+
+    def _login(self, key_files, password):
+        tried = []
+        for label, pkey in self._keys(key_files):
+            if pkey is None:
+                tried.append("%s (passphrase-protected; not in ssh-agent)" % label)
                 continue
             try:
                 try:
@@ -177,7 +202,7 @@ class SSHConnector(Connector):
                 tried.append("publickey (server allows only %s)" % ", ".join(e.allowed_types))
                 break
             except paramiko.AuthenticationException:
-                tried.append("key %s" % path)
+                tried.append(label)
             except paramiko.SSHException as e:
                 raise SSHError("SSH login failed: %s" % e, host=self.label) from None
         if password is not None:
@@ -216,32 +241,6 @@ class SSHConnector(Connector):
             raise SSHError("cannot decrypt SSH key %s: wrong passphrase?" % path, host=self.label,
                            hint="check the passphrase, or load the key into ssh-agent (ssh-add %s)"
                                 % path) from None
-
-    def _agent_login(self, path):
-        """Log in with the ssh-agent key whose public half is ``path``.pub (or any agent key)."""
-        if not os.environ.get("SSH_AUTH_SOCK"):
-            return False
-        try:
-            keys = paramiko.Agent().get_keys()
-        except (OSError, paramiko.SSHException):
-            return False
-        wanted = None
-        try:
-            with open(path + ".pub", encoding="ascii") as f:
-                wanted = f.read().split()[1]
-        except (OSError, IndexError, UnicodeDecodeError):
-            pass
-        for key in keys:
-            if wanted and key.get_base64() != wanted:
-                continue
-            try:
-                self._transport.auth_publickey(self.user, key)
-                return True
-            except paramiko.AuthenticationException:
-                continue
-            except paramiko.SSHException:
-                return False
-        return False
 
     def _rsa_sha1_only(self, pkey):
         """Switch RSA logins to ssh-rsa signatures; False if not RSA or already switched."""
