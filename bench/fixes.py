@@ -81,8 +81,8 @@ FIXES = [
                  "every call notified the watchdog thread; signature_changes() and normalise_version() ran "
                  "per call.",
         "before": "http echo 360-410 us client CPU, 1.75-1.88x xmlrpc.client (interleaved 7-round medians)",
-        "after": "274-293 us, 1.44-1.63x; 797 Python calls per call, of which urllib3's connection layer "
-                 "alone is 531 (http.client: 318)",
+        "after": "274-332 us, 1.44-1.75x (five runs on a shared, loaded machine); 739 Python calls per call, "
+                 "where a bare urllib3 connection's request and response alone take 531 (http.client's: 318)",
     },
     {
         "what": "Pinned agents get one TLS context per client, without the system CA bundle",
