@@ -52,18 +52,6 @@ def spread(samples, unit_scale=1.0):
     return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "n": len(xs)}
 
 
-def best_of(fn, repeat, number):
-    """Per-call seconds of ``fn()`` as the minimum and median over ``repeat`` runs of ``number`` calls
-    (process CPU time, which is what a single-threaded decode costs)."""
-    runs = []
-    for _ in range(repeat):
-        t = time.process_time()
-        for _ in range(number):
-            fn()
-        runs.append((time.process_time() - t) / number)
-    return {"min": min(runs), "median": statistics.median(runs), "runs": repeat, "calls_per_run": number}
-
-
 def machine():
     """Where and when the figures were measured."""
     model = platform.processor() or ""
