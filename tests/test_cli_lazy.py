@@ -69,3 +69,10 @@ def test_help_of_one_command_and_unknown_commands_still_work():
 
 def test_the_group_in_this_process_lists_the_table():
     assert cli.list_commands(None) == sorted(COMMANDS)
+
+
+def test_a_repeated_short_global_flag_after_the_subcommand_is_the_global_one():
+    # -vv after the subcommand was left to it ("No such option '-v'"); -v and --verbose already worked.
+    rc, out, err, loaded = _run(["vm", "list", "--url", "http://127.0.0.1:9", "--timeout", "2", "-vv"])
+    assert rc == 1 and "No such option" not in err and "connection failed" in err, err
+    assert " DEBUG " in err

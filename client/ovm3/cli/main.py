@@ -8,6 +8,7 @@ import importlib
 import json
 import logging
 import os
+import re
 import sys
 
 import click
@@ -143,9 +144,7 @@ class CommandGroup(click.Group):
             return self.commands[name]
         if name not in COMMANDS:
             return None
-        command = importlib.import_module(COMMANDS[name][0]).command
-        self.commands[name] = command
-        return command
+        return importlib.import_module(COMMANDS[name][0]).command
 
     def format_commands(self, ctx, formatter):
         # click's own listing calls get_command for every name (importing every module) to read one line.
@@ -208,6 +207,8 @@ def hoist_global_options(group, ctx, args):
             rest.extend(args[i:])
             break
         name = tok.split("=", 1)[0] if tok.startswith("--") else tok
+        if re.fullmatch(r"-([a-zA-Z])\1+", tok) and globals_.get(tok[:2]) is False:
+            name = tok[:2]  # a repeated short flag (-vv) is that flag's
         if tok.startswith("-") and name in local:
             rest.append(tok)
             if local[name] and "=" not in tok and i + 1 < len(args):
@@ -238,11 +239,11 @@ def parse_timeouts(specs):
     """
     if not specs:
         return None
+    import dataclasses
+
     from ovm3.transport import Timeouts
 
     timeouts = Timeouts()
-    import dataclasses
-
     classes = [f.name for f in dataclasses.fields(Timeouts)]
     plain, named = [], []
     for spec in specs:
