@@ -1,7 +1,8 @@
 """Both decoders in ovm3.wire give exactly what xmlrpc.client gives, on any value.
 
-Every test runs twice: with the C decoder first (what the client does) and with the reference lxml decoder
-alone (what runs where the C decoder was not built, or declines).
+Every test runs three times: with the C decoder first (what the client does), with the reference lxml
+decoder alone (what runs where the C decoder was not built, or declines), and with the reference made to
+stream every body (as it does bodies over 64 KiB).
 """
 import datetime
 import subprocess
@@ -17,15 +18,17 @@ from ovm3.errors import ProtocolError
 from ovm3.wire import Fault, loads_request, loads_response
 
 
-@pytest.fixture(params=["c-first", "reference-only"], autouse=True)
+@pytest.fixture(params=["c-first", "reference-only", "reference-streaming"], autouse=True)
 def decoder(request):
-    saved = wire._wirec
-    if request.param == "reference-only":
+    saved, feed = wire._wirec, wire._FEED
+    if request.param == "reference-streaming":
+        wire._wirec, wire._FEED = None, 16  # every body streamed, 16 bytes at a time
+    elif request.param == "reference-only":
         wire._wirec = None
     elif saved is None:
         pytest.skip("the C decoder was not built")
     yield request.param
-    wire._wirec = saved
+    wire._wirec, wire._FEED = saved, feed
 
 # Text XML can carry: no control characters other than tab/newline, no lone surrogates; xmlrpc.client
 # does not escape \r, which an XML parser normalises, so leave it out.

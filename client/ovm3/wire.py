@@ -161,7 +161,8 @@ def decode_reference(body):
 
 
 _local = threading.local()
-#: Bytes handed to the pull parser at a time.
+#: Bytes handed to the pull parser at a time; bodies up to this size are parsed whole (a parser per call
+#: would double the cost of a small reply, and a small tree costs little memory).
 _FEED = 64 * 1024
 
 
@@ -175,12 +176,8 @@ def _lxml():
 
 
 def _parse(body, done):
-    """The document's root element, each ``<struct>`` already decoded into ``done`` as its end tag was
-    read and its subtree freed then: the tree never holds more than the struct being read, its scalar
-    members and the emptied structs its parents still wait for (a 500-VM list_vms as a whole tree is
-    15 times the body). A struct that does not decode stays whole, so the walk over the finished tree
-    accepts and refuses exactly what it would without this. Entity resolution, DTD loading and network
-    access are off."""
+    """The document's root element. A body over ``_FEED`` bytes is streamed (see _parse_streaming);
+    entity resolution, DTD loading and network access are off either way."""
     if isinstance(body, str):
         body = body.encode("utf-8")
     # Markup declarations can only stand in the prolog (inside string values they are escaped): refuse
@@ -190,18 +187,10 @@ def _parse(body, done):
                             "(XML-RPC never carries one)")
     et = _lxml()
     try:
-        parser = et.XMLPullParser(
-            events=("end",), tag="struct", resolve_entities=False, no_network=True, load_dtd=False,
-            dtd_validation=False, huge_tree=False, remove_comments=True, remove_pis=True, collect_ids=False)
-        for start in range(0, len(body), _FEED):
-            parser.feed(body[start:start + _FEED])
-            for _, element in parser.read_events():
-                try:
-                    done[element] = _struct(element, done)
-                except ProtocolError:
-                    continue  # left whole: the walk of the finished tree decides, as if never read early
-                element.clear(keep_tail=True)
-        root = parser.close()
+        if len(body) <= _FEED:
+            root = et.fromstring(body, _parser())
+        else:
+            root = _parse_streaming(et, body, done)
     except et.XMLSyntaxError as e:
         raise ProtocolError("reply is not well-formed XML: %s" % _short(e)) from None
     except (et.LxmlError, ValueError, TypeError, MemoryError) as e:
@@ -212,6 +201,36 @@ def _parse(body, done):
     if info.internalDTD is not None or info.doctype:
         raise ProtocolError("refused hostile XML in reply: a DOCTYPE (XML-RPC never carries one)")
     return root
+
+
+def _parser():
+    # One parser per thread: lxml parser objects must not be used by two threads at once.
+    p = getattr(_local, "parser", None)
+    if p is None:
+        p = _local.parser = etree.XMLParser(
+            resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False,
+            remove_comments=True, remove_pis=True, collect_ids=False)
+    return p
+
+
+def _parse_streaming(et, body, done):
+    """The root of ``body`` read with lxml's pull parser, each ``<struct>`` decoded into ``done`` as its end
+    tag is read and its subtree freed then: the tree never holds more than the struct being read, its
+    scalar members and the emptied structs its parents still wait for (a 500-VM list_vms as a whole tree
+    is 15 times the body). A struct that does not decode stays whole, so the walk over the finished tree
+    accepts and refuses exactly what it would with the whole tree."""
+    parser = et.XMLPullParser(
+        events=("end",), tag="struct", resolve_entities=False, no_network=True, load_dtd=False,
+        dtd_validation=False, huge_tree=False, remove_comments=True, remove_pis=True, collect_ids=False)
+    for start in range(0, len(body), _FEED):
+        parser.feed(body[start:start + _FEED])
+        for _, element in parser.read_events():
+            try:
+                done[element] = _struct(element, done)
+            except ProtocolError:
+                continue  # left whole: the walk of the finished tree decides, as if never read early
+            element.clear(keep_tail=True)
+    return parser.close()
 
 
 def _short(exc, limit=200):
