@@ -33,16 +33,23 @@ def timed_calls(fn, count):
     return time.process_time() - cpu0, clock() - wall0, per_call
 
 
-def best_of(fn, repeat, number):
-    """Per-call seconds of ``fn()`` as the minimum and median over ``repeat`` runs of ``number`` calls
-    (process CPU time, which is what a single-threaded decode costs)."""
+def runs_of(fn, repeat, number):
+    """Per-call CPU seconds of ``fn()`` over ``repeat`` runs of ``number`` calls: ``{median, min, max,
+    runs, calls_per_run}``. Figures are judged on the median; min and max are the spread."""
     runs = []
     for _ in range(repeat):
         t = time.process_time()
         for _ in range(number):
             fn()
         runs.append((time.process_time() - t) / number)
-    return {"min": min(runs), "median": statistics.median(runs), "runs": repeat, "calls_per_run": number}
+    return {"median": statistics.median(runs), "min": min(runs), "max": max(runs), "runs": repeat,
+            "calls_per_run": number}
+
+
+def spread(samples, unit_scale=1.0):
+    """``{median, min, max, n}`` of ``samples`` times ``unit_scale``."""
+    xs = [x * unit_scale for x in samples]
+    return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "n": len(xs)}
 
 
 def machine():

@@ -7,7 +7,8 @@ JSON schema ``ovm3-bench`` version 1::
      "summary": {"targets": n, "met": n, "missed": [target names], "not_measured": [part keys]},
      "parts": [{"key", "title", "status": "measured" | "not measured" | "failed", "reason" (when not
                 measured or failed), "method", "columns": [[key, header, format]], "rows": [{...}],
-                "targets": [{"name", "value", "limit", "op", "met", "unit"?}], "notes": [str]}],
+                "targets": [{"name", "value" (a median), "limit", "op", "met", "unit"?, "spread"?: [lo, hi]}],
+                "notes": [str]}],
      "fixes": [{"what", "where", "cause", "before", "after"}]}
 """
 import json
@@ -16,6 +17,22 @@ import os
 SCHEMA = "ovm3-bench"
 SCHEMA_VERSION = 1
 PART_STATUSES = ("measured", "not measured", "failed")
+
+
+_OPS = {"<": lambda v, lim: v < lim, "<=": lambda v, lim: v <= lim, ">=": lambda v, lim: v >= lim,
+        ">": lambda v, lim: v > lim}
+
+
+def target(name, value, op, limit, unit=None, spread=None):
+    """One target, judged here and only here: ``met`` is ``value op limit`` with the very ``limit``
+    the report shows (no hidden slack). ``value`` is a median; ``spread`` (``[low, high]``, the
+    fastest and slowest run) is shown beside it."""
+    t = {"name": name, "value": value, "op": op, "limit": limit, "met": bool(_OPS[op](value, limit))}
+    if unit:
+        t["unit"] = unit
+    if spread is not None:
+        t["spread"] = [min(spread), max(spread)]
+    return t
 
 
 def not_measured(key, title, reason):
@@ -71,6 +88,13 @@ def _value(t):
     return ("%.3g %s" % (t["value"], unit)).strip() if unit else "%.2fx" % t["value"]
 
 
+def _spread(t):
+    if not t.get("spread"):
+        return ""
+    lo, hi = t["spread"]
+    return "%s-%s" % (_value(dict(t, value=lo)), _value(dict(t, value=hi)))
+
+
 def markdown(doc):
     """The Markdown report of a JSON document made by :func:`build`."""
     m = doc["machine"]
@@ -84,14 +108,16 @@ def markdown(doc):
            "Rerun with `make bench` (`.venv/bin/python -m bench.run`); run time %.0f s." % doc["duration_s"], "",
            "## Targets", "",
            "%d of %d targets met." % (s["met"], s["targets"]), "",
-           "| part | target | measured | limit | met |", "|---|---|---|---|---|"]
+           "Every target is judged on the median of its runs, against the limit shown (no hidden slack); "
+           "spread is the fastest and the slowest run.", "",
+           "| part | target | median | spread | limit | met |", "|---|---|---|---|---|---|"]
     for p in doc["parts"]:
         for t in p.get("targets", []):
-            out.append("| %s | %s | %s | %s %s | %s |" % (p["key"], t["name"], _value(t), t["op"],
-                                                           _value(dict(t, value=t["limit"])),
-                                                           "yes" if t["met"] else "**no**"))
+            out.append("| %s | %s | %s | %s | %s %s | %s |" % (p["key"], t["name"], _value(t), _spread(t), t["op"],
+                                                                _value(dict(t, value=t["limit"])),
+                                                                "yes" if t["met"] else "**no**"))
         if p["status"] != "measured":
-            out.append("| %s | (%s) | %s: %s | | |" % (p["key"], p["title"], p["status"], p.get("reason", "")))
+            out.append("| %s | (%s) | %s: %s | | | |" % (p["key"], p["title"], p["status"], p.get("reason", "")))
     for p in doc["parts"]:
         out += ["", "## " + p["title"], ""]
         if p["status"] != "measured":

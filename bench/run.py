@@ -20,10 +20,12 @@ from bench.measure import load_average, machine
 PARTS = (
     ("call_cost", "bench.callcost", "1. Call cost"),
     ("parsing", "bench.parsing", "2. Parsing"),
-    ("fleet", "bench.fleet", "3. Fleet poll"),
-    ("fleet_sweep", "bench.sweep", "3b. Fleet sweep by call shape"),
-    ("heartbeat", "bench.heartbeat", "4. Heartbeat detection latency"),
-    ("deploy", "bench.deploy", "5. Deploy"),
+    ("memory", "bench.memory", "3. Memory"),
+    ("fleet", "bench.fleet", "4. Fleet poll"),
+    ("fleet_sweep", "bench.sweep", "4b. Fleet sweep by call shape"),
+    ("startup", "bench.startup", "5. CLI start-up"),
+    ("heartbeat", "bench.heartbeat", "6. Heartbeat detection latency"),
+    ("deploy", "bench.deploy", "7. Deploy"),
 )
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 

@@ -85,7 +85,7 @@ def run(quick=False):
     rows = [row for n in sizes for row in measure(n, rounds)]
     return {
         "key": "fleet_sweep",
-        "title": "3b. Fleet sweep: one get_host_stats per host vs per-VM calls",
+        "title": "4b. Fleet sweep: one get_host_stats per host vs per-VM calls",
         "status": "measured",
         "method": __doc__.split("\n", 1)[1].strip(),
         "settings": {"rounds": rounds, "vms_per_host": VMS_PER_HOST, "workers_max": WORKERS, "scheme": "http"},

@@ -162,3 +162,38 @@ def test_each_retry_is_logged_with_verbose(monkeypatch, caplog):
     assert rc == 1
     retries = [r.getMessage() for r in caplog.records if "retry" in r.getMessage()]
     assert len(retries) == 2 and "retry 1 of 2" in retries[0] and "retry 2 of 2" in retries[1]
+
+
+def test_an_earlier_deadline_armed_behind_a_later_one_still_fires():
+    # The watchdog sleeps towards the earliest deadline; arming one earlier than that must wake it.
+    from ovm3 import call_deadline
+
+    slow = call_deadline.arm(3600.0)
+    a, b = socket.socketpair()
+    try:
+        quick = call_deadline.arm(0.2)
+        call_deadline.watch(a)
+        a.settimeout(10.0)
+        started = time.monotonic()
+        assert a.recv(1) == b""  # shut down by the watchdog, not by the 10 s socket timeout
+        assert quick.expired and time.monotonic() - started < 5.0
+        call_deadline.disarm(quick)
+        assert not slow.expired
+    finally:
+        call_deadline.disarm(slow)
+        a.close()
+        b.close()
+
+
+def test_disarmed_deadlines_do_not_pile_up_behind_a_long_call():
+    # A long call (a copy's hour) stays armed while thousands of short calls arm and disarm behind it.
+    from ovm3 import call_deadline
+
+    long_call = call_deadline.arm(3600.0)
+    try:
+        for _ in range(5000):
+            call_deadline.disarm(call_deadline.arm(60.0))
+        assert len(call_deadline._WATCHDOG._heap) < 200
+        assert not long_call.expired
+    finally:
+        call_deadline.disarm(long_call)

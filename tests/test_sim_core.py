@@ -182,6 +182,11 @@ def test_33_agent_restarts_after_take_ownership(tmp_path):
         h = hs[0]
         c = h.client(retries=0)
         assert c.call("take_ownership", OWNERSHIP) is None
+        # The restart begins just after the reply went out: a fast client's next call could reach the old
+        # listener first (the reply said Connection: close, so it reconnects). Wait for the restart to begin.
+        deadline = time.monotonic() + 10.0
+        while h.restarts == 0 and time.monotonic() < deadline:
+            time.sleep(0.001)
         with pytest.raises(errors.AgentUnreachable):
             c.call("update_server_roles", "xen,utility")  # the agent is restarting
         assert _echo_until_up(c) == "up"

@@ -1,7 +1,8 @@
 """Both decoders in ovm3.wire give exactly what xmlrpc.client gives, on any value.
 
-Every test runs twice: with the C decoder first (what the client does) and with the reference lxml decoder
-alone (what runs where the C decoder was not built, or declines).
+Every test runs three times: with the C decoder first (what the client does), with the reference lxml
+decoder alone (what runs where the C decoder was not built, or declines), and with the reference made to
+stream every body (as it does bodies over 64 KiB).
 """
 import datetime
 import subprocess
@@ -17,15 +18,17 @@ from ovm3.errors import ProtocolError
 from ovm3.wire import Fault, loads_request, loads_response
 
 
-@pytest.fixture(params=["c-first", "reference-only"], autouse=True)
+@pytest.fixture(params=["c-first", "reference-only", "reference-streaming"], autouse=True)
 def decoder(request):
-    saved = wire._wirec
-    if request.param == "reference-only":
+    saved, feed = wire._wirec, wire._FEED
+    if request.param == "reference-streaming":
+        wire._wirec, wire._FEED = None, 16  # every body streamed, 16 bytes at a time
+    elif request.param == "reference-only":
         wire._wirec = None
     elif saved is None:
         pytest.skip("the C decoder was not built")
     yield request.param
-    wire._wirec = saved
+    wire._wirec, wire._FEED = saved, feed
 
 # Text XML can carry: no control characters other than tab/newline, no lone surrogates; xmlrpc.client
 # does not escape \r, which an XML parser normalises, so leave it out.
@@ -108,3 +111,28 @@ def test_environment_switch_keeps_the_client_on_the_reference_decoder():
                          env={"OVM3_WIRE_DECODER": "lxml", "PATH": "/usr/bin:/bin"},
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "None"
+
+
+def test_the_reference_frees_each_struct_as_it_reads_it():
+    # 500 structs in an array: when parsing ends, only the 500 outer struct elements are left, each emptied
+    # (its subtree, inner structs included, freed as its end tag was read); the value is the walk's.
+    value = [{"name": "vm%d" % i, "disks": ["a", "b"], "cfg": {"memory": i, "vif": [{"mac": "m%d" % i}]}}
+             for i in range(500)]
+    body = wire.dumps_response(value)
+    done = {}
+    root = wire._parse(body, done)
+    structs = list(root.iter("struct"))
+    assert len(structs) == 500 and all(len(s) == 0 for s in structs)
+    assert wire.decode_reference(body) == ("params", [value]) and loads_response(body) == value
+
+
+def test_a_struct_that_does_not_decode_is_left_to_the_walk():
+    # A broken struct the walk never looks at (inside a member's <name>, whose text alone counts) must not
+    # make the streaming reference refuse a body the whole-tree walk accepts; one it does look at still fails.
+    ignored = (b"<?xml version='1.0'?><methodResponse><params><param><value><struct><member><name>a"
+               b"<value><struct><member>bad</member></struct></value></name><value><int>1</int></value>"
+               b"</member></struct></value></param></params></methodResponse>")
+    assert loads_response(ignored) == {"a": 1}
+    read = ignored.replace(b"<value><int>1</int></value>", b"<value><struct><member>bad</member></struct></value>")
+    with pytest.raises(ProtocolError):
+        loads_response(read)

@@ -33,23 +33,45 @@ class Deadline:
 
 
 class _Watchdog:
+    """The heap of armed deadlines and the thread that shuts their sockets when they pass.
+
+    Arming is cheap: the thread is woken only when the new deadline is earlier than the one it sleeps
+    towards (calls of one class arm later and later deadlines, so most arms wake nothing), and deadlines
+    disarmed before they pass are dropped lazily (from the top at each arm, and by a rebuild once they
+    are most of the heap), so the heap stays as small as the calls in flight.
+    """
+
     def __init__(self):
         self._cond = threading.Condition()
         self._heap = []
         self._seq = itertools.count()
         self._thread = None
+        self._disarmed = 0  # disarmed deadlines still in the heap
+        self._wakes_at = float("inf")  # when the thread wakes up next by itself
 
     def arm(self, deadline):
         with self._cond:
-            heapq.heappush(self._heap, (deadline.ends, next(self._seq), deadline))
+            heap = self._heap
+            while heap and not heap[0][2]._armed:
+                heapq.heappop(heap)
+                self._disarmed -= 1
+            heapq.heappush(heap, (deadline.ends, next(self._seq), deadline))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="ovm3-call-deadline", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            if deadline.ends < self._wakes_at:
+                self._wakes_at = deadline.ends
+                self._cond.notify()
 
     def disarm(self, deadline):
         with self._cond:
+            if deadline._armed and not deadline.expired:  # an expired one has left the heap already
+                self._disarmed += 1
             deadline._armed = False
+            if self._disarmed > 64 and self._disarmed * 2 > len(self._heap):
+                self._heap = [e for e in self._heap if e[2]._armed]
+                heapq.heapify(self._heap)
+                self._disarmed = 0
             owned, deadline._owned, deadline._socks = deadline._owned, [], []
         for s in owned:
             _close(s)
@@ -70,14 +92,21 @@ class _Watchdog:
         with self._cond:
             while True:
                 now = time.monotonic()
-                while self._heap and (self._heap[0][0] <= now or not self._heap[0][2]._armed):
-                    _, _, d = heapq.heappop(self._heap)
+                heap = self._heap
+                while heap and (heap[0][0] <= now or not heap[0][2]._armed):
+                    _, _, d = heapq.heappop(heap)
                     if d._armed:
                         d.expired = True
                         for s in d._socks:
                             _shut(s)
-                wait = self._heap[0][0] - now if self._heap else None
-                self._cond.wait(wait)
+                    else:
+                        self._disarmed -= 1
+                if heap:
+                    self._wakes_at = heap[0][0]
+                    self._cond.wait(heap[0][0] - now)
+                else:
+                    self._wakes_at = float("inf")
+                    self._cond.wait()
 
 
 _WATCHDOG = _Watchdog()

@@ -8,6 +8,7 @@ The request is prepared once and copied per call, then handed straight to the se
 """
 import base64
 import contextlib
+import datetime
 import logging
 import re
 import ssl
@@ -20,6 +21,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.models import Response
 from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.util.ssl_ import create_urllib3_context
 
 from ovm3 import call_deadline, errors
 from ovm3.pinstore import PinStore, legacy_context, normalise_fingerprint
@@ -64,18 +66,47 @@ class TLSPolicy:
     pin_store: PinStore = None
 
 
+#: Request bodies up to this size go out in one send with the headers.
+_COALESCE_MAX = 1024 * 1024
+
+
 class _WatchedConnection:
-    """urllib3 connection mixin: every socket a call uses is registered with its whole-call deadline."""
+    """urllib3 connection mixin: every socket a call uses is registered with its whole-call deadline,
+    and a request's headers and (bytes) body leave in one send: http.client sends them apart, which
+    costs a second system call (a second TLS record) and wakes the agent twice per call."""
+
+    _coalesce = None  # the body to send with the headers, while a request() is under way
+    _held = None  # the headers, held until that body is sent
 
     def _new_conn(self):
         sock = super()._new_conn()
         call_deadline.watch(sock, own_copy=isinstance(self, HTTPSConnection))
         return sock
 
-    def request(self, *args, **kw):
+    def request(self, method, url, body=None, headers=None, **kw):
         if self.sock is not None:
             call_deadline.watch(self.sock)
-        return super().request(*args, **kw)
+        if isinstance(body, bytes) and 0 < len(body) <= _COALESCE_MAX:
+            self._coalesce = body
+        try:
+            super().request(method, url, body, headers, **kw)
+            if self._held is not None:  # no body came after all: the headers go alone
+                super().send(self._held)
+        finally:
+            self._coalesce = self._held = None
+
+    def send(self, data):
+        if self._coalesce is not None:
+            if self._held is None:  # the headers (http.client sends them first, on their own)
+                self._held = data
+                return
+            held, body = self._held, self._coalesce
+            self._held = self._coalesce = None
+            if data is body:
+                data = held + data
+            else:  # not the body we expected: keep the order
+                super().send(held)
+        super().send(data)
 
 
 class _WatchedHTTPConnection(_WatchedConnection, HTTPConnection):
@@ -84,6 +115,23 @@ class _WatchedHTTPConnection(_WatchedConnection, HTTPConnection):
 
 class _WatchedHTTPSConnection(_WatchedConnection, HTTPSConnection):
     pass
+
+
+class _AgentResponse(Response):
+    """A requests Response without the cookie jar and header dict its constructor makes (build_response
+    sets the headers; the agent sets no cookies)."""
+
+    def __init__(self):
+        self._content = False
+        self._content_consumed = False
+        self._next = None
+        self.status_code = self.raw = self.url = self.encoding = self.reason = self.request = None
+        self.headers = self.cookies = None
+        self.history = []
+        self.elapsed = _NO_TIME
+
+
+_NO_TIME = datetime.timedelta(0)
 
 
 class _AgentAdapter(HTTPAdapter):
@@ -125,7 +173,7 @@ class _AgentAdapter(HTTPAdapter):
 
     def build_response(self, req, resp):
         # The agent sets no cookies and we never decode text: skip the cookie jar and charset sniffing.
-        response = Response()
+        response = _AgentResponse()
         response.status_code = resp.status
         response.headers = resp.headers  # urllib3's HTTPHeaderDict is case-insensitive already
         response.raw = resp
@@ -143,6 +191,12 @@ class _AgentAdapter(HTTPAdapter):
         if self._fingerprint:
             pool_kwargs["assert_fingerprint"] = self._fingerprint
             pool_kwargs["assert_hostname"] = False
+            if self._ssl_context is None:
+                # Without a context of ours urllib3 makes one per connection and loads the system CA
+                # bundle into it (~30 ms a handshake), which a pinned connection never consults.
+                self._ssl_context = create_urllib3_context(cert_reqs=ssl.CERT_NONE)
+                self._ssl_context.check_hostname = False
+                self._ssl_context.verify_mode = ssl.CERT_NONE
         if self._ssl_context is not None:
             pool_kwargs["ssl_context"] = self._ssl_context
         super().init_poolmanager(connections, maxsize, block=block, **pool_kwargs)
@@ -226,6 +280,9 @@ class Transport:
             token = base64.b64encode(("%s:%s" % (user, password)).encode("utf-8")).decode("ascii")
             headers["Authorization"] = "Basic " + token
         self._template = requests.Request("POST", self.url, headers=headers, data=b"").prepare()
+        # A plain dict (the names are ours and fixed): copied, read and iterated per call in C, where
+        # requests' case-insensitive dict lower-cases every name at each step (~60 calls per call).
+        self._template.headers = dict(self._template.headers)
 
     def __repr__(self):
         return "<Transport %s://%s user=%s%s>" % (self.scheme, self.label, self.user,

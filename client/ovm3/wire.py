@@ -7,19 +7,21 @@ Bodies are decoded in two steps. ``ovm3._wirec`` (C, built with the package when
 reads the strict subset of XML-RPC the agent writes, about ten times faster than the lxml decoder
 (a 500-VM ``list_vms`` is 3.6 MB); for anything outside that subset (DOCTYPE, comments, CDATA, carriage
 returns, attributes, base64/dateTime values, ...) or not well-formed, it declines and the reference
-decoder runs: lxml builds the tree in C with entity resolution, DTD loading and network access off, any
-DOCTYPE is refused (so billion-laughs and XXE bodies are never expanded), and a small walk turns the tree
-into the same values ``xmlrpc.client.loads`` gives. Both return the same values (tests compare them on
-recorded, generated and mutated bodies); set ``OVM3_WIRE_DECODER=lxml`` to use only the reference.
+decoder runs: lxml's pull parser builds the tree in C with entity resolution, DTD loading and network
+access off, any DOCTYPE is refused (so billion-laughs and XXE bodies are never expanded), each struct is
+turned into a dict and freed as soon as it ends, and a small walk turns the rest into the same values
+``xmlrpc.client.loads`` gives (lxml is imported only when this decoder first runs). Both return the same
+values (tests compare them on recorded, generated and mutated bodies); set ``OVM3_WIRE_DECODER=lxml`` to
+use only the reference.
 """
 import os
 import threading
 import xmlrpc.client as xc
 from decimal import Decimal, InvalidOperation
 
-from lxml import etree
-
 from ovm3.errors import ProtocolError
+
+etree = None  # lxml.etree, imported when the reference decoder first runs (see _lxml())
 
 try:
     from ovm3 import _wirec
@@ -131,7 +133,8 @@ def decode_reference(body):
     """:func:`decode` with the hardened lxml decoder only (the reference the C decoder must match)."""
     if isinstance(body, str):
         body = body.encode("utf-8")
-    root = _parse(body)
+    done = {}
+    root = _parse(body, done)
     if root.tag == "methodCall":
         method = None
         params = []
@@ -139,7 +142,7 @@ def decode_reference(body):
             if child.tag == "methodName":
                 method = child.text or ""
             elif child.tag == "params":
-                params = _param_values(child)
+                params = _param_values(child, done)
             else:
                 raise ProtocolError("unexpected <%s> in a methodCall" % child.tag)
         if method is None:
@@ -151,13 +154,53 @@ def decode_reference(body):
     if body_el.tag == "fault":
         if len(body_el) != 1 or body_el[0].tag != "value":
             raise ProtocolError("malformed XML-RPC fault")
-        return ("fault", _value(body_el[0]))
+        return ("fault", _value(body_el[0], done))
     if body_el.tag != "params":
         raise ProtocolError("malformed XML-RPC reply: <%s> where <params> belongs" % body_el.tag)
-    return ("params", _param_values(body_el))
+    return ("params", _param_values(body_el, done))
 
 
 _local = threading.local()
+#: Bytes handed to the pull parser at a time; bodies up to this size are parsed whole (a parser per call
+#: would double the cost of a small reply, and a small tree costs little memory).
+_FEED = 64 * 1024
+
+
+def _lxml():
+    global etree
+    if etree is None:
+        from lxml import etree as lxml_etree
+
+        etree = lxml_etree
+    return etree
+
+
+def _parse(body, done):
+    """The document's root element. A body over ``_FEED`` bytes is streamed (see _parse_streaming);
+    entity resolution, DTD loading and network access are off either way."""
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    # Markup declarations can only stand in the prolog (inside string values they are escaped): refuse
+    # them before libxml2 reads any entity definition.
+    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
+        raise ProtocolError("refused hostile XML in reply: a DOCTYPE or entity declaration "
+                            "(XML-RPC never carries one)")
+    et = _lxml()
+    try:
+        if len(body) <= _FEED:
+            root = et.fromstring(body, _parser())
+        else:
+            root = _parse_streaming(et, body, done)
+    except et.XMLSyntaxError as e:
+        raise ProtocolError("reply is not well-formed XML: %s" % _short(e)) from None
+    except (et.LxmlError, ValueError, TypeError, MemoryError) as e:
+        raise ProtocolError("reply is not XML: %s" % _short(e)) from None
+    if root is None:
+        raise ProtocolError("reply is not XML: no root element")
+    info = root.getroottree().docinfo
+    if info.internalDTD is not None or info.doctype:
+        raise ProtocolError("refused hostile XML in reply: a DOCTYPE (XML-RPC never carries one)")
+    return root
 
 
 def _parser():
@@ -170,26 +213,24 @@ def _parser():
     return p
 
 
-def _parse(body):
-    if isinstance(body, str):
-        body = body.encode("utf-8")
-    # Markup declarations can only stand in the prolog (inside string values they are escaped): refuse
-    # them before libxml2 reads any entity definition.
-    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
-        raise ProtocolError("refused hostile XML in reply: a DOCTYPE or entity declaration "
-                            "(XML-RPC never carries one)")
-    try:
-        root = etree.fromstring(body, _parser())
-    except etree.XMLSyntaxError as e:
-        raise ProtocolError("reply is not well-formed XML: %s" % _short(e)) from None
-    except (etree.LxmlError, ValueError, TypeError, MemoryError) as e:
-        raise ProtocolError("reply is not XML: %s" % _short(e)) from None
-    if root is None:
-        raise ProtocolError("reply is not XML: no root element")
-    info = root.getroottree().docinfo
-    if info.internalDTD is not None or info.doctype:
-        raise ProtocolError("refused hostile XML in reply: a DOCTYPE (XML-RPC never carries one)")
-    return root
+def _parse_streaming(et, body, done):
+    """The root of ``body`` read with lxml's pull parser, each ``<struct>`` decoded into ``done`` as its end
+    tag is read and its subtree freed then: the tree never holds more than the struct being read, its
+    scalar members and the emptied structs its parents still wait for (a 500-VM list_vms as a whole tree
+    is 15 times the body). A struct that does not decode stays whole, so the walk over the finished tree
+    accepts and refuses exactly what it would with the whole tree."""
+    parser = et.XMLPullParser(
+        events=("end",), tag="struct", resolve_entities=False, no_network=True, load_dtd=False,
+        dtd_validation=False, huge_tree=False, remove_comments=True, remove_pis=True, collect_ids=False)
+    for start in range(0, len(body), _FEED):
+        parser.feed(body[start:start + _FEED])
+        for _, element in parser.read_events():
+            try:
+                done[element] = _struct(element, done)
+            except ProtocolError:
+                continue  # left whole: the walk of the finished tree decides, as if never read early
+            element.clear(keep_tail=True)
+    return parser.close()
 
 
 def _short(exc, limit=200):
@@ -197,12 +238,12 @@ def _short(exc, limit=200):
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _param_values(params):
+def _param_values(params, done):
     out = []
     for param in params:
         if param.tag != "param" or len(param) != 1 or param[0].tag != "value":
             raise ProtocolError("malformed XML-RPC <params>")
-        out.append(_value(param[0]))
+        out.append(_value(param[0], done))
     return out
 
 
@@ -210,8 +251,11 @@ _INT_TAGS = frozenset(("int", "i4", "i8", "i1", "i2", "biginteger"))
 _BOOLEANS = {"0": False, "1": True}
 
 
-def _value(v):
-    """One ``<value>`` element to a Python value, as xmlrpc.client's Unmarshaller decodes it."""
+def _value(v, done):
+    """One ``<value>`` element to a Python value, as xmlrpc.client's Unmarshaller decodes it.
+
+    ``done``: structs already decoded (see _parse), by element; each is taken out once read.
+    """
     if v.tag != "value":
         raise ProtocolError("malformed XML-RPC: <%s> where <value> belongs" % v.tag)
     n = len(v)
@@ -226,16 +270,9 @@ def _value(v):
             raise ProtocolError("malformed XML-RPC: elements inside <string>")
         return t.text or ""
     if tag == "struct":
-        out = {}
-        for member in t:
-            if member.tag != "member" or len(member) != 2 or member[0].tag != "name":
-                raise ProtocolError("malformed XML-RPC struct member")
-            out[member[0].text or ""] = _value(member[1])
-        return out
+        return done.pop(t) if t in done else _struct(t, done)
     if tag == "array":
-        if len(t) != 1 or t[0].tag != "data":
-            raise ProtocolError("malformed XML-RPC array")
-        return [_value(x) for x in t[0]]
+        return _array(t, done)
     if len(t):
         raise ProtocolError("malformed XML-RPC: elements inside <%s>" % tag)
     text = t.text or ""
@@ -266,6 +303,21 @@ def _value(v):
         if local in ("nil", "i8"):
             return None if local == "nil" else _int(text, local)
     raise ProtocolError("malformed XML-RPC: unknown value type <%s>" % tag)
+
+
+def _struct(t, done):
+    out = {}
+    for member in t:
+        if member.tag != "member" or len(member) != 2 or member[0].tag != "name":
+            raise ProtocolError("malformed XML-RPC struct member")
+        out[member[0].text or ""] = _value(member[1], done)
+    return out
+
+
+def _array(t, done):
+    if len(t) != 1 or t[0].tag != "data":
+        raise ProtocolError("malformed XML-RPC array")
+    return [_value(x, done) for x in t[0]]
 
 
 def _int(text, tag):

@@ -123,6 +123,8 @@ class Method:
         for v in VERSIONS:
             current = declared.get(v, current)
             self._sigs[v] = current
+        self._changes = [newer for older, newer in zip(VERSIONS, VERSIONS[1:])
+                         if self._sigs[older] != self._sigs[newer]]
 
     def __repr__(self):
         return "<Method %s.%s>" % (self.area.name, self.wire)
@@ -136,11 +138,7 @@ class Method:
 
     def signature_changes(self):
         """Versions at which the signature differs from the previous version."""
-        out = []
-        for older, newer in zip(VERSIONS, VERSIONS[1:]):
-            if self._sigs[older] != self._sigs[newer]:
-                out.append(newer)
-        return out
+        return list(self._changes)  # computed once: every call asks
 
     def secret_positions(self, version=None):
         return {i for i, p in enumerate(self.params(version)) if p.secret}
@@ -199,11 +197,20 @@ def _check_type(method, param, value, host):
             param.name, param.type, type(value).__name__, shown), host=host, method=method.wire)
 
 
+_NORMALISED = {}  # version string -> generation, for the strings seen (every call normalises its version)
+
+
 def normalise_version(version):
     """``"3.2.1-517"`` -> ``"3.2"``; refuses versions the table does not know."""
+    if type(version) is str:
+        known = _NORMALISED.get(version)
+        if known is not None:
+            return known
     m = re.match(r"^(\d+)\.(\d+)", str(version or ""))
     if not m or "%s.%s" % m.groups() not in VERSIONS:
         raise UsageError("unsupported agent version %r (supported: %s)" % (version, ", ".join(VERSIONS)))
+    if type(version) is str and len(_NORMALISED) < 256:
+        _NORMALISED[version] = "%s.%s" % m.groups()
     return "%s.%s" % m.groups()
 
 

@@ -1,14 +1,14 @@
-"""The ``ovm3`` command: one click group; each ``cmd_<name>.py`` beside this file adds one subcommand.
+"""The ``ovm3`` command: one click group; each ``cmd_<name>.py`` beside this file adds one subcommand,
+listed once in :data:`COMMANDS` and imported only when it runs.
 
 Exit codes (one table for the whole project, see README "Exit codes"):
 0 ok or ALIVE, 1 error, 2 usage, 3 a negative answer (DEAD, breaking findings), 4 UNKNOWN.
 """
-import dataclasses
 import importlib
 import json
 import logging
 import os
-import pkgutil
+import re
 import sys
 
 import click
@@ -102,24 +102,64 @@ class Interrupted(Exception):
     """Ctrl-C while a command ran (main() exits 130)."""
 
 
-class CommandGroup(click.Group):
-    """Loads subcommands from the ``cmd_*.py`` modules of this package, each exporting ``command``."""
+#: Every subcommand: name -> (module, help line). The one place commands are listed: ``ovm3 --help``
+#: prints these lines without importing any command module, and a command's module is imported only
+#: when that command runs (click's lazy group pattern). tests/test_cli_lazy.py checks each line
+#: against its module's command and that every ``cmd_*.py`` is listed.
+COMMANDS = {
+    "call": ("ovm3.cli.cmd_call", "Call any agent METHOD with ARGS parsed by the table's types; print the result "
+                                  "as JSON."),
+    "config": ("ovm3.cli.cmd_config", "Profiles: named hosts with their URL, user, password file and TLS "
+                                      "settings."),
+    "demo": ("ovm3.cli.cmd_demo", "Drive a CloudStack day (add hosts, NFS pool, template, volume, VM on a VLAN, "
+                                  "stats, migrate, snapshot, stop, destroy, remove storage) and print one line "
+                                  "per step and a summary."),
+    "deploy": ("ovm3.cli.cmd_deploy", "Install ovm3 on OVM hosts over SSH: agent module, heartbeat daemon, "
+                                      "dumper; pin the agent certificate."),
+    "fence": ("ovm3.cli.cmd_fence", "Host-down verdicts from the self-fencing heartbeat."),
+    "host": ("ovm3.cli.cmd_host", "Host information from discover_server, discover_hardware and friends."),
+    "introspect": ("ovm3.cli.cmd_introspect", "Dump what an agent exposes, ship synthetic snapshots, diff agent "
+                                              "versions."),
+    "network": ("ovm3.cli.cmd_network", "Host networking."),
+    "pool": ("ovm3.cli.cmd_pool", "Server pool membership."),
+    "repo": ("ovm3.cli.cmd_repo", "Repositories."),
+    "serve": ("ovm3.cli.cmd_serve", "Serve CloudStack commands for the agent given with --url as JSON over "
+                                    "HTTPS."),
+    "sim": ("ovm3.cli.cmd_sim", "Run simulated ovs-agents in the foreground until interrupted."),
+    "storage": ("ovm3.cli.cmd_storage", "NFS shares: list, mount under /nfsmnt, unmount."),
+    "template": ("ovm3.cli.cmd_template", "Templates: disk images VMs are created from."),
+    "vm": ("ovm3.cli.cmd_vm", "Virtual machines: list, inspect, create, start, stop, migrate, change disks and "
+                              "NICs."),
+}
 
-    def _names(self):
-        here = os.path.dirname(__file__)
-        return sorted(m.name[4:].replace("_", "-") for m in pkgutil.iter_modules([here])
-                      if m.name.startswith("cmd_"))
+
+class CommandGroup(click.Group):
+    """The subcommands of :data:`COMMANDS`, each imported from its module (``command``) on first use."""
 
     def list_commands(self, ctx):
-        return sorted(set(self._names()) | set(self.commands))
+        return sorted(set(COMMANDS) | set(self.commands))
 
     def get_command(self, ctx, name):
         if name in self.commands:
             return self.commands[name]
-        if name not in self._names():
+        if name not in COMMANDS:
             return None
-        mod = importlib.import_module("ovm3.cli.cmd_" + name.replace("-", "_"))
-        return mod.command
+        return importlib.import_module(COMMANDS[name][0]).command
+
+    def format_commands(self, ctx, formatter):
+        # click's own listing calls get_command for every name (importing every module) to read one line.
+        names = [n for n in self.list_commands(ctx) if n not in self.commands or not self.commands[n].hidden]
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        rows = []
+        for name in names:
+            if name in self.commands:
+                rows.append((name, self.commands[name].get_short_help_str(limit)))
+            else:
+                rows.append((name, click.Command(name, help=COMMANDS[name][1]).get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx):
         try:
@@ -167,6 +207,8 @@ def hoist_global_options(group, ctx, args):
             rest.extend(args[i:])
             break
         name = tok.split("=", 1)[0] if tok.startswith("--") else tok
+        if re.fullmatch(r"-([a-zA-Z])\1+", tok) and globals_.get(tok[:2]) is False:
+            name = tok[:2]  # a repeated short flag (-vv) is that flag's
         if tok.startswith("-") and name in local:
             rest.append(tok)
             if local[name] and "=" not in tok and i + 1 < len(args):
@@ -197,6 +239,8 @@ def parse_timeouts(specs):
     """
     if not specs:
         return None
+    import dataclasses
+
     from ovm3.transport import Timeouts
 
     timeouts = Timeouts()

@@ -130,9 +130,12 @@ def child_map(node, keep_text=False):
     for child in node:
         tag = child.tag
         if isinstance(tag, str):
-            value = leaf_value(child)
-            if value is not None:
-                out[tag] = value
+            if len(child) == 0:  # leaf_value's common case, inline: most children are leaves
+                out[tag] = child.text or ""
+            else:
+                value = leaf_value(child)
+                if value is not None:
+                    out[tag] = value
         if child.tail and keep_text:
             out["#text"] = child.tail
     return out
