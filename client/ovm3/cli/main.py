@@ -116,6 +116,8 @@ COMMANDS = {
                                   "per step and a summary."),
     "deploy": ("ovm3.cli.cmd_deploy", "Install ovm3 on OVM hosts over SSH: agent module, heartbeat daemon, "
                                       "dumper; pin the agent certificate."),
+    "exporter": ("ovm3.cli.cmd_exporter", "Serve Prometheus metrics of every host (one get_host_stats call per "
+                                          "host per scrape)."),
     "fence": ("ovm3.cli.cmd_fence", "Host-down verdicts from the self-fencing heartbeat."),
     "host": ("ovm3.cli.cmd_host", "Host information from discover_server, discover_hardware and friends."),
     "introspect": ("ovm3.cli.cmd_introspect", "Dump what an agent exposes, ship synthetic snapshots, diff agent "
