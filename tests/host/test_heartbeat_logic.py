@@ -27,10 +27,20 @@ import ovm3_hb_watchdog  # noqa: E402
 import ovm3_hb_verdict  # noqa: E402
 import ovm3_heartbeat  # noqa: E402
 
-try:
-    from StringIO import StringIO
-except ImportError:
-    from io import StringIO  # novm
+class StringIO:
+    """A text sink for the daemon's output (Python 2.4 has StringIO, Python 3 only io: one class for both)."""
+
+    def __init__(self):
+        self.parts = []
+
+    def write(self, text):
+        self.parts.append(text)
+
+    def flush(self):
+        pass
+
+    def getvalue(self):
+        return "".join(self.parts)
 
 
 def record(**kw):
