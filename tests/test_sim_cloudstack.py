@@ -289,3 +289,26 @@ def test_list_vms_has_every_key_path_of_the_recorded_pv_domain(tmp_path):
         assert missing == [], "key paths of the recorded PV domain the simulator lacks: %s" % missing
         wrong = {p: (recorded[p], got[p]) for p in recorded if recorded[p] != got[p]}
         assert wrong == {}, "key paths with another XML-RPC type (recorded, simulated): %s" % wrong
+
+
+def test_the_mountinfo_stand_in_keeps_a_mount_id_while_mounted_and_never_reuses_one(tmp_path):
+    # The daemon takes a changed mount id for a remount (new storage, fence): an unrelated unmount
+    # must not renumber the others, and a remount must not inherit the old id.
+    def ids(hb):
+        with open(hb.path("/proc/self/mountinfo"), encoding="utf-8") as f:
+            return {line.split()[4]: int(line.split()[0]) for line in f if " - nfs " in line}
+
+    with simulated_agents(1, version="3.3", root=tmp_path / "sim") as (host,):
+        state = host.state
+        hb = host.heartbeat("0e1d2c3b-4a59-4876-9a0b-1c2d3e4f5a6b", [])
+        for n in ("a", "b", "c"):
+            state.mount("nfs-1:/export/%s" % n, "/OVS/Repositories/%s" % n)
+        first = ids(hb)
+        assert len(set(first.values())) == 3
+        state.unmount("/OVS/Repositories/a")
+        after = ids(hb)
+        assert after == {k: v for k, v in first.items() if not k.endswith("/Repositories/a")}
+        state.mount("nfs-1:/export/a", "/OVS/Repositories/a")
+        again = ids(hb)
+        remounted = [v for k, v in again.items() if k.endswith("/Repositories/a")]
+        assert remounted and remounted[0] not in first.values()
